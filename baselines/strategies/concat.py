@@ -1,0 +1,29 @@
+"""`concat`: synthetic images appended to every real batch at a fixed ratio, one shared loss."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from bench.api import Strategy
+from bench.config import require
+
+
+class Concat(Strategy):
+    """Append `ratio` synthetic images per real image to each batch; one forward pass, one loss."""
+
+    needs_synthetic = True
+
+    @dataclass
+    class Options:
+        ratio: float = 0.5  # synthetic images per real image in a batch
+
+        def __post_init__(self):
+            require(self.ratio > 0, "ratio", "must be > 0")
+
+    def synthetic_batch_size(self, real_batch_size: int) -> int:
+        return max(1, round(self.options.ratio * real_batch_size))
+
+    def loss(self, model, criterion, real_x, real_y, syn_x, syn_y, rng):
+        return criterion(model(torch.cat([real_x, syn_x])), torch.cat([real_y, syn_y]))

@@ -1,0 +1,160 @@
+"""The `bench` command line (click). User errors print one line `bench: error: ...` and exit 2."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+import yaml
+from tabulate import tabulate
+
+from bench import __version__, config as config_mod, registry
+from bench.errors import BenchError
+
+EXIT_USER_ERROR = 2
+
+
+class BenchGroup(click.Group):
+    """A click group whose user errors are one line on stderr and exit code 2, never a traceback."""
+
+    def main(self, args=None, prog_name=None, **extra):
+        try:
+            result = super().main(args=args, prog_name=prog_name or "bench", standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            click.echo(exc.ctx.get_help())
+            sys.exit(0)
+        except click.ClickException as exc:
+            where = f" (see '{exc.ctx.command_path} --help')" if getattr(exc, "ctx", None) else ""
+            click.echo(f"bench: error: {exc.format_message()}{where}", err=True)
+            sys.exit(EXIT_USER_ERROR)
+        except BenchError as exc:
+            click.echo(f"bench: error: {exc}", err=True)
+            sys.exit(EXIT_USER_ERROR)
+        except (KeyboardInterrupt, click.exceptions.Abort):
+            click.echo("bench: interrupted", err=True)
+            sys.exit(130)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+@click.group(cls=BenchGroup, no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="synthloc-bench")
+def cli():
+    """synthloc-bench: do diffusion-generated images help multi-label protein localization classifiers?"""
+
+
+@cli.command("list")
+@click.option("--kind", type=click.Choice(sorted(registry.KINDS)), help="Only plugins of this kind.")
+def list_plugins(kind):
+    """Every installed plugin: kind, name, providing distribution, status and description."""
+    rows = []
+    for k in sorted(registry.KINDS) if kind is None else [kind]:
+        for info in registry.discover(k):
+            status = "ok" if info.error is None else "BROKEN"
+            rows.append([info.kind, info.name, info.distribution, status, info.error or info.description])
+    click.echo(tabulate(rows, ["kind", "name", "distribution", "status", "description"], tablefmt="simple"))
+
+
+def _config_from_cli(config_file, flags, overrides):
+    return config_mod.build(Path(config_file) if config_file else None, flags, tuple(overrides))
+
+
+@cli.command("run", context_settings={"ignore_unknown_options": False})
+@click.option("--dataset", help="Dataset plugin (default synthetic-cells).")
+@click.option("--generator", help="Generator plugin (default none).")
+@click.option("--strategy", help="Strategy plugin (default none).")
+@click.option("--classifier", help="Classifier plugin (default resnet18).")
+@click.option("--seed", type=click.IntRange(min=0), help="Run seed (default 0).")
+@click.option("--epochs", type=click.IntRange(min=1), help="Shortcut for train.epochs.")
+@click.option("--config", "config_file", metavar="FILE", help="YAML or TOML config file.")
+@click.option("--runs-dir", default="runs", show_default=True, help="Where run folders are written.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--force", is_flag=True, help="Run again even if this exact run already finished.")
+@click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
+@click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
+def run_cmd(dataset, generator, strategy, classifier, seed, epochs, config_file, runs_dir, device, force,
+            dry_run, overrides):
+    """Train and evaluate one configuration; write runs/<hash>/ (reused when it already finished).
+
+    Overrides address any config key, e.g. `train.lr=3e-4 dataset.n_images=500 classifier.pretrained=true`.
+    """
+    flags = {"dataset.name": dataset, "generator.name": generator, "strategy.name": strategy,
+             "classifier.name": classifier, "seed": seed, "train.epochs": epochs}
+    cfg = _config_from_cli(config_file, flags, overrides)
+    if dry_run:
+        click.echo(yaml.safe_dump(cfg.to_dict(), sort_keys=False), nl=False)
+        return
+    from bench.runner import Runtime, execute
+
+    outcome = execute(cfg, Runtime(Path(runs_dir), device, force), say=click.echo)
+    click.echo(_summary_table(outcome.metrics))
+    click.echo(f"record: {outcome.run_dir}")
+
+
+def _summary_table(metrics: dict) -> str:
+    from bench.metrics import SUMMARY_KEYS
+
+    roles = [r for r in ("val", "test", "gap") if r in metrics]
+    rows = [[key] + [f"{metrics[r][key]:.4f}" for r in roles] for key in SUMMARY_KEYS]
+    return tabulate(rows, ["metric", *("val - test" if r == "gap" else r for r in roles)], tablefmt="simple")
+
+
+@cli.command("leaderboard")
+@click.option("--runs-dir", default="runs", show_default=True, help="Folder of run folders.")
+@click.option("--out", default="leaderboard/README.md", show_default=True, help="Markdown file to write.")
+def leaderboard_cmd(runs_dir, out):
+    """Render the leaderboard markdown from every finished run."""
+    from bench.leaderboard import load_runs, render
+    from bench.records import write_text
+
+    if not Path(runs_dir).is_dir():
+        raise BenchError(f"runs folder {runs_dir} does not exist: run `bench run` first")
+    frame = load_runs(Path(runs_dir))
+    try:
+        write_text(Path(out), render(frame))
+    except OSError as exc:
+        raise BenchError(f"cannot write {out}: {exc.strerror or exc}") from None
+    click.echo(f"wrote {out} ({len(frame)} finished runs)")
+
+
+@cli.group("data")
+def data_group():
+    """Dataset utilities."""
+
+
+@data_group.command("export")
+@click.argument("out", type=click.Path(file_okay=False))
+@click.option("--dataset", default="synthetic-cells", show_default=True, help="Dataset plugin to export.")
+@click.argument("overrides", nargs=-1, metavar="[dataset.KEY=VALUE]...")
+def export_cmd(out, dataset, overrides):
+    """Write a dataset in the Kaggle layout: OUT/train.csv and OUT/train/<Id>_<color>.png."""
+    from bench.kaggle_layout import write_layout
+
+    cfg = _config_from_cli(None, {"dataset.name": dataset}, overrides)
+    data = registry.get("dataset", cfg.dataset.name)(cfg.dataset.options).load()
+    try:
+        write_layout(Path(out), data.ids, data.labels, [data.take([i])[0] for i in range(len(data))])
+    except OSError as exc:
+        raise BenchError(f"cannot write {out}: {exc.strerror or exc}") from None
+    click.echo(f"wrote {len(data)} images ({data.resolution}px) to {out}/train.csv and {out}/train/")
+
+
+@data_group.command("preview")
+@click.option("--out", default="docs/synthetic-cells.png", show_default=True, help="PNG to write.")
+@click.option("--resolution", type=click.IntRange(16, 1024), default=128, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+def preview_cmd(out, resolution, seed):
+    """One synthetic-cells image per class (composite above the green channel)."""
+    import numpy as np
+
+    from bench.datasets.synthetic_cells import render_field
+    from bench.hpa import CLASS_NAMES, NUM_CLASSES
+    from bench.preview import save_class_grid
+
+    images = [render_field(np.eye(NUM_CLASSES, dtype=np.uint8)[c], resolution, seed, 0) for c in range(NUM_CLASSES)]
+    save_class_grid(images, [f"{c}: {n}" for c, n in enumerate(CLASS_NAMES)], Path(out))
+    click.echo(f"wrote {out}")
+
+
+def main() -> None:
+    cli.main()

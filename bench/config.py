@@ -1,0 +1,299 @@
+"""Run configuration: plain dataclasses, loaded from YAML/TOML, overridden by `key=value`, hashed.
+
+Precedence: defaults < config file < CLI flags (--dataset, --epochs, ...) < `key=value` overrides.
+Plugin sections (`dataset`, `generator`, `strategy`, `classifier`) hold a `name` plus the options
+of that plugin's `Options` dataclass, so `classifier.pretrained=true` is checked against the
+plugin that was chosen. The hash of the resolved config (canonical JSON) names the run folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+import sys
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import dacite
+import yaml
+
+from bench import registry
+from bench.errors import BenchError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+PLUGIN_SECTIONS = ("dataset", "generator", "strategy", "classifier")
+DEFAULT_PLUGINS = {"dataset": "synthetic-cells", "generator": "none", "strategy": "none", "classifier": "resnet18"}
+
+
+class OptionError(ValueError):
+    """Raised by an options dataclass's __post_init__ for a value out of range: (field, message)."""
+
+    def __init__(self, field_name: str, message: str):
+        super().__init__(f"{field_name}: {message}")
+        self.field_name, self.message = field_name, message
+
+
+def require(condition: bool, field_name: str, message: str) -> None:
+    if not condition:
+        raise OptionError(field_name, message)
+
+
+@dataclass
+class SplitConfig:
+    """Which fixed split protocol to use (see bench.protocol); unset values take the protocol's own."""
+
+    name: Literal["stratified", "paper"] = "stratified"
+    seed: Optional[int] = None  # stratified: 0, paper: 42. Fixed across runs: a grid's seeds share one split
+    val_fraction: float = 0.1
+    test_fraction: Optional[float] = None  # stratified: 0.1, paper: 0 (the paper had no labelled test role)
+
+    def __post_init__(self):
+        paper = self.name == "paper"
+        if self.seed is None:
+            self.seed = 42 if paper else 0
+        if self.test_fraction is None:
+            self.test_fraction = 0.0 if paper else 0.1
+        require(self.seed >= 0, "seed", "must be >= 0")
+        require(0 < self.val_fraction < 1, "val_fraction", "must be in (0, 1)")
+        require(0 <= self.test_fraction < 1, "test_fraction", "must be in [0, 1)")
+        require(not (paper and self.test_fraction), "test_fraction", "the paper split has no test role")
+        require(self.val_fraction + self.test_fraction < 1, "test_fraction", "val + test must leave a train role")
+
+
+@dataclass
+class SyntheticConfig:
+    """How many synthetic images a generator makes and with which labels."""
+
+    per_real: float = 1.0  # synthetic images per real training image
+    labels: Literal["train", "uniform"] = "train"  # resample train label sets, or one-hot uniform (the paper)
+
+    def __post_init__(self):
+        require(self.per_real > 0, "per_real", "must be > 0")
+
+
+@dataclass
+class TrainConfig:
+    """The one training loop's settings (the controlled defaults)."""
+
+    epochs: int = 10
+    batch_size: int = 64
+    optimizer: Literal["adamw", "adam", "sgd"] = "adamw"
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    schedule: Literal["cosine", "constant"] = "cosine"
+    loss: Literal["bce", "focal"] = "bce"
+    focal_gamma: float = 2.0
+    rotate90: bool = True  # random 90-degree rotations, on the training device
+    flip: bool = True  # random horizontal flips, on the training device
+    select: Literal["best", "last"] = "best"  # best: epoch with the highest validation macro F1 @0.5
+    patience: int = 0  # early stopping after this many epochs without improvement; 0 = off
+    eval_batch_size: int = 256
+
+    def __post_init__(self):
+        require(self.epochs >= 1, "epochs", "must be >= 1")
+        require(self.batch_size >= 1, "batch_size", "must be >= 1")
+        require(self.eval_batch_size >= 1, "eval_batch_size", "must be >= 1")
+        require(self.lr > 0, "lr", "must be > 0")
+        require(self.weight_decay >= 0, "weight_decay", "must be >= 0")
+        require(self.patience >= 0, "patience", "must be >= 0")
+
+
+@dataclass
+class PluginChoice:
+    name: str
+    options: Any
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, **dataclasses.asdict(self.options)}
+
+
+@dataclass
+class RunConfig:
+    dataset: PluginChoice
+    generator: PluginChoice
+    strategy: PluginChoice
+    classifier: PluginChoice
+    split: SplitConfig = field(default_factory=SplitConfig)
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = value.to_dict() if isinstance(value, PluginChoice) else (
+                dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value)
+        return out
+
+    def canonical_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+    def hash(self) -> str:
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+
+
+SECTION_TYPES = {"split": SplitConfig, "synthetic": SyntheticConfig, "train": TrainConfig}
+TOP_LEVEL = set(PLUGIN_SECTIONS) | set(SECTION_TYPES) | {"seed"}
+
+
+# ----------------------------------------------------------------------------- loading raw dicts
+
+def load_file(path: Path) -> dict:
+    """A YAML or TOML config file as a nested dict; one-line errors for unreadable or invalid files."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BenchError(f"cannot read config {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        if str(path).endswith(".toml"):
+            data = tomllib.loads(text)
+        elif str(path).endswith((".yaml", ".yml")):
+            data = yaml.safe_load(text)
+        else:
+            raise BenchError(f"config {path}: expected a .yaml, .yml or .toml file")
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+        first = " ".join(str(exc).split())
+        raise BenchError(f"config {path} is not valid: {first}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise BenchError(f"config {path}: expected a mapping of sections, got {type(data).__name__}")
+    return data
+
+
+def parse_override(item: str) -> tuple[str, str]:
+    key, sep, value = item.partition("=")
+    if not sep or not key.strip() or any(not part for part in key.strip().split(".")):
+        raise BenchError(f"override {item!r}: expected key=value, e.g. train.epochs=3")
+    return key.strip(), value
+
+
+def set_dotted(raw: dict, key: str, value: Any) -> None:
+    """raw['a']['b'] = value for key 'a.b'; a plugin section given as a bare name becomes {'name': ...}."""
+    parts = key.split(".")
+    node = raw
+    for part in parts[:-1]:
+        child = node.get(part)
+        if isinstance(child, str) and part in PLUGIN_SECTIONS:
+            child = {"name": child}
+        if not isinstance(child, dict):
+            child = {}
+        node[part] = child
+        node = child
+    node[parts[-1]] = value
+
+
+# ----------------------------------------------------------------------------- typed resolution
+
+def _coerce_int(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            return value
+    return value
+
+
+def _coerce_float(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def _coerce_bool(value: Any) -> Any:
+    if isinstance(value, str):
+        return {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}.get(
+            value.strip().lower(), value)
+    return value
+
+
+def _coerce_str(value: Any) -> Any:
+    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+
+DACITE = dacite.Config(strict=True, type_hooks={int: _coerce_int, float: _coerce_float,
+                                                 bool: _coerce_bool, str: _coerce_str})
+
+
+def _describe_type(tp: Any) -> str:
+    if typing.get_origin(tp) is Literal:
+        return "one of " + ", ".join(str(a) for a in typing.get_args(tp))
+    return getattr(tp, "__name__", str(tp))
+
+
+def to_dataclass(cls: type, data: Any, path: str):
+    """Build `cls` from `data`, naming the full key path in every error."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise BenchError(f"{path}: expected a mapping of options, got {data!r}")
+    valid = [f.name for f in dataclasses.fields(cls)]
+    for key in data:
+        if key not in valid:
+            close = difflib.get_close_matches(str(key), valid, n=1)
+            hint = f" (did you mean {path}.{close[0]}?)" if close else ""
+            raise BenchError(f"unknown config key {path}.{key}{hint}; valid keys: {', '.join(valid) or '(none)'}")
+    try:
+        return dacite.from_dict(cls, data, config=DACITE)
+    except dacite.WrongTypeError as exc:
+        raise BenchError(f"{path}.{exc.field_path}: expected {_describe_type(exc.field_type)}, "
+                         f"got {exc.value!r}") from None
+    except dacite.MissingValueError as exc:
+        raise BenchError(f"{path}.{exc.field_path}: required option is missing") from None
+    except OptionError as exc:
+        raise BenchError(f"{path}.{exc.field_name}: {exc.message} (got {data.get(exc.field_name)!r})") from None
+
+
+def _plugin_choice(kind: str, section: Any) -> PluginChoice:
+    if section is None:
+        section = {}
+    if isinstance(section, str):
+        section = {"name": section}
+    if not isinstance(section, dict):
+        raise BenchError(f"{kind}: expected a plugin name or a mapping with 'name', got {section!r}")
+    options = dict(section)
+    name = _coerce_str(options.pop("name", DEFAULT_PLUGINS[kind]))
+    if not isinstance(name, str):
+        raise BenchError(f"{kind}.name: expected a plugin name, got {name!r}")
+    plugin = registry.get(kind, name)
+    return PluginChoice(name, to_dataclass(plugin.Options, options, kind))
+
+
+def resolve(raw: dict) -> RunConfig:
+    """A validated RunConfig from a raw nested dict (defaults filled in)."""
+    for key in raw:
+        if key not in TOP_LEVEL:
+            close = difflib.get_close_matches(str(key), sorted(TOP_LEVEL), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise BenchError(f"unknown config key {key}{hint}; valid keys: {', '.join(sorted(TOP_LEVEL))}")
+    plugins = {kind: _plugin_choice(kind, raw.get(kind)) for kind in PLUGIN_SECTIONS}
+    sections = {name: to_dataclass(cls, raw.get(name), name) for name, cls in SECTION_TYPES.items()}
+    seed = _coerce_int(raw.get("seed", 0))
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise BenchError(f"seed: expected a non-negative integer, got {raw.get('seed')!r}")
+    return RunConfig(**plugins, **sections, seed=seed)
+
+
+def build(config_file: Path | None = None, flags: dict | None = None, overrides: tuple[str, ...] = ()) -> RunConfig:
+    """Defaults < config file < flags < key=value overrides."""
+    raw: dict = load_file(config_file) if config_file else {}
+    for key, value in (flags or {}).items():
+        if value is not None:
+            set_dotted(raw, key, value)
+    for item in overrides:
+        set_dotted(raw, *parse_override(item))
+    return resolve(raw)

@@ -1,0 +1,85 @@
+"""Fixed split protocols: a manifest of (id, role) with a SHA-256 fingerprint.
+
+- `stratified` (default): multilabel-stratified train/val/test (iterative stratification,
+  Sechidis et al. 2011, via the iterative-stratification package), 80/10/10, fixed seed 0.
+- `paper`: the paper's code exactly: `train_test_split(sorted(ids), test_size=0.1,
+  random_state=42)`, unstratified, train/val only (its "test" was Kaggle's hidden set).
+
+A split depends only on the ids and labels, never on the order the dataset lists them in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from bench.config import SplitConfig
+
+ROLES = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class Split:
+    name: str
+    ids: tuple[str, ...]  # in the dataset's order
+    roles: tuple[str, ...]
+
+    @property
+    def manifest(self) -> str:
+        """CSV `id,role`, sorted by id: the text whose SHA-256 is the fingerprint."""
+        rows = sorted(zip(self.ids, self.roles))
+        return "id,role\n" + "".join(f"{i},{r}\n" for i, r in rows)
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(self.manifest.encode()).hexdigest()
+
+    def indices(self, role: str) -> np.ndarray:
+        """Positions in the dataset of the ids with this role."""
+        return np.flatnonzero(np.asarray(self.roles) == role)
+
+    def counts(self) -> dict[str, int]:
+        return {role: int(np.sum(np.asarray(self.roles) == role)) for role in ROLES}
+
+
+def _stratified(labels: np.ndarray, cfg: SplitConfig) -> np.ndarray:
+    from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
+
+    holdout = cfg.val_fraction + cfg.test_fraction
+    roles = np.full(len(labels), "train", dtype=object)
+    first = MultilabelStratifiedShuffleSplit(n_splits=1, test_size=holdout, random_state=cfg.seed)
+    _, held = next(first.split(np.zeros(len(labels)), labels))
+    if cfg.test_fraction == 0:
+        roles[held] = "val"
+        return roles
+    second = MultilabelStratifiedShuffleSplit(n_splits=1, test_size=cfg.test_fraction / holdout,
+                                              random_state=cfg.seed)
+    val, test = next(second.split(np.zeros(len(held)), labels[held]))
+    roles[held[val]] = "val"
+    roles[held[test]] = "test"
+    return roles
+
+
+def _paper(ids: list[str], cfg: SplitConfig) -> dict[str, str]:
+    from sklearn.model_selection import train_test_split
+
+    train, val = train_test_split(sorted(ids), test_size=cfg.val_fraction, random_state=cfg.seed)
+    return {**{i: "train" for i in train}, **{i: "val" for i in val}}
+
+
+def make_split(ids: list[str], labels: np.ndarray, cfg: SplitConfig) -> Split:
+    """The split named by `cfg` of a dataset with these ids and (N, 28) labels."""
+    if cfg.name == "paper":
+        role_of = _paper(ids, cfg)
+    else:
+        order = np.argsort(np.asarray(ids, dtype=object), kind="stable")
+        roles = _stratified(np.asarray(labels)[order], cfg)
+        role_of = {ids[i]: role for i, role in zip(order, roles)}
+    return Split(cfg.name, tuple(ids), tuple(role_of[i] for i in ids))
+
+
+def positives_per_role(split: Split, labels: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-class positive counts in each role (to report classes absent from val or test)."""
+    return {role: labels[split.indices(role)].sum(axis=0).astype(int) for role in ROLES}

@@ -1,0 +1,100 @@
+"""Plugin discovery through entry points. Built-ins and third-party plugins take the same path.
+
+A plugin that fails to import is kept as *broken* with its error: `bench list` shows it, and using
+it by name fails with that error; it never breaks the other plugins.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib.metadata import EntryPoint, entry_points
+
+from bench import api
+from bench.errors import BenchError
+
+KINDS: dict[str, tuple[str, type]] = {
+    "dataset": ("bench.datasets", api.Dataset),
+    "generator": ("bench.generators", api.Generator),
+    "classifier": ("bench.classifiers", api.Classifier),
+    "strategy": ("bench.strategies", api.Strategy),
+}
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    kind: str
+    name: str
+    distribution: str
+    target: str
+    plugin: type | None
+    error: str | None
+
+    @property
+    def description(self) -> str:
+        return api.describe(self.plugin) if self.plugin else ""
+
+
+def _distribution(ep: EntryPoint) -> str:
+    dist = getattr(ep, "dist", None)
+    return dist.name if dist is not None else "?"
+
+
+def _load(kind: str, ep: EntryPoint) -> PluginInfo:
+    base = KINDS[kind][1]
+    plugin, error = None, None
+    try:
+        loaded = ep.load()
+        if not (isinstance(loaded, type) and issubclass(loaded, base)):
+            error = f"{ep.value} is not a subclass of bench.api.{base.__name__}"
+        else:
+            plugin = loaded
+    except Exception as exc:  # noqa: BLE001 - any failure of a plugin's import marks it broken
+        error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    return PluginInfo(kind, ep.name, _distribution(ep), ep.value, plugin, error)
+
+
+@lru_cache(maxsize=None)
+def _entry_points(kind: str) -> dict[str, list[EntryPoint]]:
+    found: dict[str, list[EntryPoint]] = {}
+    for ep in entry_points(group=KINDS[kind][0]):
+        found.setdefault(ep.name, [])
+        if all(other.value != ep.value for other in found[ep.name]):  # same dist seen twice on sys.path
+            found[ep.name].append(ep)
+    return found
+
+
+def names(kind: str) -> list[str]:
+    return sorted(_entry_points(kind))
+
+
+def discover(kind: str) -> list[PluginInfo]:
+    """Every plugin of a kind, loaded, broken ones included."""
+    infos = []
+    for name, eps in sorted(_entry_points(kind).items()):
+        if len(eps) > 1:
+            dists = ", ".join(sorted(_distribution(ep) for ep in eps))
+            infos.append(PluginInfo(kind, name, dists, "", None, f"name registered by several distributions: {dists}"))
+        else:
+            infos.append(_load(kind, eps[0]))
+    return infos
+
+
+def get(kind: str, name: str) -> type:
+    """The plugin class registered as `name`, or a one-line error listing the valid names."""
+    if kind not in KINDS:
+        raise BenchError(f"unknown plugin kind {kind!r}; valid: {', '.join(KINDS)}")
+    eps = _entry_points(kind).get(name)
+    if not eps:
+        valid = names(kind)
+        close = difflib.get_close_matches(name, valid, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise BenchError(f"unknown {kind} {name!r}{hint}; valid: {', '.join(valid) or '(none installed)'}")
+    if len(eps) > 1:
+        raise BenchError(f"{kind} {name!r} is registered by several distributions: "
+                         f"{', '.join(sorted(_distribution(ep) for ep in eps))}; uninstall one")
+    info = _load(kind, eps[0])
+    if info.plugin is None:
+        raise BenchError(f"{kind} {name!r} from {info.distribution} is broken: {info.error}")
+    return info.plugin

@@ -1,0 +1,227 @@
+"""One run, start to finish: dataset -> split -> generator -> synthetic set -> strategy + classifier
+-> predictions -> metrics -> run record. Plugins are found only through the registry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import resource
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+
+import bench
+from bench import registry
+from bench.api import LabelledImages, content_fingerprint
+from bench.config import PluginChoice, RunConfig
+from bench.errors import BenchError
+from bench.hpa import CLASS_NAMES, NUM_CLASSES, format_target
+from bench.metrics import SELECTION_RULE, evaluate, gaps, tune_thresholds
+from bench.protocol import Split, make_split
+from bench.records import DONE, atomic_target, write_json, write_text
+from bench.train import Trainer, predict
+
+
+@dataclass
+class Runtime:
+    """Settings that change where and how a run executes, not what it measures (not hashed)."""
+
+    runs_dir: Path = Path("runs")
+    device: str = "auto"
+    force: bool = False
+
+
+@dataclass
+class Outcome:
+    run_dir: Path
+    reused: bool
+    metrics: dict
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise BenchError(f"--device {name!r}: expected auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise BenchError(f"--device {name}: CUDA is not available on this machine")
+    return device
+
+
+def check_writable(folder: Path) -> None:
+    """Fail before any work if `folder` (or its nearest existing parent) cannot be written."""
+    probe = Path(folder).resolve()
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise BenchError(f"runs folder {folder}: {probe} is not a writable folder")
+
+
+def run_id(cfg: RunConfig, data: LabelledImages, split: Split) -> str:
+    """Identity of a result: the resolved config plus the data and split it ran on."""
+    key = json.dumps({"config": cfg.to_dict(), "dataset": data.fingerprint, "split": split.fingerprint},
+                     sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def normalise(cfg: RunConfig, say: Callable[[str], None]) -> RunConfig:
+    """Check the generator/strategy pairing before any work; a strategy without synthetic data runs without a generator."""
+    generator = registry.get("generator", cfg.generator.name)
+    strategy = registry.get("strategy", cfg.strategy.name)
+    if strategy.needs_synthetic and not generator.produces_images:
+        raise BenchError(f"strategy {cfg.strategy.name!r} needs synthetic images, but generator "
+                         f"{cfg.generator.name!r} makes none; pick a generator that does (see `bench list`)")
+    if not strategy.needs_synthetic and generator.produces_images:
+        say(f"note: strategy {cfg.strategy.name!r} uses no synthetic images, so generator "
+            f"{cfg.generator.name!r} is not used: this is the no-synthetic run")
+        none = registry.get("generator", "none")
+        cfg.generator = PluginChoice("none", none.Options())
+    return cfg
+
+
+def synthesize(cfg: RunConfig, train: LabelledImages, device: torch.device) -> LabelledImages | None:
+    """The synthetic set for this run, from the train role only."""
+    generator = registry.get("generator", cfg.generator.name)(cfg.generator.options)
+    if not generator.produces_images:
+        return None
+    rng = np.random.default_rng([cfg.seed, 0x5E7])
+    n = max(1, round(cfg.synthetic.per_real * len(train)))
+    if cfg.synthetic.labels == "uniform":
+        labels = np.eye(NUM_CLASSES, dtype=np.uint8)[np.arange(n) % NUM_CLASSES]
+    else:
+        labels = train.labels[rng.integers(0, len(train), size=n)]
+    generator.fit(train, seed=cfg.seed, device=device)
+    images = np.asarray(generator.sample(labels, resolution=train.resolution, seed=cfg.seed, device=device))
+    expected = (n, 4, train.resolution, train.resolution)
+    if images.shape != expected or images.dtype != np.uint8:
+        raise BenchError(f"generator {cfg.generator.name!r} returned {images.dtype} {images.shape}; "
+                         f"expected uint8 {expected}")
+    ids = [f"syn-{i:06d}" for i in range(n)]
+    return LabelledImages(ids, labels, images, content_fingerprint(ids, labels, images))
+
+
+def environment(device: torch.device) -> dict:
+    env = {"bench": bench.__version__, "python": platform.python_version(), "torch": torch.__version__,
+           "numpy": np.__version__, "platform": platform.platform(), "machine": platform.machine(),
+           "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "device": str(device)}
+    if device.type == "cuda":
+        env["gpu"] = torch.cuda.get_device_name(device)
+    return env
+
+
+def peak_memory_mib(device: torch.device) -> dict:
+    rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    peak = {"host_rss_mib": round(rss_kib / 1024, 1)}
+    if device.type == "cuda":
+        peak["gpu_mib"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+    return peak
+
+
+def per_class_frame(results: dict, thresholds: np.ndarray) -> pd.DataFrame:
+    frame = pd.DataFrame({"class": range(NUM_CLASSES), "name": CLASS_NAMES, "threshold": thresholds})
+    for role, (_, per_class) in results.items():
+        for key, values in per_class.items():
+            frame[f"{role}_{key}"] = values
+    if "test" in results:
+        for key in ("f1@0.5", "f1@tuned", "ap"):
+            frame[f"gap_{key}"] = (frame[f"val_{key}"] - frame[f"test_{key}"]).round(6)
+    return frame
+
+
+def predictions_frame(data: LabelledImages, probs: np.ndarray, thresholds: np.ndarray) -> pd.DataFrame:
+    predicted = [format_target(row) for row in (probs >= thresholds)]
+    frame = pd.DataFrame({"Id": data.ids, "Target": [format_target(r) for r in data.labels], "Predicted": predicted})
+    probs_frame = pd.DataFrame(np.round(probs, 6), columns=[f"p{c}" for c in range(NUM_CLASSES)])
+    return pd.concat([frame, probs_frame], axis=1)
+
+
+def execute(cfg: RunConfig, runtime: Runtime, say: Callable[[str], None] = print) -> Outcome:
+    """Run `cfg` (or reuse its finished run) and return where its record is."""
+    cfg = normalise(cfg, say)
+    check_writable(runtime.runs_dir)
+    device = pick_device(runtime.device)
+    dataset = registry.get("dataset", cfg.dataset.name)(cfg.dataset.options)
+    data = dataset.load()
+    split = make_split(data.ids, data.labels, cfg.split)
+    rid = run_id(cfg, data, split)
+    run_dir = Path(runtime.runs_dir) / rid[:16]
+    if (run_dir / DONE).exists() and not runtime.force:
+        say(f"reusing finished run {run_dir} (identical config, data and split; --force to run again)")
+        return Outcome(run_dir, True, json.loads((run_dir / "metrics.json").read_text()))
+    if runtime.force and run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return _train_and_record(cfg, data, split, rid, run_dir, device, say)
+
+
+def _train_and_record(cfg: RunConfig, data: LabelledImages, split: Split, rid: str, run_dir: Path,
+                      device: torch.device, say: Callable[[str], None]) -> Outcome:
+    started, t0 = datetime.now(timezone.utc), time.perf_counter()
+    log_lines: list[str] = []
+
+    def log(line: str) -> None:
+        log_lines.append(line)
+        say(line)
+        write_text(run_dir / "log.txt", "\n".join(log_lines) + "\n")
+
+    write_json(run_dir / "config.json", {"run_id": rid, **cfg.to_dict()})
+    write_text(run_dir / "split.csv", split.manifest)
+    roles = {role: data.subset(split.indices(role)) for role in ("train", "val", "test")}
+    log(f"run {rid[:16]}: {cfg.dataset.name} ({len(data)} images, {data.resolution}px), split {split.name} "
+        f"{split.counts()}, generator {cfg.generator.name}, strategy {cfg.strategy.name}, "
+        f"classifier {cfg.classifier.name}, seed {cfg.seed}, device {device}")
+    synthetic = synthesize(cfg, roles["train"], device)
+    if synthetic is not None:
+        log(f"synthetic set: {len(synthetic)} images from generator {cfg.generator.name}")
+    torch.manual_seed(cfg.seed)
+    model = registry.get("classifier", cfg.classifier.name)(cfg.classifier.options).to(device)
+    strategy = registry.get("strategy", cfg.strategy.name)(cfg.strategy.options)
+    trainer = Trainer(model, strategy, cfg.train, cfg.seed, device, run_dir / "checkpoint.pt", log)
+    trainer.try_resume()
+    state = trainer.fit(roles["train"], roles["val"], synthetic)
+
+    evaluated = [role for role in ("val", "test") if len(roles[role])]
+    probs = {role: predict(model, roles[role], cfg.train.eval_batch_size, device) for role in evaluated}
+    thresholds = tune_thresholds(probs["val"], roles["val"].labels)
+    results = {role: evaluate(probs[role], roles[role].labels, thresholds) for role in evaluated}
+    metrics = {role: summary for role, (summary, _) in results.items()}
+    if "test" in metrics:
+        metrics["gap"] = gaps(metrics["val"], metrics["test"])
+    metrics.update(best_epoch=state.best_epoch, epochs_run=state.epoch, selection=SELECTION_RULE,
+                   history=state.history)
+
+    write_json(run_dir / "metrics.json", metrics)
+    write_text(run_dir / "per_class.csv", per_class_frame(results, thresholds).to_csv(index=False))
+    if "test" in probs:
+        write_text(run_dir / "predictions_test.csv",
+                   predictions_frame(roles["test"], probs["test"], thresholds).to_csv(index=False))
+    with atomic_target(run_dir / "model.pt") as tmp:
+        torch.save(model.state_dict(), tmp)
+    write_json(run_dir / "record.json", {
+        "run_id": rid, "config_hash": cfg.hash(), "seed": cfg.seed,
+        "dataset": {"name": cfg.dataset.name, "fingerprint": data.fingerprint, "n_images": len(data),
+                    "resolution": data.resolution},
+        "split": {"name": split.name, "fingerprint": split.fingerprint, "counts": split.counts()},
+        "synthetic": None if synthetic is None else {"n_images": len(synthetic), "fingerprint": synthetic.fingerprint},
+        "environment": environment(device), "command": sys.argv,
+        "started": started.isoformat(timespec="seconds"), "wall_time_s": round(time.perf_counter() - t0, 1),
+        "peak_memory": peak_memory_mib(device),
+    })
+    (run_dir / "checkpoint.pt").unlink(missing_ok=True)
+    summary = ", ".join(f"{role} macro F1@tuned {metrics[role]['f1_macro@tuned']:.4f}" for role in evaluated)
+    log(f"finished {run_dir} in {time.perf_counter() - t0:.0f} s; best epoch {state.best_epoch}; {summary}")
+    write_text(run_dir / DONE, datetime.now(timezone.utc).isoformat(timespec="seconds") + "\n")  # last
+    return Outcome(run_dir, False, metrics)

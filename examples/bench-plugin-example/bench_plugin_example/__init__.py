@@ -1,0 +1,1 @@
+"""Example synthloc-bench plugins, registered through entry points in pyproject.toml."""

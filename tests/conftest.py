@@ -1,0 +1,37 @@
+"""Shared fixtures: paths, the real HPA files beside the repo, a tiny config, CLI helpers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_HPA = REPO.parent / "shared" / "data" / "hpa"
+
+# A run that takes a few seconds on a 2-core CPU.
+TINY = ("dataset.n_images=160", "dataset.resolution=32", "train.epochs=2", "train.batch_size=32")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_cache(tmp_path_factory):
+    """Keep the rendered-dataset cache of the tests out of the user's home."""
+    os.environ["BENCH_CACHE_DIR"] = str(tmp_path_factory.mktemp("bench-cache"))
+
+
+@pytest.fixture(scope="session")
+def shared_hpa() -> Path:
+    if not (SHARED_HPA / "train.csv").exists():
+        pytest.skip(f"real HPA files not found at {SHARED_HPA} (CI places ../shared beside the repo)")
+    return SHARED_HPA
+
+
+def bench_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: int = 600):
+    """Run the installed `bench` console script for real; returns the CompletedProcess."""
+    full_env = {**os.environ, **(env or {})}
+    exe = Path(sys.executable).with_name("bench")
+    return subprocess.run([str(exe), *args], cwd=cwd, env=full_env, capture_output=True, text=True,
+                          timeout=timeout)

@@ -1,0 +1,73 @@
+"""Bad input on the command line: one line on stderr, exit code 2, nothing written."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from click.testing import CliRunner
+
+from bench.cli import cli
+from conftest import bench_cli
+
+
+def invoke(args, cwd):
+    before = os.getcwd()
+    os.chdir(cwd)
+    try:
+        result = CliRunner().invoke(cli, args)
+    finally:
+        os.chdir(before)
+    return result, sorted(p.name for p in cwd.iterdir())
+
+
+@pytest.mark.parametrize("args,message", [
+    (["run", "--generator", "nope"], "unknown generator 'nope'"),
+    (["run", "--classifier", "resnet19"], "did you mean 'resnet18'"),
+    (["run", "--strategy", "concat"], "strategy 'concat' needs synthetic images"),
+    (["run", "train.epochs=abc"], "train.epochs: expected int, got 'abc'"),
+    (["run", "train.nope=1"], "unknown config key train.nope"),
+    (["run", "noequals"], "expected key=value"),
+    (["run", "--config", "missing.yaml"], "cannot read config missing.yaml"),
+    (["run", "--epochs", "0"], "Invalid value for '--epochs'"),
+    (["run", "--seed", "x"], "Invalid value for '--seed'"),
+    (["run", "--bogus"], "No such option"),
+    (["run", "--device", "tpu"], "--device 'tpu'"),
+    (["run", "--runs-dir", "afile/runs", "dataset.n_images=10"], "runs folder afile/runs"),
+    (["leaderboard", "--runs-dir", "missing"], "runs folder missing does not exist"),
+    (["nosuchcommand"], "No such command"),
+])
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, args, message):
+    (tmp_path / "afile").write_text("not a folder")
+    result, written = invoke(args, tmp_path)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("bench: error: ") and message in lines[0], result.stderr
+    assert "Traceback" not in result.output
+    assert "runs" not in written and "leaderboard" not in written
+
+
+def test_unreadable_config(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train: {epochs: [}\n")
+    result, written = invoke(["run", "--config", str(bad)], tmp_path)
+    assert result.exit_code == 2 and "is not valid" in result.stderr and "runs" not in written
+
+
+def test_dry_run_prints_the_resolved_config(tmp_path):
+    result, written = invoke(["run", "--dry-run", "--epochs", "3", "classifier.name=resnet34"], tmp_path)
+    assert result.exit_code == 0
+    assert "epochs: 3" in result.output and "name: resnet34" in result.output and "runs" not in written
+
+
+def test_list_shows_kind_name_distribution_and_description(tmp_path):
+    result, _ = invoke(["list"], tmp_path)
+    assert result.exit_code == 0
+    row = next(line for line in result.output.splitlines() if " resnet18 " in line)
+    assert row.split()[:4] == ["classifier", "resnet18", "synthloc-bench", "ok"] and "ResNet-18" in row
+
+
+def test_the_console_script_itself(tmp_path):
+    bad = bench_cli("run", "--generator", "nope", cwd=tmp_path)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and bad.stderr.startswith("bench: error:")
+    assert bench_cli("--version", cwd=tmp_path).stdout.startswith("synthloc-bench, version")

@@ -1,0 +1,52 @@
+"""Metrics over all 28 classes against scikit-learn, thresholds tuned on validation, gaps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import average_precision_score, f1_score
+
+from bench.metrics import evaluate, gaps, tune_thresholds
+
+
+@pytest.fixture
+def scored():
+    rng = np.random.default_rng(0)
+    target = (rng.random((300, 28)) < 0.1).astype(int)
+    target[:, 27] = 0  # a class absent from the split, like Rods & rings in a small val role
+    probs = np.clip(0.35 * target + 0.65 * rng.random((300, 28)), 0, 1)
+    return probs, target
+
+
+def test_against_sklearn_with_an_absent_class(scored):
+    probs, target = scored
+    thresholds = tune_thresholds(probs, target)
+    summary, per_class = evaluate(probs, target, thresholds)
+    binary = (probs >= thresholds).astype(int)
+    assert summary["f1_macro@0.5"] == pytest.approx(f1_score(target, probs >= 0.5, average="macro", zero_division=0), abs=1e-6)
+    assert summary["f1_macro@tuned"] == pytest.approx(f1_score(target, binary, average="macro", zero_division=0), abs=1e-6)
+    assert summary["f1_micro@tuned"] == pytest.approx(f1_score(target, binary, average="micro", zero_division=0), abs=1e-6)
+    ap = [average_precision_score(target[:, c], probs[:, c]) if target[:, c].any() else 0.0 for c in range(28)]
+    assert summary["map_macro"] == pytest.approx(np.mean(ap), abs=1e-6)  # mean over all 28, absent = 0
+    assert summary["absent_classes"] == [27]
+    assert per_class["positives"][27] == 0 and per_class["f1@0.5"][27] == 0.0
+    assert len(per_class["f1@tuned"]) == len(per_class["ap"]) == 28
+
+
+def test_tuned_thresholds_never_lose_on_the_split_they_were_tuned_on(scored):
+    probs, target = scored
+    thresholds = tune_thresholds(probs, target)
+    summary, per_class = evaluate(probs, target, thresholds)
+    assert all(t >= h for t, h in zip(per_class["f1@tuned"], per_class["f1@0.5"]))
+    assert summary["f1_macro@tuned"] > summary["f1_macro@0.5"]
+    assert thresholds[27] == 0.5  # no positives: nothing to tune
+    assert np.all((thresholds >= 0.05) & (thresholds <= 0.95))
+
+
+def test_gap_is_val_minus_test(scored):
+    probs, target = scored
+    th = np.full(28, 0.5)
+    val, _ = evaluate(probs, target, th)
+    test, _ = evaluate(probs[:150], target[:150], th)
+    g = gaps(val, test)
+    assert g["f1_macro@0.5"] == pytest.approx(val["f1_macro@0.5"] - test["f1_macro@0.5"], abs=1e-6)

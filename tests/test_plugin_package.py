@@ -1,0 +1,103 @@
+"""Third-party plugins: real packages built and pip-installed, found through entry points only."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, TINY, bench_cli
+
+BROKEN_PYPROJECT = """
+[build-system]
+requires = ["setuptools>=68"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "bench-broken-plugin"
+version = "0.0.1"
+
+[project.entry-points."bench.generators"]
+broken-gen = "bench_broken_plugin:Broken"
+
+[tool.setuptools]
+py-modules = ["bench_broken_plugin"]
+"""
+
+
+def pip_install(source: Path, target: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
+                             "--no-build-isolation", "--target", str(target), str(source)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture(scope="module")
+def plugin_env(tmp_path_factory):
+    """PYTHONPATH holding the example package and a broken one, both built and installed by pip."""
+    target = tmp_path_factory.mktemp("site")
+    pip_install(REPO / "examples" / "bench-plugin-example", target)
+    broken = tmp_path_factory.mktemp("broken-src")
+    (broken / "pyproject.toml").write_text(BROKEN_PYPROJECT)
+    (broken / "bench_broken_plugin.py").write_text("import a_module_that_does_not_exist\n")
+    pip_install(broken, target)
+    assert list(target.glob("bench_plugin_example-*.dist-info"))
+    return {"PYTHONPATH": os.pathsep.join([str(target), os.environ.get("PYTHONPATH", "")])}
+
+
+def test_installed_plugins_appear_in_bench_list(plugin_env, tmp_path):
+    result = bench_cli("list", cwd=tmp_path, env=plugin_env)
+    assert result.returncode == 0, result.stderr
+    rows = {tuple(line.split()[:4]) for line in result.stdout.splitlines()}
+    assert ("generator", "toy-blobs", "bench-plugin-example", "ok") in rows
+    assert ("classifier", "toy-cnn", "bench-plugin-example", "ok") in rows
+    broken = next(line for line in result.stdout.splitlines() if "broken-gen" in line)
+    assert "bench-broken-plugin" in broken and "BROKEN" in broken and "a_module_that_does_not_exist" in broken
+    assert ("classifier", "resnet18", "synthloc-bench", "ok") in rows  # the broken plugin breaks nothing else
+
+
+def test_a_third_party_generator_and_classifier_run_through_bench_run(plugin_env, tmp_path):
+    result = bench_cli("run", "--generator", "toy-blobs", "--strategy", "concat", "--classifier", "toy-cnn",
+                       *TINY, "--runs-dir", "runs", cwd=tmp_path, env=plugin_env)
+    assert result.returncode == 0, result.stderr
+    run_dir = next((tmp_path / "runs").iterdir())
+    assert (run_dir / "done").exists()
+    config = (run_dir / "config.json").read_text()
+    assert '"name": "toy-blobs"' in config and '"name": "toy-cnn"' in config and '"blob_radius": 0.08' in config
+    assert "synthetic set:" in (run_dir / "log.txt").read_text()
+
+
+def test_using_a_broken_plugin_is_one_clear_line(plugin_env, tmp_path):
+    result = bench_cli("run", "--generator", "broken-gen", "--strategy", "concat", cwd=tmp_path, env=plugin_env)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [textwrap.shorten(result.stderr.strip(), 10_000)]
+    assert "generator 'broken-gen' from bench-broken-plugin is broken: ModuleNotFoundError" in result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_the_readme_plugin_example_works_as_written(tmp_path):
+    """Build a package from README.md's two snippets, pip-install it, list it and run it."""
+    import re
+
+    readme = (REPO / "README.md").read_text()
+    code = re.search(r"```python\n# my_plugins/blur.py\n(.*?)```", readme, re.S).group(1)
+    entry = re.search(r"```toml\n# pyproject.toml of your package\n(.*?)```", readme, re.S).group(1)
+    src = tmp_path / "src"
+    (src / "my_plugins").mkdir(parents=True)
+    (src / "my_plugins" / "__init__.py").write_text("")
+    (src / "my_plugins" / "blur.py").write_text(code)
+    (src / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=68"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "my-plugins"\nversion = "0.1"\n[tool.setuptools]\npackages = ["my_plugins"]\n' + entry)
+    pip_install(src, tmp_path / "site")
+    env = {"PYTHONPATH": str(tmp_path / "site")}
+    listed = bench_cli("list", "--kind", "generator", cwd=tmp_path, env=env)
+    assert any(line.split()[:4] == ["generator", "blurred-copies", "my-plugins", "ok"]
+               for line in listed.stdout.splitlines()), listed.stdout
+    result = bench_cli("run", "--generator", "blurred-copies", "--strategy", "concat", "generator.sigma=2",
+                       *TINY, cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr

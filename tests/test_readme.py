@@ -1,0 +1,49 @@
+"""The README's two set-up commands are what CI runs, and the README's main command works."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import REPO, bench_cli
+
+
+def readme_block(marker: str) -> str:
+    """The command in the ```bash block that follows `<!-- marker -->` in README.md."""
+    text = (REPO / "README.md").read_text()
+    match = re.search(rf"<!-- {marker} -->\s*```bash\n(.*?)\n```", text, re.S)
+    assert match, f"README.md has no bash block after <!-- {marker} -->"
+    return match.group(1).strip()
+
+
+def test_ci_runs_the_readme_install_and_test_commands():
+    install, tests = readme_block("install-and-run"), readme_block("test-command")
+    ci = (REPO / ".ci" / "run").read_text()
+    assert install.rsplit("&&", 1)[0].strip() in ci  # CI installs exactly as the README says
+    assert tests in ci
+
+
+@pytest.mark.slow
+def test_readme_main_command_learns_but_not_trivially(tmp_path):
+    main_command = readme_block("install-and-run").rsplit("&&", 1)[1].split()
+    assert main_command[:2] == ["bench", "run"]
+    result = bench_cli(*main_command[1:], cwd=tmp_path, env={"BENCH_CACHE_DIR": str(tmp_path / "cache")},
+                       timeout=1800)
+    assert result.returncode == 0, result.stderr[-2000:]
+    run_dir = next((tmp_path / "runs").iterdir())
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    labels = pd.read_csv(run_dir / "predictions_test.csv")["Target"].fillna("").str.split()
+    prevalence = np.array([sum(str(c) in row for row in labels) for c in range(28)]) / len(labels)
+    chance = prevalence.mean()  # expected macro F1 of guessing each class at its own rate
+    test = metrics["test"]
+    assert test["f1_macro@tuned"] > 3 * chance and test["f1_macro@tuned"] < 0.9, (test, chance)
+    assert 0.3 < test["f1_micro@tuned"] < 0.95
+    per_class = pd.read_csv(run_dir / "per_class.csv")
+    common, rare = per_class[prevalence > 0.10], per_class[(prevalence > 0) & (prevalence < 0.02)]
+    assert rare["test_f1@tuned"].mean() < common["test_f1@tuned"].mean()  # rare classes stay hard
+    board = bench_cli("leaderboard", cwd=tmp_path)
+    assert board.returncode == 0 and "| none " in (tmp_path / "leaderboard" / "README.md").read_text()

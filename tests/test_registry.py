@@ -1,0 +1,110 @@
+"""The plugin registry and the contract of every registered plugin, parametrised like timm's tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from bench import config, registry
+from bench.api import LabelledImages, content_fingerprint
+from bench.errors import BenchError
+from bench.hpa import NUM_CLASSES
+from bench.runner import synthesize
+
+BUILTINS = {
+    "dataset": {"synthetic-cells", "hpa-kaggle"},
+    "generator": {"none"},
+    "classifier": {"resnet18", "resnet34", "resnet50"},
+    "strategy": {"none", "concat"},
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BUILTINS))
+def test_builtins_are_registered_through_entry_points(kind):
+    infos = {info.name: info for info in registry.discover(kind)}
+    assert BUILTINS[kind] <= set(infos)
+    for name in BUILTINS[kind]:
+        assert infos[name].error is None
+        assert infos[name].distribution == "synthloc-bench"
+        assert infos[name].description
+
+
+@pytest.mark.parametrize("kind", sorted(BUILTINS))
+def test_unknown_name_lists_valid_ones(kind):
+    with pytest.raises(BenchError) as err:
+        registry.get(kind, "no-such-plugin")
+    message = str(err.value)
+    assert f"unknown {kind} 'no-such-plugin'" in message
+    assert all(name in message for name in BUILTINS[kind])
+
+
+def test_close_name_gets_a_suggestion():
+    with pytest.raises(BenchError, match="did you mean 'resnet18'"):
+        registry.get("classifier", "resnet19")
+
+
+def _tiny_images(n=6, size=32, seed=0) -> LabelledImages:
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, size=(n, 4, size, size), dtype=np.uint8)
+    labels = (rng.random((n, NUM_CLASSES)) < 0.2).astype(np.uint8)
+    ids = [f"x{i}" for i in range(n)]
+    return LabelledImages(ids, labels, images, content_fingerprint(ids, labels, images))
+
+
+@pytest.mark.parametrize("name", registry.names("classifier"))
+def test_classifier_contract(name):
+    torch.manual_seed(0)
+    model = registry.get("classifier", name)().eval()
+    x = torch.rand(2, 4, 32, 32)
+    with torch.no_grad():
+        features = model.features(x)
+        logits = model.head(features)
+        assert features.ndim == 2 and features.shape[0] == 2
+        assert logits.shape == (2, NUM_CLASSES)
+        torch.testing.assert_close(model(x), logits)
+
+
+@pytest.mark.parametrize("name", registry.names("strategy"))
+def test_strategy_contract(name):
+    torch.manual_seed(0)
+    strategy = registry.get("strategy", name)()
+    model = registry.get("classifier", "resnet18")()
+    criterion = torch.nn.functional.binary_cross_entropy_with_logits
+    real_x, real_y = torch.rand(4, 4, 32, 32), (torch.rand(4, NUM_CLASSES) < 0.2).float()
+    n_syn = strategy.synthetic_batch_size(4)
+    assert (n_syn > 0) == strategy.needs_synthetic
+    syn_x = torch.rand(n_syn, 4, 32, 32) if n_syn else None
+    syn_y = (torch.rand(n_syn, NUM_CLASSES) < 0.2).float() if n_syn else None
+    loss = strategy.loss(model, criterion, real_x, real_y, syn_x, syn_y, torch.Generator().manual_seed(0))
+    assert loss.ndim == 0 and torch.isfinite(loss)
+    loss.backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+
+
+@pytest.mark.parametrize("name", registry.names("generator"))
+def test_generator_contract(name):
+    generator = registry.get("generator", name)()
+    train = _tiny_images()
+    if not generator.produces_images:  # a control: the pipeline makes no synthetic set for it
+        cfg = config.build(overrides=(f"generator.name={name}",))
+        assert synthesize(cfg, train, torch.device("cpu")) is None
+        return
+    generator.fit(train, seed=0, device=torch.device("cpu"))
+    out = generator.sample(train.labels[:3], resolution=32, seed=0, device=torch.device("cpu"))
+    assert out.dtype == np.uint8 and out.shape == (3, 4, 32, 32)
+
+
+def test_synthetic_cells_dataset_contract():
+    cls = registry.get("dataset", "synthetic-cells")
+    data = cls(cls.Options(n_images=12, resolution=32)).load()
+    assert len(data) == 12 and data.resolution == 32
+    assert data.labels.shape == (12, NUM_CLASSES) and data.labels.sum(axis=1).min() >= 1
+    assert data.take([0, 5]).shape == (2, 4, 32, 32) and data.take([0]).dtype == np.uint8
+    assert len(data.fingerprint) == 64
+
+
+def test_hpa_kaggle_dataset_contract(shared_hpa):
+    cls = registry.get("dataset", "hpa-kaggle")
+    data = cls(cls.Options(path=str(shared_hpa / "sample"), resolution=64)).load()
+    assert len(data) == 4 and data.take([0, 1, 2, 3]).shape == (4, 4, 64, 64)

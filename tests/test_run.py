@@ -1,0 +1,96 @@
+"""`bench run` on the embedded dataset: the record, reuse, determinism, resume, the paper split."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench import config
+from bench.runner import Runtime, execute
+from conftest import TINY
+
+RECORD_FILES = {"config.json", "split.csv", "metrics.json", "per_class.csv", "predictions_test.csv",
+                "model.pt", "record.json", "log.txt", "done"}
+
+
+def run(runs_dir, *overrides, force=False, say=lambda line: None):
+    cfg = config.build(overrides=TINY + overrides)
+    return execute(cfg, Runtime(runs_dir, "cpu", force), say=say)
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    return run(tmp_path_factory.mktemp("runs"))
+
+
+def test_run_writes_a_complete_record(finished):
+    folder = finished.run_dir
+    assert {p.name for p in folder.iterdir()} == RECORD_FILES  # no checkpoint or temporary file left
+    record = json.loads((folder / "record.json").read_text())
+    cfg = json.loads((folder / "config.json").read_text())
+    assert folder.name == record["run_id"][:16] == cfg["run_id"][:16]
+    assert len(record["dataset"]["fingerprint"]) == len(record["split"]["fingerprint"]) == 64
+    assert record["seed"] == cfg["seed"] == 0 and record["environment"]["torch"]
+    assert record["peak_memory"]["host_rss_mib"] > 0 and record["wall_time_s"] > 0
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert set(metrics) >= {"val", "test", "gap", "best_epoch", "selection", "history"}
+    for role in ("val", "test"):
+        assert 0 <= metrics[role]["f1_macro@tuned"] <= 1 and 0 <= metrics[role]["map_macro"] <= 1
+        assert metrics[role]["n_images"] > 0
+    assert metrics["gap"]["f1_macro@0.5"] == pytest.approx(
+        metrics["val"]["f1_macro@0.5"] - metrics["test"]["f1_macro@0.5"], abs=1e-6)
+    per_class = (folder / "per_class.csv").read_text().splitlines()
+    assert len(per_class) == 29 and "gap_f1@tuned" in per_class[0]
+    predictions = (folder / "predictions_test.csv").read_text().splitlines()
+    assert predictions[0].startswith("Id,Target,Predicted,p0,") and len(predictions) - 1 == metrics["test"]["n_images"]
+    assert (folder / "split.csv").read_text().startswith("id,role\n")
+
+
+def test_identical_config_reuses_the_finished_run(finished):
+    said = []
+    again = run(finished.run_dir.parent, say=said.append)
+    assert again.reused and again.run_dir == finished.run_dir and "reusing finished run" in said[0]
+    forced = run(finished.run_dir.parent, force=True)
+    assert not forced.reused and forced.metrics == finished.metrics  # same seed, same numbers
+
+
+def test_same_seed_gives_byte_identical_metrics_other_seed_differs(finished, tmp_path):
+    other_dir = run(tmp_path / "a").run_dir
+    assert (other_dir / "metrics.json").read_bytes() == (finished.run_dir / "metrics.json").read_bytes()
+    seeded = run(tmp_path / "b", "seed=1")
+    assert seeded.run_dir.name != finished.run_dir.name and seeded.metrics != finished.metrics
+
+
+def test_a_killed_run_resumes_from_its_checkpoint_and_ends_with_the_same_metrics(finished, tmp_path):
+    class Killed(Exception):
+        pass
+
+    def die_in_epoch_2(line):
+        if line.startswith("epoch 2/"):
+            raise Killed
+
+    with pytest.raises(Killed):
+        run(tmp_path, say=die_in_epoch_2)
+    folder = tmp_path / finished.run_dir.name
+    assert (folder / "checkpoint.pt").exists() and not (folder / "done").exists()
+    said = []
+    resumed = run(tmp_path, say=said.append)
+    assert any("resumed from" in line and "after epoch 1" in line for line in said)
+    assert (resumed.run_dir / "metrics.json").read_bytes() == (finished.run_dir / "metrics.json").read_bytes()
+
+
+def test_paper_split_has_no_test_role(tmp_path):
+    outcome = run(tmp_path, "split.name=paper")
+    assert set(outcome.metrics) >= {"val"} and "test" not in outcome.metrics and "gap" not in outcome.metrics
+    assert not (outcome.run_dir / "predictions_test.csv").exists()
+
+
+def test_record_files_are_readable_by_others(finished):
+    import os
+    import stat
+
+    mask = os.umask(0)
+    os.umask(mask)
+    for path in finished.run_dir.iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask, path.name
