@@ -82,7 +82,7 @@ def render_section(section: pd.DataFrame) -> str:
     headers, rows = _aggregate(section, main_cols)
     out = [f"## {first['dataset']} ({first['data_shape']}) · split `{first['split']}`", "",
            f"Dataset fingerprint `{first['dataset_fp'][:16]}`, split fingerprint `{first['split_fp'][:16]}`. "
-           f"{len(section)} finished runs, mean wall time {section['wall_time_s'].mean():.0f} s per run.", "",
+           f"{len(section)} finished run{'s' if len(section) != 1 else ''}, mean wall time {section['wall_time_s'].mean():.0f} s per run.", "",
            f"**Model selection:** {SELECTION_RULE}. Values are mean ± sample std over seeds; rows sorted by "
            f"{'test' if has_test else 'validation'} macro F1 @tuned.", "",
            "### Main table", "", tabulate(rows, headers, tablefmt="github", disable_numparse=True), ""]

@@ -107,6 +107,7 @@ class Trainer:
         self.model, self.strategy, self.cfg, self.seed, self.device = model, strategy, cfg, seed, device
         self.checkpoint, self.log = checkpoint, log
         self.criterion = make_criterion(cfg)
+        self._initial_model = copy.deepcopy(model.state_dict())
         self.optimizer, self.scheduler = make_optimizer(model, cfg)
         self.state = TrainState()
 
@@ -119,11 +120,19 @@ class Trainer:
     def try_resume(self) -> bool:
         if not self.checkpoint.exists():
             return False
-        payload = torch.load(self.checkpoint, map_location=self.device, weights_only=True)
-        self.model.load_state_dict(payload["model"])
-        self.optimizer.load_state_dict(payload["optimizer"])
-        self.scheduler.load_state_dict(payload["scheduler"])
-        self.state = TrainState(**payload["state"])
+        try:
+            payload = torch.load(self.checkpoint, map_location=self.device, weights_only=True)
+            self.model.load_state_dict(payload["model"])
+            self.optimizer.load_state_dict(payload["optimizer"])
+            self.scheduler.load_state_dict(payload["scheduler"])
+            self.state = TrainState(**payload["state"])
+        except Exception as exc:  # noqa: BLE001 - any damage means: start this run again from scratch
+            self.log(f"checkpoint {self.checkpoint} is unreadable ({type(exc).__name__}); starting from epoch 1")
+            self.checkpoint.unlink()
+            self.model.load_state_dict(self._initial_model)
+            self.optimizer, self.scheduler = make_optimizer(self.model, self.cfg)
+            self.state = TrainState()
+            return False
         self.log(f"resumed from {self.checkpoint} after epoch {self.state.epoch}")
         return True
 

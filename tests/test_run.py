@@ -94,3 +94,13 @@ def test_record_files_are_readable_by_others(finished):
     os.umask(mask)
     for path in finished.run_dir.iterdir():
         assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask, path.name
+
+
+def test_a_damaged_checkpoint_is_discarded_and_the_run_starts_over(finished, tmp_path):
+    folder = tmp_path / finished.run_dir.name
+    folder.mkdir(parents=True)
+    (folder / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    said = []
+    outcome = run(tmp_path, say=said.append)
+    assert any("is unreadable" in line for line in said)
+    assert outcome.metrics == finished.metrics
