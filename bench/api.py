@@ -32,8 +32,9 @@ class LabelledImages:
     """
 
     def __init__(self, ids: list[str], labels: np.ndarray, images: np.ndarray, fingerprint: str,
-                 rows: np.ndarray | None = None):
+                 rows: np.ndarray | None = None, is_subset: bool = False):
         self.ids = list(ids)
+        self.is_subset = is_subset  # the user asked for part of the data on purpose (split protocols check it)
         self.labels = np.asarray(labels, dtype=np.uint8)
         self._images = images
         self._rows = np.arange(len(self.ids)) if rows is None else np.asarray(rows)
@@ -55,7 +56,7 @@ class LabelledImages:
     def subset(self, index: np.ndarray) -> "LabelledImages":
         index = np.asarray(index, dtype=np.int64)
         return LabelledImages([self.ids[i] for i in index], self.labels[index], self._images,
-                              self.fingerprint, rows=self._rows[index])
+                              self.fingerprint, rows=self._rows[index], is_subset=self.is_subset)
 
 
 def content_fingerprint(ids: list[str], labels: np.ndarray, images: np.ndarray) -> str:

@@ -139,6 +139,26 @@ def export_cmd(out, dataset, overrides):
     click.echo(f"wrote {len(data)} images ({data.resolution}px) to {out}/train.csv and {out}/train/")
 
 
+@data_group.command("prepare")
+@click.argument("path", type=click.Path(file_okay=False))
+@click.option("--resolution", type=click.IntRange(16, 4096), default=512, show_default=True,
+              help="Side of the cached images (512 is Kaggle's; 256 and 128 are 4x and 16x smaller).")
+@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True, help="Decoding processes; 0 = one per core.")
+@click.option("--subset", is_flag=True, help="Use only the ids whose four channel files are present.")
+@click.option("--skip-bad", is_flag=True, help="Skip unreadable images (listed), changing the fingerprint.")
+@click.option("--cache-dir", help="Where to put the cache (default $BENCH_CACHE_DIR or ~/.cache/synthloc-bench).")
+def prepare_cmd(path, resolution, workers, subset, skip_bad, cache_dir):
+    """Decode a Kaggle-layout folder once into a verified uint8 memory map; resumable when killed.
+
+    `bench run --dataset hpa-kaggle dataset.path=PATH dataset.resolution=S` then reads the cache.
+    """
+    cfg = _config_from_cli(None, {"dataset.name": "hpa-kaggle", "dataset.path": path, "dataset.resolution": resolution,
+                                  "dataset.workers": workers, "dataset.subset": subset, "dataset.skip_bad": skip_bad,
+                                  "dataset.cache_dir": cache_dir}, ())
+    data = registry.get("dataset", "hpa-kaggle")(cfg.dataset.options).load()
+    click.echo(f"{len(data)} images at {data.resolution}px cached and verified; fingerprint {data.fingerprint[:16]}")
+
+
 @data_group.command("preview")
 @click.option("--out", default="docs/synthetic-cells.png", show_default=True, help="PNG to write.")
 @click.option("--resolution", type=click.IntRange(16, 1024), default=128, show_default=True)
@@ -154,6 +174,37 @@ def preview_cmd(out, resolution, seed):
     images = [render_field(np.eye(NUM_CLASSES, dtype=np.uint8)[c], resolution, seed, 0) for c in range(NUM_CLASSES)]
     save_class_grid(images, [f"{c}: {n}" for c, n in enumerate(CLASS_NAMES)], Path(out))
     click.echo(f"wrote {out}")
+
+
+@cli.command("submit")
+@click.argument("run")
+@click.option("--data", "data_path", required=True, help="Kaggle folder with sample_submission.csv and test/.")
+@click.option("--out", help="CSV to write (default RUN/submission.csv).")
+@click.option("--runs-dir", default="runs", show_default=True, help="Where to look RUN up by id prefix.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True, help="Decoding processes.")
+def submit_cmd(run, data_path, out, runs_dir, device, workers):
+    """Write the Kaggle submission (Id,Predicted) of a finished run: eval mode, tuned thresholds, argmax fallback."""
+    from bench.runner import pick_device
+    from bench.submit import find_run, write_submission
+
+    folder = find_run(run, Path(runs_dir))
+    target = Path(out) if out else folder / "submission.csv"
+    write_submission(folder, Path(data_path), target, pick_device(device), workers)
+    click.echo(f"wrote {target}; ids and order match {Path(data_path) / 'sample_submission.csv'}")
+
+
+@cli.command("record-kaggle")
+@click.argument("run")
+@click.option("--public", type=float, help="Kaggle public leaderboard macro F1.")
+@click.option("--private", type=float, help="Kaggle private leaderboard macro F1.")
+@click.option("--runs-dir", default="runs", show_default=True, help="Where to look RUN up by id prefix.")
+def record_kaggle_cmd(run, public, private, runs_dir):
+    """Store Kaggle's hidden-test scores in a run's record (shown by the leaderboard)."""
+    from bench.submit import find_run, record_kaggle
+
+    folder = find_run(run, Path(runs_dir))
+    click.echo(f"{folder}/kaggle.json: {record_kaggle(folder, public, private)}")
 
 
 def main() -> None:

@@ -41,24 +41,48 @@ class OptionError(ValueError):
         self.field_name, self.message = field_name, message
 
 
+def runtime_field(**kwargs):
+    """An option that says where or how to run, not what is measured: recorded, but not hashed."""
+    return field(metadata={"runtime": True}, **kwargs)
+
+
+def identity(obj) -> dict:
+    """A dataclass as a dict without its runtime fields: what the run id is computed from."""
+    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj) if not f.metadata.get("runtime")}
+
+
 def require(condition: bool, field_name: str, message: str) -> None:
     if not condition:
         raise OptionError(field_name, message)
 
 
+SHIPPED_PROTOCOLS = ("hpa2018-v1",)
+
+
 @dataclass
 class SplitConfig:
-    """Which fixed split protocol to use (see bench.protocol); unset values take the protocol's own."""
+    """Which fixed split protocol to use (see bench.protocol); unset values take the protocol's own.
 
-    name: Literal["stratified", "paper"] = "stratified"
+    `stratified` and `paper` are computed from the dataset's ids and labels; a shipped protocol
+    (`hpa2018-v1`) is a manifest inside the package, so its seed and fractions are fixed.
+    """
+
+    name: Literal["stratified", "paper", "hpa2018-v1"] = "stratified"
     seed: Optional[int] = None  # stratified: 0, paper: 42. Fixed across runs: a grid's seeds share one split
-    val_fraction: float = 0.1
+    val_fraction: Optional[float] = None  # 0.1
     test_fraction: Optional[float] = None  # stratified: 0.1, paper: 0 (the paper had no labelled test role)
 
     def __post_init__(self):
+        if self.name in SHIPPED_PROTOCOLS:
+            for key in ("seed", "val_fraction", "test_fraction"):
+                require(getattr(self, key) is None, key, f"is fixed by the shipped protocol {self.name}")
+            self.seed, self.val_fraction, self.test_fraction = 0, 0.1, 0.1
+            return
         paper = self.name == "paper"
         if self.seed is None:
             self.seed = 42 if paper else 0
+        if self.val_fraction is None:
+            self.val_fraction = 0.1
         if self.test_fraction is None:
             self.test_fraction = 0.0 if paper else 0.1
         require(self.seed >= 0, "seed", "must be >= 0")
@@ -91,6 +115,7 @@ class TrainConfig:
     schedule: Literal["cosine", "constant"] = "cosine"
     loss: Literal["bce", "focal"] = "bce"
     focal_gamma: float = 2.0
+    random_resized_crop: bool = False  # the paper's crop: scale 0.8-1.0, aspect 0.9-1.1, on the training device
     rotate90: bool = True  # random 90-degree rotations, on the training device
     flip: bool = True  # random horizontal flips, on the training device
     select: Literal["best", "last"] = "best"  # best: epoch with the highest validation macro F1 @0.5
@@ -111,8 +136,9 @@ class PluginChoice:
     name: str
     options: Any
 
-    def to_dict(self) -> dict:
-        return {"name": self.name, **dataclasses.asdict(self.options)}
+    def to_dict(self, identity_only: bool = False) -> dict:
+        options = identity(self.options) if identity_only else dataclasses.asdict(self.options)
+        return {"name": self.name, **options}
 
 
 @dataclass
@@ -126,19 +152,29 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     seed: int = 0
 
-    def to_dict(self) -> dict:
+    def to_dict(self, identity_only: bool = False) -> dict:
+        """The resolved config; with identity_only, without runtime fields (what is hashed)."""
         out = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            out[f.name] = value.to_dict() if isinstance(value, PluginChoice) else (
-                dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value)
+            if isinstance(value, PluginChoice):
+                out[f.name] = value.to_dict(identity_only)
+            elif dataclasses.is_dataclass(value):
+                out[f.name] = identity(value) if identity_only else dataclasses.asdict(value)
+            else:
+                out[f.name] = value
         return out
 
     def canonical_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return json.dumps(self.to_dict(identity_only=True), sort_keys=True, separators=(",", ":"))
 
     def hash(self) -> str:
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+
+    def group_hash(self) -> str:
+        """Hash of the identity without the seed: runs that differ only by seed share it."""
+        rest = {k: v for k, v in self.to_dict(identity_only=True).items() if k != "seed"}
+        return hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()
 
 
 SECTION_TYPES = {"split": SplitConfig, "synthetic": SyntheticConfig, "train": TrainConfig}

@@ -7,6 +7,8 @@ Every problem with a file is one BenchError naming the file (and row) and what w
 from __future__ import annotations
 
 import csv
+import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -54,8 +56,31 @@ def read_labels_csv(path: Path) -> tuple[list[str], np.ndarray]:
     return ids, np.stack(labels)
 
 
-def read_channel(path: Path, resolution: int) -> np.ndarray:
-    """One 8-bit grayscale PNG as uint8 (resolution, resolution); area-resized if it is larger."""
+def scan(folder: Path) -> dict[str, tuple[int, int]]:
+    """name -> (size, mtime_ns) of the files in a folder (one directory read, like git's index)."""
+    try:
+        with os.scandir(folder) as entries:
+            return {e.name: (e.stat().st_size, e.stat().st_mtime_ns) for e in entries if e.is_file()}
+    except OSError:
+        return {}
+
+
+def first_missing_files(listing: dict, ids: list[str]) -> list[str | None]:
+    """For each id, the name of its first missing channel file, or None when all four exist."""
+    return [next((f"{i}_{c}.png" for c in CHANNELS if f"{i}_{c}.png" not in listing), None) for i in ids]
+
+
+def files_signature(listing: dict, ids: list[str]) -> str:
+    """Changes whenever a channel file of these ids is replaced, so a stale cache is never read."""
+    digest = hashlib.sha256()
+    for i in ids:
+        for c in CHANNELS:
+            digest.update(f"{i}_{c}.png:{listing[f'{i}_{c}.png']}\n".encode())
+    return digest.hexdigest()
+
+
+def read_channel(path: Path, resolution: int) -> tuple[np.ndarray, int]:
+    """One 8-bit grayscale PNG as uint8 (resolution, resolution), area-resized, and its original side."""
     try:
         with Image.open(path) as img:
             img.load()
@@ -63,18 +88,27 @@ def read_channel(path: Path, resolution: int) -> np.ndarray:
                 raise BenchError(f"{path}: image mode {img.mode!r}; expected 8-bit grayscale 'L'")
             if img.width != img.height:
                 raise BenchError(f"{path}: size {img.width}x{img.height}; expected a square image")
-            if img.width != resolution:
+            if img.width < resolution:
+                raise BenchError(f"{path}: size {img.width}x{img.height} is smaller than the requested "
+                                 f"{resolution}px; choose a smaller dataset.resolution")
+            side = img.width
+            if side != resolution:
                 img = img.resize((resolution, resolution), Image.Resampling.BOX)
-            return np.asarray(img, dtype=np.uint8)
+            return np.asarray(img, dtype=np.uint8), side
     except FileNotFoundError:
         raise BenchError(f"{path}: missing channel file") from None
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise BenchError(f"{path}: unreadable or truncated PNG ({exc})") from None
 
 
 def read_image(folder: Path, image_id: str, resolution: int) -> np.ndarray:
-    """uint8 (4, S, S) in channel order red, green, blue, yellow."""
-    return np.stack([read_channel(Path(folder) / f"{image_id}_{c}.png", resolution) for c in CHANNELS])
+    """uint8 (4, S, S) in channel order red, green, blue, yellow; the four files must share one size."""
+    planes, sides = zip(*(read_channel(Path(folder) / f"{image_id}_{c}.png", resolution) for c in CHANNELS))
+    if len(set(sides)) > 1:
+        odd = next(c for c, side in zip(CHANNELS, sides) if side != sides[0])
+        raise BenchError(f"{Path(folder) / f'{image_id}_{odd}.png'}: size {sides[CHANNELS.index(odd)]}px differs "
+                         f"from the {sides[0]}px of {image_id}_{CHANNELS[0]}.png")
+    return np.stack(planes)
 
 
 def write_layout(root: Path, ids: list[str], labels: np.ndarray, images) -> None:

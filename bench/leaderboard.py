@@ -23,8 +23,8 @@ METRICS = {"f1_macro@0.5": "macro F1 @0.5", "f1_macro@tuned": "macro F1 @tuned",
 NAMES = ["generator", "strategy", "classifier"]
 
 
-def _group_key(config: dict) -> str:
-    """Hash of the config without its seed: runs that differ only by seed share it."""
+def _fallback_group(config: dict) -> str:
+    """Group key of records written before config.json carried one: the config without its seed."""
     rest = {k: v for k, v in config.items() if k not in ("seed", "run_id")}
     return hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:8]
 
@@ -37,7 +37,8 @@ def load_runs(runs_dir: Path) -> pd.DataFrame:
         config = json.loads((folder / "config.json").read_text())
         record = json.loads((folder / "record.json").read_text())
         metrics = json.loads((folder / "metrics.json").read_text())
-        row = {"run": folder.name, "group": _group_key(config), "seed": config["seed"],
+        group = config.get("group") or _fallback_group(config)
+        row = {"run": folder.name, "group": group, "seed": config["seed"],
                "dataset": config["dataset"]["name"], "dataset_fp": record["dataset"]["fingerprint"],
                "split": record["split"]["name"], "split_fp": record["split"]["fingerprint"],
                "data_shape": f"{record['dataset']['n_images']} images, {record['dataset']['resolution']} px",
@@ -47,6 +48,9 @@ def load_runs(runs_dir: Path) -> pd.DataFrame:
         for role in ("val", "test", "gap"):
             for key in METRICS:
                 row[f"{role}:{key}"] = metrics.get(role, {}).get(key)
+        kaggle = json.loads((folder / "kaggle.json").read_text()) if (folder / "kaggle.json").exists() else {}
+        row["kaggle:public"], row["kaggle:private"] = kaggle.get("public"), kaggle.get("private")
+        row["gap:kaggle_private"] = (row["val:f1_macro@tuned"] - kaggle["private"]) if "private" in kaggle else None
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -79,21 +83,28 @@ def render_section(section: pd.DataFrame) -> str:
     main_cols = {f"val:{k}": f"val {v}" for k, v in METRICS.items() if k != "f1_micro@tuned"}
     if has_test:
         main_cols.update({f"test:{k}": f"test {v}" for k, v in METRICS.items()})
+    has_kaggle = section["kaggle:private"].notna().any() or section["kaggle:public"].notna().any()
+    if has_kaggle:
+        main_cols.update({"kaggle:public": "Kaggle public", "kaggle:private": "Kaggle private"})
     headers, rows = _aggregate(section, main_cols)
     out = [f"## {first['dataset']} ({first['data_shape']}) · split `{first['split']}`", "",
            f"Dataset fingerprint `{first['dataset_fp'][:16]}`, split fingerprint `{first['split_fp'][:16]}`. "
-           f"{len(section)} finished run{'s' if len(section) != 1 else ''}, mean wall time {section['wall_time_s'].mean():.0f} s per run.", "",
+           f"{len(section)} finished run{'s' if len(section) != 1 else ''}, "
+           f"mean wall time {section['wall_time_s'].mean():.0f} s per run.", "",
            f"**Model selection:** {SELECTION_RULE}. Values are mean ± sample std over seeds; rows sorted by "
            f"{'test' if has_test else 'validation'} macro F1 @tuned.", "",
            "### Main table", "", tabulate(rows, headers, tablefmt="github", disable_numparse=True), ""]
-    if has_test:
-        gap_cols = {f"gap:{k}": f"gap {v}" for k, v in METRICS.items()}
+    if has_test or has_kaggle:
+        gap_cols = {f"gap:{k}": f"gap {v}" for k, v in METRICS.items()} if has_test else {}
+        if has_kaggle:
+            gap_cols["gap:kaggle_private"] = "val @tuned − Kaggle private"
         headers, rows = _aggregate(section, gap_cols)
         out += ["### Validation − test gap", "",
                 "Validation minus test for each metric (positive: validation overstates test). "
                 "The @tuned thresholds are fitted on validation, so the @tuned gap includes that fitting's "
                 "optimism; the @0.5 and mAP gaps do not.", "",
                 tabulate(rows, headers, tablefmt="github", disable_numparse=True), ""]
+    if has_test:
         absent = sorted({c for classes in section["absent_test"] for c in classes})
         if absent:
             names = ", ".join(f"{c} {CLASS_NAMES[c]}" for c in absent)

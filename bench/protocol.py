@@ -4,18 +4,27 @@
   Sechidis et al. 2011, via the iterative-stratification package), 80/10/10, fixed seed 0.
 - `paper`: the paper's code exactly: `train_test_split(sorted(ids), test_size=0.1,
   random_state=42)`, unstratified, train/val only (its "test" was Kaggle's hidden set).
+- `hpa2018-v1`: shipped inside the package (bench/protocols/), the stratified split of all 31,072
+  labelled Kaggle HPA 2018 ids, built once by tools/make_hpa2018_v1.py, so every user of every
+  version gets the same split. A dataset holding only part of those ids must say so explicitly
+  (`dataset.subset=true`); the split is then restricted to those ids and its fingerprint differs.
 
 A split depends only on the ids and labels, never on the order the dataset lists them in.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import json
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
 
 import numpy as np
 
-from bench.config import SplitConfig
+from bench.config import SHIPPED_PROTOCOLS, SplitConfig
+from bench.errors import BenchError
 
 ROLES = ("train", "val", "test")
 
@@ -69,9 +78,35 @@ def _paper(ids: list[str], cfg: SplitConfig) -> dict[str, str]:
     return {**{i: "train" for i in train}, **{i: "val" for i in val}}
 
 
-def make_split(ids: list[str], labels: np.ndarray, cfg: SplitConfig) -> Split:
+@lru_cache(maxsize=None)
+def shipped_protocol(name: str) -> tuple[dict, dict[str, str]]:
+    """(metadata, id -> role) of a protocol shipped in bench/protocols, checked against its fingerprint."""
+    folder = resources.files("bench.protocols")
+    meta = json.loads(folder.joinpath(f"{name}.json").read_text())
+    text = gzip.decompress(folder.joinpath(f"{name}.csv.gz").read_bytes()).decode()
+    if hashlib.sha256(text.encode()).hexdigest() != meta["fingerprint"]:
+        raise BenchError(f"shipped protocol {name} is damaged (fingerprint mismatch); reinstall synthloc-bench")
+    rows = [line.split(",") for line in text.splitlines()[1:]]
+    return meta, {image_id: role for image_id, role in rows}
+
+
+def _shipped(ids: list[str], name: str, is_subset: bool) -> dict[str, str]:
+    _, role_of = shipped_protocol(name)
+    unknown = [i for i in ids if i not in role_of]
+    if unknown:
+        raise BenchError(f"split {name}: {len(unknown)} of the dataset's {len(ids)} ids are not in the protocol "
+                         f"(first: {unknown[0]!r}); it covers the {len(role_of)} Kaggle HPA 2018 train ids")
+    if len(ids) < len(role_of) and not is_subset:
+        raise BenchError(f"split {name}: the dataset has only {len(ids)} of the protocol's {len(role_of)} ids; "
+                         f"to use that part on purpose pass dataset.subset=true (the split fingerprint then differs)")
+    return role_of
+
+
+def make_split(ids: list[str], labels: np.ndarray, cfg: SplitConfig, is_subset: bool = False) -> Split:
     """The split named by `cfg` of a dataset with these ids and (N, 28) labels."""
-    if cfg.name == "paper":
+    if cfg.name in SHIPPED_PROTOCOLS:
+        role_of = _shipped(ids, cfg.name, is_subset)
+    elif cfg.name == "paper":
         role_of = _paper(ids, cfg)
     else:
         order = np.argsort(np.asarray(ids, dtype=object), kind="stable")

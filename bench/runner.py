@@ -72,7 +72,8 @@ def check_writable(folder: Path) -> None:
 
 def run_id(cfg: RunConfig, data: LabelledImages, split: Split) -> str:
     """Identity of a result: the resolved config plus the data and split it ran on."""
-    key = json.dumps({"config": cfg.to_dict(), "dataset": data.fingerprint, "split": split.fingerprint},
+    key = json.dumps({"config": cfg.to_dict(identity_only=True), "dataset": data.fingerprint,
+                      "split": split.fingerprint},
                      sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(key.encode()).hexdigest()
 
@@ -155,7 +156,7 @@ def execute(cfg: RunConfig, runtime: Runtime, say: Callable[[str], None] = print
     device = pick_device(runtime.device)
     dataset = registry.get("dataset", cfg.dataset.name)(cfg.dataset.options)
     data = dataset.load()
-    split = make_split(data.ids, data.labels, cfg.split)
+    split = make_split(data.ids, data.labels, cfg.split, is_subset=data.is_subset)
     rid = run_id(cfg, data, split)
     run_dir = Path(runtime.runs_dir) / rid[:16]
     if (run_dir / DONE).exists() and not runtime.force:
@@ -177,7 +178,7 @@ def _train_and_record(cfg: RunConfig, data: LabelledImages, split: Split, rid: s
         say(line)
         write_text(run_dir / "log.txt", "\n".join(log_lines) + "\n")
 
-    write_json(run_dir / "config.json", {"run_id": rid, **cfg.to_dict()})
+    write_json(run_dir / "config.json", {"run_id": rid, "group": cfg.group_hash()[:8], **cfg.to_dict()})
     write_text(run_dir / "split.csv", split.manifest)
     roles = {role: data.subset(split.indices(role)) for role in ("train", "val", "test")}
     log(f"run {rid[:16]}: {cfg.dataset.name} ({len(data)} images, {data.resolution}px), split {split.name} "

@@ -95,3 +95,28 @@ def test_hash_ignores_key_order_and_changes_with_any_value(tmp_path):
     assert config.build(a).hash() == config.build(b).hash()
     assert config.build(a).hash() != config.build(a, {"seed": 2}).hash()
     assert config.build(a).hash() != config.build(a, overrides=("train.lr=0.002",)).hash()
+
+
+def test_runtime_options_are_recorded_but_not_hashed():
+    base = ("dataset.name=hpa-kaggle", "dataset.resolution=128")
+    a = config.build(overrides=base + ("dataset.path=/data/a", "dataset.workers=2"))
+    b = config.build(overrides=base + ("dataset.path=/mnt/b", "dataset.workers=8", "dataset.cache_dir=/scratch"))
+    assert a.hash() == b.hash() and a.group_hash() == b.group_hash()
+    assert a.to_dict()["dataset"]["path"] == "/data/a"  # still recorded in config.json
+    assert "path" not in a.to_dict(identity_only=True)["dataset"]
+    c = config.build(overrides=("dataset.name=hpa-kaggle", "dataset.resolution=256", "dataset.path=/data/a"))
+    assert c.hash() != a.hash()
+
+
+def test_group_hash_ignores_only_the_seed():
+    a, b = config.build(overrides=("seed=1",)), config.build(overrides=("seed=2",))
+    assert a.hash() != b.hash() and a.group_hash() == b.group_hash()
+    assert config.build(overrides=("train.lr=0.01",)).group_hash() != a.group_hash()
+
+
+@pytest.mark.parametrize("override", ["split.seed=3", "split.val_fraction=0.2", "split.test_fraction=0.2"])
+def test_shipped_protocol_fixes_seed_and_fractions(override):
+    with pytest.raises(BenchError, match="is fixed by the shipped protocol hpa2018-v1"):
+        config.build(overrides=("split.name=hpa2018-v1", override))
+    split = config.build(overrides=("split.name=hpa2018-v1",)).split
+    assert (split.seed, split.val_fraction, split.test_fraction) == (0, 0.1, 0.1)

@@ -57,22 +57,30 @@ def test_bad_csv(tmp_path, csv_text, message):
     assert message in str(err.value) and str(path) in str(err.value) and "\n" not in str(err.value)
 
 
-def _load(root):
-    return HPAKaggle(HPAKaggle.Options(path=str(root), resolution=64)).load()
+def _load(root, **options):
+    return HPAKaggle(HPAKaggle.Options(path=str(root), **{"resolution": 64, "workers": 1, **options})).load()
 
 
-def test_missing_channel_file(copy):
+def test_missing_channel_file_unless_the_subset_is_asked_for(copy):
+    full = _load(copy)
     victim = next((copy / "train").glob("*_yellow.png"))
     victim.unlink()
-    with pytest.raises(BenchError, match=f"{victim.name}: missing channel file"):
+    with pytest.raises(BenchError, match=f"{victim.name}: missing channel file .*pass dataset.subset=true"):
         _load(copy)
+    part = _load(copy, subset=True)
+    assert len(part) == 3 and part.is_subset and victim.name.split("_")[0] not in part.ids
+    assert part.fingerprint != full.fingerprint
 
 
-def test_truncated_png(copy):
+def test_truncated_png_and_skip_bad(copy, capsys):
+    full = _load(copy)
     victim = next((copy / "train").glob("*_green.png"))
     victim.write_bytes(victim.read_bytes()[:500])
     with pytest.raises(BenchError, match=f"{victim.name}: unreadable or truncated PNG"):
         _load(copy)
+    skipped = _load(copy, skip_bad=True)
+    assert len(skipped) == 3 and skipped.fingerprint != full.fingerprint
+    assert f"skipped bad image {victim.name.split('_')[0]}" in capsys.readouterr().out
 
 
 def test_wrong_mode(copy):
@@ -89,6 +97,73 @@ def test_not_square(copy):
         _load(copy)
 
 
+def test_channels_of_different_sizes(copy):
+    victim = next((copy / "train").glob("*_yellow.png"))
+    Image.new("L", (256, 256)).save(victim)
+    with pytest.raises(BenchError, match=f"{victim.name}: size 256px differs from the 512px of"):
+        _load(copy)
+
+
+def test_images_smaller_than_the_resolution(copy):
+    with pytest.raises(BenchError, match="size 512x512 is smaller than the requested 1024px"):
+        _load(copy, resolution=1024)
+
+
 def test_missing_folder(tmp_path):
     with pytest.raises(BenchError, match="not a folder with train.csv"):
         _load(tmp_path / "nowhere")
+
+
+def test_cache_is_reused_and_a_killed_build_resumes_byte_identical(tmp_path, monkeypatch):
+    import numpy as np
+
+    from bench import image_cache
+    from bench.datasets.synthetic_cells import SyntheticCells
+    from bench.kaggle_layout import write_layout
+
+    data = SyntheticCells(SyntheticCells.Options(n_images=150, resolution=32)).load()
+    write_layout(tmp_path / "kaggle", data.ids, data.labels, data.take(np.arange(150)))
+    options = dict(resolution=32, cache_dir=str(tmp_path / "cache-a"))
+    whole = _load(tmp_path / "kaggle", **options)
+    assert whole.fingerprint == data.fingerprint  # the same content as the embedded dataset
+    folder = next((tmp_path / "cache-a").glob("*/r32"))
+    assert {p.name for p in folder.iterdir()} == {"images.u8", "progress.json", "manifest.json"}
+
+    calls = {"n": 0}
+    real_decode = image_cache._decode
+
+    def dies_in_the_second_chunk(job):
+        calls["n"] += 1
+        if calls["n"] == 100:
+            raise KeyboardInterrupt
+        return real_decode(job)
+
+    monkeypatch.setattr(image_cache, "_decode", dies_in_the_second_chunk)
+    with pytest.raises(KeyboardInterrupt):
+        _load(tmp_path / "kaggle", resolution=32, cache_dir=str(tmp_path / "cache-b"))
+    partial = next((tmp_path / "cache-b").glob("*/r32"))
+    assert not (partial / "manifest.json").exists()
+    assert '"done": 64' in (partial / "progress.json").read_text()
+    monkeypatch.setattr(image_cache, "_decode", real_decode)
+    resumed = _load(tmp_path / "kaggle", resolution=32, cache_dir=str(tmp_path / "cache-b"))
+    assert resumed.fingerprint == whole.fingerprint
+    assert (partial / "images.u8").read_bytes() == (folder / "images.u8").read_bytes()
+
+
+def test_a_cache_damaged_after_writing_fails_verification(tmp_path):
+    import numpy as np
+
+    from bench import image_cache
+
+    images = np.zeros((70, 4, 16, 16), dtype=np.uint8)
+    chunks = [__import__("hashlib").sha256(images[k:k + 64].tobytes()).hexdigest() for k in (0, 64)]
+    images[65, 0, 0, 0] = 1
+    with pytest.raises(BenchError, match="verification failed at rows 64..127"):
+        image_cache._verify(images, chunks)
+
+
+def test_cache_larger_than_free_disk_is_refused_up_front(tmp_path):
+    from bench import image_cache
+
+    with pytest.raises(BenchError, match=r"image cache needs .* GiB at .*, only .* GiB free"):
+        image_cache._check_disk(tmp_path, 2**62)

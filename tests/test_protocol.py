@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pandas as pd
+import pytest
 from sklearn.model_selection import train_test_split
 
 from bench.config import SplitConfig
@@ -62,3 +65,33 @@ def test_paper_split_on_the_real_train_csv_gives_the_papers_counts(shared_hpa):
     labels = np.zeros((len(frame), 28), dtype=np.uint8)
     split = make_split(frame["Id"].tolist(), labels, SplitConfig(name="paper"))
     assert split.counts() == {"train": 27964, "val": 3108, "test": 0}  # 437 and 49 batches of 64 in its logs
+
+
+def test_shipped_hpa2018_v1_matches_the_real_train_csv(shared_hpa):
+    from bench.kaggle_layout import read_labels_csv
+    from bench.protocol import shipped_protocol
+
+    meta, role_of = shipped_protocol("hpa2018-v1")
+    ids, labels = read_labels_csv(shared_hpa / "train.csv")
+    assert sorted(role_of) == sorted(ids) and len(ids) == 31072
+    assert hashlib.sha256((shared_hpa / "train.csv").read_bytes()).hexdigest() == meta["source"]["sha256"]
+    split = make_split(ids, labels, SplitConfig(name="hpa2018-v1"))
+    assert split.fingerprint == meta["fingerprint"] and split.counts() == meta["counts"]
+    rebuilt = make_split(ids, labels, SplitConfig(name="stratified"))  # how it was built
+    assert rebuilt.fingerprint == meta["fingerprint"]
+    positives = positives_per_role(split, labels)
+    assert (positives["val"] >= 1).all() and (positives["test"] >= 1).all()  # Rods & rings included
+    assert positives["val"][27] + positives["test"][27] + positives["train"][27] == 11
+
+
+def test_shipped_protocol_needs_an_explicit_subset(shared_hpa):
+    from bench.errors import BenchError
+    from bench.kaggle_layout import read_labels_csv
+
+    ids, labels = read_labels_csv(shared_hpa / "sample" / "train.csv")
+    with pytest.raises(BenchError, match="only 4 of the protocol's 31072 ids; .* dataset.subset=true"):
+        make_split(ids, labels, SplitConfig(name="hpa2018-v1"))
+    part = make_split(ids, labels, SplitConfig(name="hpa2018-v1"), is_subset=True)
+    assert sum(part.counts().values()) == 4
+    with pytest.raises(BenchError, match="ids are not in the protocol"):
+        make_split(["not-an-hpa-id"], labels[:1], SplitConfig(name="hpa2018-v1"), is_subset=True)

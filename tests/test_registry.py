@@ -14,7 +14,7 @@ from bench.runner import synthesize
 
 BUILTINS = {
     "dataset": {"synthetic-cells", "hpa-kaggle"},
-    "generator": {"none"},
+    "generator": {"none", "real"},
     "classifier": {"resnet18", "resnet34", "resnet50"},
     "strategy": {"none", "concat"},
 }
@@ -108,3 +108,19 @@ def test_hpa_kaggle_dataset_contract(shared_hpa):
     cls = registry.get("dataset", "hpa-kaggle")
     data = cls(cls.Options(path=str(shared_hpa / "sample"), resolution=64)).load()
     assert len(data) == 4 and data.take([0, 1, 2, 3]).shape == (4, 4, 64, 64)
+
+
+def test_real_control_returns_train_images_with_the_requested_labels():
+    from generators.real import RealImages
+
+    train = _tiny_images(n=30)
+    generator = RealImages()
+    generator.fit(train, seed=0, device=torch.device("cpu"))
+    wanted = train.labels[[3, 7, 7]]
+    out = generator.sample(wanted, resolution=32, seed=0, device=torch.device("cpu"))
+    pool = train.take(np.arange(30))
+    for image, row in zip(out, wanted):
+        matches = [i for i in range(30) if np.array_equal(pool[i], image)]
+        assert matches and any(np.array_equal(train.labels[i], row) for i in matches)
+    again = generator.sample(wanted, resolution=32, seed=0, device=torch.device("cpu"))
+    assert np.array_equal(out, again)

@@ -104,3 +104,20 @@ def test_a_damaged_checkpoint_is_discarded_and_the_run_starts_over(finished, tmp
     outcome = run(tmp_path, say=said.append)
     assert any("is unreadable" in line for line in said)
     assert outcome.metrics == finished.metrics
+
+
+def test_random_resized_crop_is_per_sample_seeded_and_keeps_the_size():
+    import torch
+
+    from bench.train import random_resized_crop
+
+    x = torch.rand(6, 4, 32, 32)
+    a = random_resized_crop(x, torch.Generator().manual_seed(0))
+    b = random_resized_crop(x, torch.Generator().manual_seed(0))
+    assert a.shape == x.shape and torch.equal(a, b)
+    assert not torch.allclose(a, x)
+    same = torch.stack([x[0]] * 6)
+    crops = random_resized_crop(same, torch.Generator().manual_seed(1))
+    assert not torch.allclose(crops[0], crops[1])  # each sample gets its own crop
+    full = random_resized_crop(x, torch.Generator().manual_seed(0), scale=(1.0, 1.0), ratio=(1.0, 1.0))
+    torch.testing.assert_close(full, x, atol=1e-5, rtol=0)  # the whole image: identity
