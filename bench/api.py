@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, ClassVar
 
 import numpy as np
@@ -88,9 +89,14 @@ class Dataset(Plugin, ABC):
 
 
 class Generator(Plugin, ABC):
-    """Makes synthetic labelled images from the train role (`bench.generators`)."""
+    """Makes synthetic labelled images from the train role (`bench.generators`).
+
+    Before `fit`, the pipeline sets `workdir` to a folder of this run where a generator that trains
+    may keep per-epoch checkpoints, so a killed run resumes its generator's training too.
+    """
 
     produces_images: ClassVar[bool] = True
+    workdir: Path | None = None
 
     def fit(self, train: LabelledImages, *, seed: int, device: torch.device) -> None:
         """Learn from the train role only (never val or test). Default: nothing to learn."""

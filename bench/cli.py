@@ -69,11 +69,12 @@ def _config_from_cli(config_file, flags, overrides):
 @click.option("--config", "config_file", metavar="FILE", help="YAML or TOML config file.")
 @click.option("--runs-dir", default="runs", show_default=True, help="Where run folders are written.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--synthetic-dir", default="synthetic", show_default=True, help="Where synthetic sets are kept.")
 @click.option("--force", is_flag=True, help="Run again even if this exact run already finished.")
 @click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
 @click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
-def run_cmd(dataset, generator, strategy, classifier, seed, epochs, config_file, runs_dir, device, force,
-            dry_run, overrides):
+def run_cmd(dataset, generator, strategy, classifier, seed, epochs, config_file, runs_dir, device, synthetic_dir,
+            force, dry_run, overrides):
     """Train and evaluate one configuration; write runs/<hash>/ (reused when it already finished).
 
     Overrides address any config key, e.g. `train.lr=3e-4 dataset.n_images=500 classifier.pretrained=true`.
@@ -86,9 +87,33 @@ def run_cmd(dataset, generator, strategy, classifier, seed, epochs, config_file,
         return
     from bench.runner import Runtime, execute
 
-    outcome = execute(cfg, Runtime(Path(runs_dir), device, force), say=click.echo)
+    outcome = execute(cfg, Runtime(Path(runs_dir), device, force, Path(synthetic_dir)), say=click.echo)
     click.echo(_summary_table(outcome.metrics))
     click.echo(f"record: {outcome.run_dir}")
+
+
+@cli.command("generate")
+@click.option("--generator", required=True, help="Generator plugin.")
+@click.option("--dataset", help="Dataset plugin (default synthetic-cells).")
+@click.option("--config", "config_file", metavar="FILE", help="YAML or TOML config file.")
+@click.option("--synthetic-dir", default="synthetic", show_default=True, help="Where synthetic sets are kept.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
+def generate_cmd(generator, dataset, config_file, synthetic_dir, device, overrides):
+    """Train a generator on the train role and write its synthetic set (reused when it exists)."""
+    from bench.protocol import make_split
+    from bench.runner import pick_device
+    from bench.synthetic import obtain
+
+    cfg = _config_from_cli(config_file, {"generator.name": generator, "dataset.name": dataset}, overrides)
+    if not registry.get("generator", cfg.generator.name).produces_images:
+        raise BenchError(f"generator {cfg.generator.name!r} makes no images; nothing to generate")
+    device = pick_device(device)
+    data = registry.get("dataset", cfg.dataset.name)(cfg.dataset.options).load()
+    split = make_split(data.ids, data.labels, cfg.split, is_subset=data.is_subset)
+    train = data.subset(split.indices("train"))
+    synthetic = obtain(cfg, train, data.fingerprint, split.fingerprint, Path(synthetic_dir), device, click.echo)
+    click.echo(f"{len(synthetic)} synthetic images at {synthetic.resolution}px")
 
 
 def _summary_table(metrics: dict) -> str:

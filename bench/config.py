@@ -98,9 +98,11 @@ class SyntheticConfig:
 
     per_real: float = 1.0  # synthetic images per real training image
     labels: Literal["train", "uniform"] = "train"  # resample train label sets, or one-hot uniform (the paper)
+    seed: int = 0  # generator training and sampling: one set serves every classifier seed of a grid
 
     def __post_init__(self):
         require(self.per_real > 0, "per_real", "must be > 0")
+        require(self.seed >= 0, "seed", "must be >= 0")
 
 
 @dataclass

@@ -36,3 +36,28 @@ def save_class_grid(images: Sequence[np.ndarray], titles: Sequence[str], path: P
     with atomic_target(Path(path)) as tmp:
         fig.savefig(tmp, dpi=64, format="png")
     plt.close(fig)
+
+
+def save_class_rows(images: np.ndarray, labels: np.ndarray, class_names: Sequence[str], path: Path,
+                    per_class: int = 6) -> None:
+    """One row per class: up to `per_class` composites of images carrying that label (blank if none)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(class_names)
+    fig, axes = plt.subplots(n, per_class, figsize=(0.9 * per_class + 1.6, 0.9 * n), squeeze=False)
+    for c, name in enumerate(class_names):
+        chosen = np.flatnonzero(labels[:, c])[:per_class]
+        for k, ax in enumerate(axes[c]):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if k < len(chosen):
+                ax.imshow(composite(np.asarray(images[chosen[k]])), interpolation="nearest")
+            if k == 0:
+                ax.set_ylabel(f"{c} {name}", rotation=0, ha="right", va="center", fontsize=6)
+    fig.tight_layout(pad=0.2)
+    with atomic_target(Path(path)) as tmp:
+        fig.savefig(tmp, dpi=64, format="png")
+    plt.close(fig)

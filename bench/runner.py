@@ -23,7 +23,8 @@ import torch
 
 import bench
 from bench import registry
-from bench.api import LabelledImages, content_fingerprint
+from bench import synthetic as synthetic_sets
+from bench.api import LabelledImages
 from bench.config import PluginChoice, RunConfig
 from bench.errors import BenchError
 from bench.hpa import CLASS_NAMES, NUM_CLASSES, format_target
@@ -40,6 +41,7 @@ class Runtime:
     runs_dir: Path = Path("runs")
     device: str = "auto"
     force: bool = False
+    synthetic_dir: Path = Path("synthetic")
 
 
 @dataclass
@@ -93,27 +95,6 @@ def normalise(cfg: RunConfig, say: Callable[[str], None]) -> RunConfig:
     return cfg
 
 
-def synthesize(cfg: RunConfig, train: LabelledImages, device: torch.device) -> LabelledImages | None:
-    """The synthetic set for this run, from the train role only."""
-    generator = registry.get("generator", cfg.generator.name)(cfg.generator.options)
-    if not generator.produces_images:
-        return None
-    rng = np.random.default_rng([cfg.seed, 0x5E7])
-    n = max(1, round(cfg.synthetic.per_real * len(train)))
-    if cfg.synthetic.labels == "uniform":
-        labels = np.eye(NUM_CLASSES, dtype=np.uint8)[np.arange(n) % NUM_CLASSES]
-    else:
-        labels = train.labels[rng.integers(0, len(train), size=n)]
-    generator.fit(train, seed=cfg.seed, device=device)
-    images = np.asarray(generator.sample(labels, resolution=train.resolution, seed=cfg.seed, device=device))
-    expected = (n, 4, train.resolution, train.resolution)
-    if images.shape != expected or images.dtype != np.uint8:
-        raise BenchError(f"generator {cfg.generator.name!r} returned {images.dtype} {images.shape}; "
-                         f"expected uint8 {expected}")
-    ids = [f"syn-{i:06d}" for i in range(n)]
-    return LabelledImages(ids, labels, images, content_fingerprint(ids, labels, images))
-
-
 def environment(device: torch.device) -> dict:
     env = {"bench": bench.__version__, "python": platform.python_version(), "torch": torch.__version__,
            "numpy": np.__version__, "platform": platform.platform(), "machine": platform.machine(),
@@ -162,14 +143,16 @@ def execute(cfg: RunConfig, runtime: Runtime, say: Callable[[str], None] = print
     if (run_dir / DONE).exists() and not runtime.force:
         say(f"reusing finished run {run_dir} (identical config, data and split; --force to run again)")
         return Outcome(run_dir, True, json.loads((run_dir / "metrics.json").read_text()))
+    synthetic = synthetic_sets.obtain(cfg, data.subset(split.indices("train")), data.fingerprint, split.fingerprint,
+                                      runtime.synthetic_dir, device, say)  # before anything is written to runs/
     if runtime.force and run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    return _train_and_record(cfg, data, split, rid, run_dir, device, say)
+    return _train_and_record(cfg, data, split, rid, run_dir, device, synthetic, say)
 
 
 def _train_and_record(cfg: RunConfig, data: LabelledImages, split: Split, rid: str, run_dir: Path,
-                      device: torch.device, say: Callable[[str], None]) -> Outcome:
+                      device: torch.device, synthetic: LabelledImages | None, say: Callable[[str], None]) -> Outcome:
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
     log_lines: list[str] = []
 
@@ -184,7 +167,6 @@ def _train_and_record(cfg: RunConfig, data: LabelledImages, split: Split, rid: s
     log(f"run {rid[:16]}: {cfg.dataset.name} ({len(data)} images, {data.resolution}px), split {split.name} "
         f"{split.counts()}, generator {cfg.generator.name}, strategy {cfg.strategy.name}, "
         f"classifier {cfg.classifier.name}, seed {cfg.seed}, device {device}")
-    synthetic = synthesize(cfg, roles["train"], device)
     if synthetic is not None:
         log(f"synthetic set: {len(synthetic)} images from generator {cfg.generator.name}")
     torch.manual_seed(cfg.seed)

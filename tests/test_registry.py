@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -10,11 +12,11 @@ from bench import config, registry
 from bench.api import LabelledImages, content_fingerprint
 from bench.errors import BenchError
 from bench.hpa import NUM_CLASSES
-from bench.runner import synthesize
+from bench.synthetic import obtain
 
 BUILTINS = {
     "dataset": {"synthetic-cells", "hpa-kaggle"},
-    "generator": {"none", "real"},
+    "generator": {"none", "real", "ddpm"},
     "classifier": {"resnet18", "resnet34", "resnet50"},
     "strategy": {"none", "concat"},
 }
@@ -88,7 +90,7 @@ def test_generator_contract(name):
     train = _tiny_images()
     if not generator.produces_images:  # a control: the pipeline makes no synthetic set for it
         cfg = config.build(overrides=(f"generator.name={name}",))
-        assert synthesize(cfg, train, torch.device("cpu")) is None
+        assert obtain(cfg, train, "d", "s", Path("unused"), torch.device("cpu"), print) is None
         return
     generator.fit(train, seed=0, device=torch.device("cpu"))
     out = generator.sample(train.labels[:3], resolution=32, seed=0, device=torch.device("cpu"))

@@ -1,0 +1,128 @@
+"""Synthetic sets on disk, content-addressed and shared by every run that asks for the same one.
+
+A set's key hashes the generator's name and options, the synthetic config (count, labels, seed) and
+the fingerprints of the dataset and split whose train role it learned from. Its folder holds:
+- `images.npy`   uint8 (N, 4, S, S), channel order red, green, blue, yellow (one array, no pickle);
+- `labels.csv`   `Id,Target` in the Kaggle format;
+- `grid.png`     sample images, one row per class;
+- `work/`        the generator's per-epoch checkpoints (a killed build resumes its training);
+- `manifest.json` written last: generator, options, key, fingerprints, count, resolution and the
+                 SHA-256 of images.npy and labels.csv. Without it the set is incomplete and is
+                 built again; with a mismatch it is damaged and is never used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+import bench
+from bench import registry
+from bench.api import LabelledImages, content_fingerprint
+from bench.config import RunConfig, identity
+from bench.errors import BenchError
+from bench.hpa import CLASS_NAMES, NUM_CLASSES, format_target, parse_target
+from bench.records import atomic_target, write_json, write_text
+
+MANIFEST = "manifest.json"
+
+
+def set_key(cfg: RunConfig, dataset_fp: str, split_fp: str) -> str:
+    spec = {"generator": cfg.generator.to_dict(identity_only=True), "synthetic": identity(cfg.synthetic),
+            "dataset": dataset_fp, "split": split_fp}
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+
+
+def set_folder(root: Path, cfg: RunConfig, dataset_fp: str, split_fp: str) -> Path:
+    return Path(root) / f"{cfg.generator.name}-{set_key(cfg, dataset_fp, split_fp)[:16]}"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_set(folder: Path, key: str) -> LabelledImages | None:
+    """The finished set in `folder`, None if there is none yet; a damaged set is an error."""
+    manifest = folder / MANIFEST
+    if not manifest.exists():
+        return None
+    try:
+        meta = json.loads(manifest.read_text())
+        ok = (meta["key"] == key and _sha256(folder / "images.npy") == meta["images_sha256"]
+              and _sha256(folder / "labels.csv") == meta["labels_sha256"])
+    except (OSError, ValueError, KeyError):
+        ok = False
+    if not ok:
+        raise BenchError(f"synthetic set {folder} is damaged (its files do not match {MANIFEST}); "
+                         f"delete the folder to build it again")
+    rows = (folder / "labels.csv").read_text().splitlines()[1:]
+    ids = [row.split(",", 1)[0] for row in rows]
+    labels = np.stack([parse_target(row.split(",", 1)[1], where=f"{folder / 'labels.csv'}") for row in rows])
+    images = np.load(folder / "images.npy", mmap_mode="r", allow_pickle=False)
+    return LabelledImages(ids, labels, images, meta["fingerprint"])
+
+
+def choose_labels(cfg: RunConfig, train: LabelledImages) -> np.ndarray:
+    """Label rows to sample: resampled train label sets, or one-hot with equal class counts (the paper)."""
+    n = max(1, round(cfg.synthetic.per_real * len(train)))
+    if cfg.synthetic.labels == "uniform":
+        return np.eye(NUM_CLASSES, dtype=np.uint8)[np.arange(n) % NUM_CLASSES]
+    rng = np.random.default_rng([cfg.synthetic.seed, 0x5E7])
+    return train.labels[rng.integers(0, len(train), size=n)]
+
+
+def obtain(cfg: RunConfig, train: LabelledImages, dataset_fp: str, split_fp: str, root: Path,
+           device: torch.device, log: Callable[[str], None]) -> LabelledImages | None:
+    """The run's synthetic set: None for a control without images, else reused or built from the train role."""
+    generator = registry.get("generator", cfg.generator.name)(cfg.generator.options)
+    if not generator.produces_images:
+        return None
+    key = set_key(cfg, dataset_fp, split_fp)
+    folder = set_folder(root, cfg, dataset_fp, split_fp)
+    found = load_set(folder, key)
+    if found is not None:
+        log(f"reusing synthetic set {folder} ({len(found)} images)")
+        return found
+    if (folder / "images.npy").exists() or (folder / "work").exists():
+        log(f"synthetic set {folder} is incomplete (interrupted); building it again, resuming the generator's training")
+    (folder / "work").mkdir(parents=True, exist_ok=True)
+    generator.workdir = folder / "work"
+    labels = choose_labels(cfg, train)
+    log(f"training generator {cfg.generator.name} on the train role ({len(train)} images)")
+    generator.fit(train, seed=cfg.synthetic.seed, device=device)
+    log(f"sampling {len(labels)} images")
+    images = np.asarray(generator.sample(labels, resolution=train.resolution, seed=cfg.synthetic.seed, device=device))
+    expected = (len(labels), 4, train.resolution, train.resolution)
+    if images.shape != expected or images.dtype != np.uint8:
+        raise BenchError(f"generator {cfg.generator.name!r} returned {images.dtype} {images.shape}; "
+                         f"expected uint8 {expected}")
+    _write(folder, cfg, key, dataset_fp, split_fp, images, labels)
+    log(f"wrote synthetic set {folder}")
+    return load_set(folder, key)
+
+
+def _write(folder: Path, cfg: RunConfig, key: str, dataset_fp: str, split_fp: str, images: np.ndarray,
+           labels: np.ndarray) -> None:
+    from bench.preview import save_class_rows
+
+    ids = [f"syn-{i:06d}" for i in range(len(labels))]
+    with atomic_target(folder / "images.npy") as tmp, open(tmp, "wb") as fh:
+        np.save(fh, images, allow_pickle=False)
+    write_text(folder / "labels.csv", "Id,Target\n" + "".join(
+        f"{i},{format_target(row)}\n" for i, row in zip(ids, labels)))
+    save_class_rows(images, labels, CLASS_NAMES, folder / "grid.png")
+    write_json(folder / MANIFEST, {
+        "generator": cfg.generator.to_dict(), "synthetic": identity(cfg.synthetic), "key": key,
+        "dataset_fingerprint": dataset_fp, "split_fingerprint": split_fp, "n_images": len(ids),
+        "resolution": int(images.shape[-1]), "fingerprint": content_fingerprint(ids, labels, images),
+        "images_sha256": _sha256(folder / "images.npy"), "labels_sha256": _sha256(folder / "labels.csv"),
+        "bench": bench.__version__})
