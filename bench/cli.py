@@ -70,11 +70,12 @@ def _config_from_cli(config_file, flags, overrides):
 @click.option("--runs-dir", default="runs", show_default=True, help="Where run folders are written.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--synthetic-dir", default="synthetic", show_default=True, help="Where synthetic sets are kept.")
+@click.option("--inception-weights", metavar="PATH", help="Inception-v3 weights for the RGB-composite FID.")
 @click.option("--force", is_flag=True, help="Run again even if this exact run already finished.")
 @click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
 @click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
 def run_cmd(dataset, generator, strategy, classifier, seed, epochs, config_file, runs_dir, device, synthetic_dir,
-            force, dry_run, overrides):
+            inception_weights, force, dry_run, overrides):
     """Train and evaluate one configuration; write runs/<hash>/ (reused when it already finished).
 
     Overrides address any config key, e.g. `train.lr=3e-4 dataset.n_images=500 classifier.pretrained=true`.
@@ -87,7 +88,8 @@ def run_cmd(dataset, generator, strategy, classifier, seed, epochs, config_file,
         return
     from bench.runner import Runtime, execute
 
-    outcome = execute(cfg, Runtime(Path(runs_dir), device, force, Path(synthetic_dir)), say=click.echo)
+    outcome = execute(cfg, Runtime(Path(runs_dir), device, force, Path(synthetic_dir), inception_weights),
+                      say=click.echo)
     click.echo(_summary_table(outcome.metrics))
     click.echo(f"record: {outcome.run_dir}")
 
@@ -97,12 +99,14 @@ def run_cmd(dataset, generator, strategy, classifier, seed, epochs, config_file,
 @click.option("--dataset", help="Dataset plugin (default synthetic-cells).")
 @click.option("--config", "config_file", metavar="FILE", help="YAML or TOML config file.")
 @click.option("--synthetic-dir", default="synthetic", show_default=True, help="Where synthetic sets are kept.")
+@click.option("--runs-dir", default="runs", show_default=True, help="Where the reference run (for FID) is kept.")
+@click.option("--inception-weights", metavar="PATH", help="Inception-v3 weights for the RGB-composite FID.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
-def generate_cmd(generator, dataset, config_file, synthetic_dir, device, overrides):
-    """Train a generator on the train role and write its synthetic set (reused when it exists)."""
+def generate_cmd(generator, dataset, config_file, synthetic_dir, runs_dir, inception_weights, device, overrides):
+    """Train a generator on the train role, write its synthetic set and its fidelity (reused when they exist)."""
     from bench.protocol import make_split
-    from bench.runner import pick_device
+    from bench.runner import Runtime, ensure_fidelity, pick_device
     from bench.synthetic import obtain
 
     cfg = _config_from_cli(config_file, {"generator.name": generator, "dataset.name": dataset}, overrides)
@@ -113,7 +117,10 @@ def generate_cmd(generator, dataset, config_file, synthetic_dir, device, overrid
     split = make_split(data.ids, data.labels, cfg.split, is_subset=data.is_subset)
     train = data.subset(split.indices("train"))
     synthetic = obtain(cfg, train, data.fingerprint, split.fingerprint, Path(synthetic_dir), device, click.echo)
-    click.echo(f"{len(synthetic)} synthetic images at {synthetic.resolution}px")
+    runtime = Runtime(Path(runs_dir), str(device), False, Path(synthetic_dir), inception_weights)
+    scores = ensure_fidelity(cfg, data, split, synthetic, runtime, device, click.echo)
+    click.echo(f"{len(synthetic)} synthetic images at {synthetic.resolution}px; domain FID {scores['fid']:.3f}, "
+               f"KID {scores['kid']:.5f}, CAS macro F1 {scores['cas_f1_macro@tuned']:.4f}")
 
 
 def _summary_table(metrics: dict) -> str:

@@ -48,6 +48,9 @@ def load_runs(runs_dir: Path) -> pd.DataFrame:
         for role in ("val", "test", "gap"):
             for key in METRICS:
                 row[f"{role}:{key}"] = metrics.get(role, {}).get(key)
+        scores = (record.get("synthetic") or {}).get("fidelity") or {}
+        for key in ("fid", "kid", "cas_f1_macro@tuned", "inception_fid"):
+            row[f"fidelity:{key}"] = scores.get(key)
         kaggle = json.loads((folder / "kaggle.json").read_text()) if (folder / "kaggle.json").exists() else {}
         row["kaggle:public"], row["kaggle:private"] = kaggle.get("public"), kaggle.get("private")
         row["gap:kaggle_private"] = (row["val:f1_macro@tuned"] - kaggle["private"]) if "private" in kaggle else None
@@ -103,6 +106,17 @@ def render_section(section: pd.DataFrame) -> str:
                 "Validation minus test for each metric (positive: validation overstates test). "
                 "The @tuned thresholds are fitted on validation, so the @tuned gap includes that fitting's "
                 "optimism; the @0.5 and mAP gaps do not.", "",
+                tabulate(rows, headers, tablefmt="github", disable_numparse=True), ""]
+    with_sets = section[section["fidelity:fid"].notna()]
+    if not with_sets.empty:
+        columns = {"fidelity:fid": "domain FID", "fidelity:kid": "domain KID",
+                   "fidelity:cas_f1_macro@tuned": "CAS macro F1 @tuned", "fidelity:inception_fid": "Inception FID"}
+        headers, rows = _aggregate(with_sets, columns)
+        out += ["### Synthetic sets", "",
+                "Fidelity of each configuration's synthetic set against the real train role, measured before "
+                "any classifier used it: FID and KID on the penultimate features of the real-data reference "
+                "classifier (torch-fidelity), CAS = macro F1 on the real test role of a classifier trained on "
+                "the synthetic set alone.", "",
                 tabulate(rows, headers, tablefmt="github", disable_numparse=True), ""]
     if has_test:
         absent = sorted({c for classes in section["absent_test"] for c in classes})

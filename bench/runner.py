@@ -12,7 +12,7 @@ import resource
 import shutil
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -42,6 +42,7 @@ class Runtime:
     device: str = "auto"
     force: bool = False
     synthetic_dir: Path = Path("synthetic")
+    inception_weights: str | None = None  # Inception-v3 weights file for the RGB-composite FID
 
 
 @dataclass
@@ -145,14 +146,30 @@ def execute(cfg: RunConfig, runtime: Runtime, say: Callable[[str], None] = print
         return Outcome(run_dir, True, json.loads((run_dir / "metrics.json").read_text()))
     synthetic = synthetic_sets.obtain(cfg, data.subset(split.indices("train")), data.fingerprint, split.fingerprint,
                                       runtime.synthetic_dir, device, say)  # before anything is written to runs/
+    scores = None if synthetic is None else ensure_fidelity(cfg, data, split, synthetic, runtime, device, say)
     if runtime.force and run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    return _train_and_record(cfg, data, split, rid, run_dir, device, synthetic, say)
+    return _train_and_record(cfg, data, split, rid, run_dir, device, synthetic, scores, say)
+
+
+def ensure_fidelity(cfg: RunConfig, data: LabelledImages, split: Split, synthetic: LabelledImages,
+                    runtime: Runtime, device: torch.device, say: Callable[[str], None]) -> dict:
+    """The set's fidelity metrics; the first time, after running (or reusing) the reference real-data run."""
+    from bench import fidelity
+
+    folder = synthetic_sets.set_folder(runtime.synthetic_dir, cfg, data.fingerprint, split.fingerprint)
+    if (folder / "fidelity.json").exists():
+        return json.loads((folder / "fidelity.json").read_text())
+    say("fidelity needs the reference classifier (the real-data run on this dataset and split)")
+    reference = execute(fidelity.reference_config(cfg), replace(runtime, force=False), say)
+    roles = {role: data.subset(split.indices(role)) for role in ("train", "val", "test")}
+    return fidelity.measure(folder, cfg, synthetic, roles, reference.run_dir, device, say, runtime.inception_weights)
 
 
 def _train_and_record(cfg: RunConfig, data: LabelledImages, split: Split, rid: str, run_dir: Path,
-                      device: torch.device, synthetic: LabelledImages | None, say: Callable[[str], None]) -> Outcome:
+                      device: torch.device, synthetic: LabelledImages | None, fidelity: dict | None,
+                      say: Callable[[str], None]) -> Outcome:
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
     log_lines: list[str] = []
 
@@ -198,7 +215,8 @@ def _train_and_record(cfg: RunConfig, data: LabelledImages, split: Split, rid: s
         "dataset": {"name": cfg.dataset.name, "fingerprint": data.fingerprint, "n_images": len(data),
                     "resolution": data.resolution},
         "split": {"name": split.name, "fingerprint": split.fingerprint, "counts": split.counts()},
-        "synthetic": None if synthetic is None else {"n_images": len(synthetic), "fingerprint": synthetic.fingerprint},
+        "synthetic": None if synthetic is None else {"n_images": len(synthetic), "fingerprint": synthetic.fingerprint,
+                                                     "fidelity": fidelity},
         "environment": environment(device), "command": sys.argv,
         "started": started.isoformat(timespec="seconds"), "wall_time_s": round(time.perf_counter() - t0, 1),
         "peak_memory": peak_memory_mib(device),

@@ -133,7 +133,7 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig):
 
 class Trainer:
     def __init__(self, model: Classifier, strategy: Strategy, cfg: TrainConfig, seed: int, device: torch.device,
-                 checkpoint: Path, log: Callable[[str], None]):
+                 checkpoint: Path | None, log: Callable[[str], None]):
         self.model, self.strategy, self.cfg, self.seed, self.device = model, strategy, cfg, seed, device
         self.checkpoint, self.log = checkpoint, log
         self.criterion = make_criterion(cfg)
@@ -142,13 +142,15 @@ class Trainer:
         self.state = TrainState()
 
     def _save(self) -> None:
+        if self.checkpoint is None:  # a short side computation (CAS) that is simply redone
+            return
         payload = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                    "scheduler": self.scheduler.state_dict(), "state": vars(self.state)}
         with atomic_target(self.checkpoint) as tmp:
             torch.save(payload, tmp)
 
     def try_resume(self) -> bool:
-        if not self.checkpoint.exists():
+        if self.checkpoint is None or not self.checkpoint.exists():
             return False
         try:
             payload = torch.load(self.checkpoint, map_location=self.device, weights_only=True)

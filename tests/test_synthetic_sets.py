@@ -90,4 +90,6 @@ def test_damaged_set_through_the_cli_is_one_line(tmp_path):
     (folder / "labels.csv").write_text("Id,Target\nx,1\n")
     bad = bench_cli("run", "--generator", "real", "--strategy", "concat", *TINY, cwd=tmp_path)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "is damaged" in bad.stderr
-    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+    folders = sorted(p.name for p in (tmp_path / "runs").iterdir())  # only the fidelity reference run
+    assert all(json.loads((tmp_path / "runs" / name / "config.json").read_text())["generator"]["name"] == "none"
+               for name in folders)

@@ -1,0 +1,97 @@
+"""Fidelity of synthetic sets: torch-fidelity with the domain extractor, the real control, CAS."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import torch_fidelity
+
+from bench import fidelity
+from bench.datasets.synthetic_cells import SyntheticCells
+from conftest import TINY, bench_cli
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    """`bench generate` for the real control and a 1-epoch paper DDPM on the tiny embedded dataset."""
+    root = tmp_path_factory.mktemp("gen")
+    out = {}
+    for name, extra in (("real", ()), ("ddpm", ("generator.epochs=1", "generator.sampling_steps=20"))):
+        result = bench_cli("generate", "--generator", name, *TINY, *extra, cwd=root)
+        assert result.returncode == 0, result.stderr
+        folder = next((root / "synthetic").glob(f"{name}-*"))
+        out[name] = json.loads((folder / "fidelity.json").read_text())
+        out[name + "_stdout"] = result.stdout
+    out["root"] = root
+    return out
+
+
+def test_real_control_is_far_closer_than_the_papers_ddpm(generated):
+    real, ddpm = generated["real"], generated["ddpm"]
+    assert 0 <= real["fid"] < ddpm["fid"] and real["kid"] < ddpm["kid"]
+    assert real["fid"] < 0.2 * ddpm["fid"]  # real-vs-real is near zero on this scale
+    assert "domain FID" in generated["real_stdout"] and "CAS macro F1" in generated["real_stdout"]
+
+
+def test_cas_and_inception_note_are_recorded(generated):
+    for name in ("real", "ddpm"):
+        scores = generated[name]
+        assert 0 <= scores["cas_f1_macro@tuned"] <= 1 and scores["cas_role"] == "test"
+        assert scores["inception_fid"] is None and "Inception-v3 weights not found" in scores["inception_note"]
+        assert isinstance(scores["per_class_fid"], dict) and scores["per_class_min_images"] == fidelity.MIN_PER_CLASS
+
+
+def test_reference_run_is_the_real_data_run_and_is_reused(generated):
+    runs = list((generated["root"] / "runs").iterdir())
+    assert len(runs) == 1  # trained once for both generators
+    config = json.loads((runs[0] / "config.json").read_text())
+    assert config["generator"]["name"] == "none" and config["strategy"]["name"] == "none"
+    assert generated["real"]["reference_run"] == generated["ddpm"]["reference_run"] == runs[0].name
+
+
+def test_domain_fid_equals_torch_fidelitys_own_calculate_metrics(generated):
+    reference = next((generated["root"] / "runs").iterdir())
+    a = SyntheticCells(SyntheticCells.Options(n_images=60, resolution=32, seed=0)).load()
+    b = SyntheticCells(SyntheticCells.Options(n_images=60, resolution=32, seed=1)).load()
+    ours = fidelity.domain_metrics(a, b, reference, CPU)
+    theirs = torch_fidelity.calculate_metrics(
+        input1=fidelity.ImagesDataset(a), input2=fidelity.ImagesDataset(b), feature_extractor=fidelity.EXTRACTOR,
+        feature_extractor_weights_path=str(reference), fid=True, kid=True, kid_subset_size=60, cuda=False,
+        cache=False, verbose=False, save_cpu_ram=True)
+    assert ours["fid"] == pytest.approx(theirs["frechet_inception_distance"], rel=1e-6)
+    assert ours["kid"] == pytest.approx(theirs["kernel_inception_distance_mean"], rel=1e-6)
+    same = fidelity.domain_metrics(a, a, reference, CPU)
+    assert abs(same["fid"]) < 1e-6
+
+
+def test_fidelity_reaches_the_run_record(generated):
+    result = bench_cli("run", "--generator", "real", "--strategy", "concat", *TINY, cwd=generated["root"])
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(p.read_text()) for p in (generated["root"] / "runs").glob("*/record.json")]
+    with_set = [r for r in records if r["synthetic"]]
+    assert with_set and with_set[0]["synthetic"]["fidelity"]["fid"] == generated["real"]["fid"]
+
+
+def test_leaderboard_shows_the_generator_table(generated, tmp_path):
+    result = bench_cli("leaderboard", "--runs-dir", str(generated["root"] / "runs"), "--out", str(tmp_path / "lb.md"))
+    assert result.returncode == 0, result.stderr
+    board = (tmp_path / "lb.md").read_text()
+    assert "### Synthetic sets" in board and "domain FID" in board
+    row = next(line for line in board.split("### Synthetic sets")[1].splitlines() if line.startswith("| real"))
+    assert f"{generated['real']['fid']:.3f}" in row
+
+
+def test_the_reference_depends_only_on_dataset_and_split():
+    from bench import config
+
+    a = fidelity.reference_config(config.build(overrides=("classifier.name=resnet34", "train.epochs=3", "seed=4",
+                                                          "generator.name=real", "strategy.name=concat")))
+    b = fidelity.reference_config(config.build())
+    assert a.hash() == b.hash()
+    c = fidelity.reference_config(config.build(overrides=("split.name=paper",)))
+    assert c.hash() != b.hash()
