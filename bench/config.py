@@ -97,7 +97,9 @@ class SyntheticConfig:
     """How many synthetic images a generator makes and with which labels."""
 
     per_real: float = 1.0  # synthetic images per real training image
-    labels: Literal["train", "uniform"] = "train"  # resample train label sets, or one-hot uniform (the paper)
+    # train: resample train label sets; rebalanced: the same, weighted toward sets with rare classes;
+    # uniform: one-hot with equal class counts (the paper's set)
+    labels: Literal["train", "rebalanced", "uniform"] = "train"
     seed: int = 0  # generator training and sampling: one set serves every classifier seed of a grid
 
     def __post_init__(self):

@@ -71,13 +71,21 @@ def load_set(folder: Path, key: str) -> LabelledImages | None:
     return LabelledImages(ids, labels, images, meta["fingerprint"])
 
 
+def rebalancing_weights(labels: np.ndarray) -> np.ndarray:
+    """Sampling probability of each train label set: proportional to 1 / frequency of its rarest class."""
+    frequency = labels.sum(axis=0).astype(np.float64)
+    inverse = np.where(labels > 0, 1.0 / np.maximum(frequency, 1.0), 0.0).max(axis=1)
+    return inverse / inverse.sum()
+
+
 def choose_labels(cfg: RunConfig, train: LabelledImages) -> np.ndarray:
-    """Label rows to sample: resampled train label sets, or one-hot with equal class counts (the paper)."""
+    """Label rows to sample: train label sets (as they are, or rebalanced toward rare classes), or one-hot uniform."""
     n = max(1, round(cfg.synthetic.per_real * len(train)))
     if cfg.synthetic.labels == "uniform":
         return np.eye(NUM_CLASSES, dtype=np.uint8)[np.arange(n) % NUM_CLASSES]
     rng = np.random.default_rng([cfg.synthetic.seed, 0x5E7])
-    return train.labels[rng.integers(0, len(train), size=n)]
+    p = rebalancing_weights(train.labels) if cfg.synthetic.labels == "rebalanced" else None
+    return train.labels[rng.choice(len(train), size=n, p=p)]
 
 
 def obtain(cfg: RunConfig, train: LabelledImages, dataset_fp: str, split_fp: str, root: Path,

@@ -16,7 +16,7 @@ from bench.synthetic import obtain
 
 BUILTINS = {
     "dataset": {"synthetic-cells", "hpa-kaggle"},
-    "generator": {"none", "real", "ddpm"},
+    "generator": {"none", "real", "ddpm", "ddpm-unet"},
     "classifier": {"resnet18", "resnet34", "resnet50"},
     "strategy": {"none", "concat"},
 }

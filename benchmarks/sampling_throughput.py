@@ -1,0 +1,74 @@
+"""Sampling throughput of `ddpm` (the paper's, 1000 ancestral steps) vs `ddpm-unet` (DDIM, 50 steps).
+
+    python benchmarks/sampling_throughput.py [--n 256] [--device auto] [--ddpm-epochs 30] [--unet-epochs 40]
+
+Both generators are trained on the train role of the embedded dataset (default split), then each
+samples the same N label sets on the same device, timed (sampling only, after a warm-up batch).
+Each line also prints the domain FID of those N samples against the real train role (reference
+classifier: the default real-data run, reused from ./runs or trained once). Fewer epochs make the
+script quicker on a CPU; throughput does not depend on them, FID does (it is printed with them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bench import config, fidelity, registry
+from bench.api import LabelledImages, content_fingerprint
+from bench.protocol import make_split
+from bench.runner import Runtime, execute, pick_device
+
+
+def timed_sample(generator, labels, resolution, device) -> tuple[np.ndarray, float]:
+    generator.sample(labels[:2], resolution=resolution, seed=1, device=device)  # warm-up
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    images = generator.sample(labels, resolution=resolution, seed=0, device=device)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return images, len(labels) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=256, help="images sampled by each generator")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--ddpm-epochs", type=int, default=30)
+    parser.add_argument("--unet-epochs", type=int, default=40)
+    parser.add_argument("--runs-dir", default="runs")
+    args = parser.parse_args()
+    device = pick_device(args.device)
+    cfg = config.build()
+    data = registry.get("dataset", cfg.dataset.name)(cfg.dataset.options).load()
+    split = make_split(data.ids, data.labels, cfg.split)
+    train = data.subset(split.indices("train"))
+    reference = execute(fidelity.reference_config(cfg), Runtime(Path(args.runs_dir), args.device), say=lambda s: None)
+    labels = train.labels[np.random.default_rng(0).integers(0, len(train), args.n)]
+    rows = []
+    for name, options in (("ddpm", {"epochs": args.ddpm_epochs, "sampling_steps": 1000}),
+                          ("ddpm-unet", {"epochs": args.unet_epochs, "sampling_steps": 50, "sampler": "ddim"})):
+        plugin = registry.get("generator", name)
+        generator = plugin(plugin.Options(**options))
+        start = time.perf_counter()
+        generator.fit(train, seed=0, device=device)
+        fit_s = time.perf_counter() - start
+        images, rate = timed_sample(generator, labels, train.resolution, device)
+        ids = [f"s{i}" for i in range(len(images))]
+        synthetic = LabelledImages(ids, labels, images, content_fingerprint(ids, labels, images))
+        fid = fidelity.domain_metrics(synthetic, train, reference.run_dir, device)["fid"]
+        rows.append((name, options, fit_s, rate, fid))
+    print(f"device {device}, torch {torch.__version__}, {args.n} samples each, {len(train)} train images")
+    for name, options, fit_s, rate, fid in rows:
+        print(f"{name:10s} steps {options['sampling_steps']:5d}  epochs {options['epochs']:3d}  "
+              f"train {fit_s:7.1f} s  sampling {rate:8.2f} images/s  domain FID {fid:8.3f}")
+    print(f"ddpm-unet / ddpm sampling speed per image: {rows[1][3] / rows[0][3]:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
