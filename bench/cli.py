@@ -175,7 +175,8 @@ def export_cmd(out, dataset, overrides):
 @click.argument("path", type=click.Path(file_okay=False))
 @click.option("--resolution", type=click.IntRange(16, 4096), default=512, show_default=True,
               help="Side of the cached images (512 is Kaggle's; 256 and 128 are 4x and 16x smaller).")
-@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True, help="Decoding processes; 0 = one per core.")
+@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Decoding processes; 0 = one per core.")
 @click.option("--subset", is_flag=True, help="Use only the ids whose four channel files are present.")
 @click.option("--skip-bad", is_flag=True, help="Skip unreadable images (listed), changing the fingerprint.")
 @click.option("--cache-dir", help="Where to put the cache (default $BENCH_CACHE_DIR or ~/.cache/synthloc-bench).")

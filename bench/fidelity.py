@@ -30,7 +30,7 @@ from torch_fidelity.utils import create_feature_extractor, get_featuresdict_from
 
 from bench import registry
 from bench.api import LabelledImages
-from bench.config import DEFAULT_PLUGINS, PluginChoice, RunConfig, SyntheticConfig, TrainConfig, to_dataclass
+from bench.config import DEFAULT_PLUGINS, PluginChoice, RunConfig, SyntheticConfig, TrainConfig
 from bench.metrics import evaluate, tune_thresholds
 from bench.records import write_json
 from bench.train import Trainer, predict
@@ -63,11 +63,9 @@ class DomainFeatures(FeatureExtractorBase):
 
     def __init__(self, name, features_list, feature_extractor_weights_path=None, **kwargs):
         super().__init__(name, features_list)
-        folder = Path(feature_extractor_weights_path)
-        choice = json.loads((folder / "config.json").read_text())["classifier"]
-        plugin = registry.get("classifier", choice["name"])
-        self.model = plugin(to_dataclass(plugin.Options, {k: v for k, v in choice.items() if k != "name"}, "classifier"))
-        self.model.load_state_dict(torch.load(folder / "model.pt", map_location="cpu", weights_only=True))
+        from bench.runner import load_classifier  # noqa: PLC0415 - the runner imports this module lazily
+
+        self.model = load_classifier(Path(feature_extractor_weights_path))
 
     @staticmethod
     def get_provided_features_list():

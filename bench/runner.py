@@ -24,8 +24,8 @@ import torch
 import bench
 from bench import registry
 from bench import synthetic as synthetic_sets
-from bench.api import LabelledImages
-from bench.config import PluginChoice, RunConfig
+from bench.api import Classifier, LabelledImages
+from bench.config import PluginChoice, RunConfig, to_dataclass
 from bench.errors import BenchError
 from bench.hpa import CLASS_NAMES, NUM_CLASSES, format_target
 from bench.metrics import SELECTION_RULE, evaluate, gaps, tune_thresholds
@@ -50,6 +50,15 @@ class Outcome:
     run_dir: Path
     reused: bool
     metrics: dict
+
+
+def load_classifier(run_dir: Path, device: torch.device | str = "cpu") -> Classifier:
+    """A finished run's selected classifier, rebuilt from its config.json and model.pt, in eval mode."""
+    choice = json.loads((Path(run_dir) / "config.json").read_text())["classifier"]
+    plugin = registry.get("classifier", choice["name"])
+    model = plugin(to_dataclass(plugin.Options, {k: v for k, v in choice.items() if k != "name"}, "classifier"))
+    model.load_state_dict(torch.load(Path(run_dir) / "model.pt", map_location="cpu", weights_only=True))
+    return model.to(device).eval()
 
 
 def pick_device(name: str) -> torch.device:
@@ -82,7 +91,10 @@ def run_id(cfg: RunConfig, data: LabelledImages, split: Split) -> str:
 
 
 def normalise(cfg: RunConfig, say: Callable[[str], None]) -> RunConfig:
-    """Check the generator/strategy pairing before any work; a strategy without synthetic data runs without a generator."""
+    """Check the generator/strategy pairing before any work.
+
+    A strategy that uses no synthetic data runs without a generator (the no-synthetic run).
+    """
     generator = registry.get("generator", cfg.generator.name)
     strategy = registry.get("strategy", cfg.strategy.name)
     if strategy.needs_synthetic and not generator.produces_images:

@@ -16,14 +16,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from bench import image_cache, registry
+from bench import image_cache
 from bench.api import LabelledImages
 from bench.cache import cache_dir
-from bench.config import to_dataclass
 from bench.errors import BenchError
 from bench.hpa import NUM_CLASSES
 from bench.kaggle_layout import check_id, files_signature, first_missing_files, scan
 from bench.records import DONE, write_json, write_text
+from bench.runner import load_classifier
 from bench.train import predict
 
 
@@ -79,16 +79,6 @@ def binarize(probs: np.ndarray, thresholds: np.ndarray) -> list[str]:
     return out
 
 
-def load_model(folder: Path, device: torch.device):
-    config = json.loads((folder / "config.json").read_text())
-    choice = config["classifier"]
-    plugin = registry.get("classifier", choice["name"])
-    options = to_dataclass(plugin.Options, {k: v for k, v in choice.items() if k != "name"}, "classifier")
-    model = plugin(options)
-    model.load_state_dict(torch.load(folder / "model.pt", map_location="cpu", weights_only=True))
-    return model.to(device).eval()
-
-
 def write_submission(folder: Path, data: Path, out: Path, device: torch.device, workers: int = 0) -> Path:
     record = json.loads((folder / "record.json").read_text())
     resolution = record["dataset"]["resolution"]
@@ -106,7 +96,7 @@ def write_submission(folder: Path, data: Path, out: Path, device: torch.device, 
     cached = image_cache.build(cache_dir() / "kaggle-test" / folder_key / f"r{resolution}", source, ids, labels,
                                resolution, signature=files_signature(listing, ids), skip_bad=False, workers=workers)
     images = LabelledImages(cached.ids, cached.labels, cached.images, cached.fingerprint, rows=cached.rows)
-    probs = predict(load_model(folder, device), images, 64, device)
+    probs = predict(load_classifier(folder, device), images, 64, device)
     frame = pd.DataFrame({"Id": ids, "Predicted": binarize(probs, thresholds)})
     write_text(out, frame.to_csv(index=False))
     check_submission(out, sample)

@@ -11,7 +11,8 @@ import pytest
 from bench.datasets.synthetic_cells import SyntheticCells
 from bench.errors import BenchError
 from bench.kaggle_layout import write_layout
-from bench.submit import binarize, check_submission, load_model
+from bench.runner import load_classifier
+from bench.submit import binarize, check_submission
 from conftest import bench_cli
 
 
@@ -47,7 +48,7 @@ def test_submission_uses_eval_mode_and_the_runs_thresholds(kaggle_folder):
     import torch
 
     root, run = kaggle_folder
-    model = load_model(run, torch.device("cpu"))
+    model = load_classifier(run, torch.device("cpu"))
     assert not model.training
     thresholds = pd.read_csv(run / "per_class.csv")["threshold"].to_numpy()
     assert len(thresholds) == 28 and ((thresholds >= 0.05) & (thresholds <= 0.95)).all()

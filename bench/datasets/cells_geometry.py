@@ -156,7 +156,8 @@ def make_cells(canvas: Canvas, rng: np.random.Generator) -> list[Cell]:
     centers, radii = _place_centers(canvas, rng)
     cells = []
     for c, r in zip(centers, radii):
-        harmonics = (rng.uniform(0.03, 0.12), rng.uniform(0, 2 * np.pi), rng.uniform(0.02, 0.08), rng.uniform(0, 2 * np.pi))
+        harmonics = (rng.uniform(0.03, 0.12), rng.uniform(0, 2 * np.pi),
+                     rng.uniform(0.02, 0.08), rng.uniform(0, 2 * np.pi))
         rho = ellipse_rho(canvas, c, r, rng.uniform(0.85, 1.2), rng.uniform(0, np.pi), harmonics)
         nr = r * rng.uniform(0.40, 0.50)
         nc = c + rng.uniform(-0.15, 0.15, size=2) * r

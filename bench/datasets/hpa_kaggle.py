@@ -54,7 +54,8 @@ class HPAKaggle(Dataset):
                                  f"complete ones pass dataset.subset=true")
             keep = [k for k, name in enumerate(missing) if name is None]
             if not keep:
-                raise BenchError(f"{root / 'train'}: none of the {len(ids)} ids in train.csv has all four channel files")
+                raise BenchError(f"{root / 'train'}: none of the {len(ids)} ids in train.csv has all four "
+                                 f"channel files")
             ids, labels = [ids[k] for k in keep], labels[keep]
         return ids, labels
 
