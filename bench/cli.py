@@ -105,20 +105,14 @@ def run_cmd(dataset, generator, strategy, classifier, seed, epochs, config_file,
 @click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
 def generate_cmd(generator, dataset, config_file, synthetic_dir, runs_dir, inception_weights, device, overrides):
     """Train a generator on the train role, write its synthetic set and its fidelity (reused when they exist)."""
-    from bench.protocol import make_split
-    from bench.runner import Runtime, ensure_fidelity, pick_device
-    from bench.synthetic import obtain
+    from bench.runner import Runtime, load_data, pick_device, synthetic_for
 
     cfg = _config_from_cli(config_file, {"generator.name": generator, "dataset.name": dataset}, overrides)
     if not registry.get("generator", cfg.generator.name).produces_images:
         raise BenchError(f"generator {cfg.generator.name!r} makes no images; nothing to generate")
-    device = pick_device(device)
-    data = registry.get("dataset", cfg.dataset.name)(cfg.dataset.options).load()
-    split = make_split(data.ids, data.labels, cfg.split, is_subset=data.is_subset)
-    train = data.subset(split.indices("train"))
-    synthetic = obtain(cfg, train, data.fingerprint, split.fingerprint, Path(synthetic_dir), device, click.echo)
-    runtime = Runtime(Path(runs_dir), str(device), False, Path(synthetic_dir), inception_weights)
-    scores = ensure_fidelity(cfg, data, split, synthetic, runtime, device, click.echo)
+    runtime = Runtime(Path(runs_dir), device, False, Path(synthetic_dir), inception_weights)
+    data, split, roles = load_data(cfg)
+    synthetic, scores = synthetic_for(cfg, data, split, roles, runtime, pick_device(device), click.echo)
     click.echo(f"{len(synthetic)} synthetic images at {synthetic.resolution}px; domain FID {scores['fid']:.3f}, "
                f"KID {scores['kid']:.5f}, CAS macro F1 {scores['cas_f1_macro@tuned']:.4f}")
 

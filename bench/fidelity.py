@@ -15,7 +15,6 @@ Results go to `fidelity.json` in the set's folder.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Callable
 
@@ -171,15 +170,12 @@ def cas(cfg: RunConfig, synthetic: LabelledImages, val: LabelledImages, test: La
 
 def measure(folder: Path, cfg: RunConfig, synthetic: LabelledImages, roles: dict, reference_run: Path,
             device: torch.device, log: Callable[[str], None], inception: str | None = None) -> dict:
-    """All fidelity metrics of one set, written to folder/fidelity.json (reused when present)."""
-    path = folder / "fidelity.json"
-    if path.exists():
-        return json.loads(path.read_text())
+    """All fidelity metrics of one set, written to folder/fidelity.json."""
     log(f"fidelity of {folder.name}: domain FID/KID against the real train role")
     result = {"reference_run": reference_run.name, "real_reference": "train role",
               **domain_metrics(synthetic, roles["train"], reference_run, device),
               **inception_fid(synthetic, roles["train"], inception_weights(inception), device)}
     log("fidelity: CAS (train on the synthetic set alone, score on the real test role)")
     result.update(cas(cfg, synthetic, roles["val"], roles["test"], device, log))
-    write_json(path, {k: (round(v, 6) if isinstance(v, float) else v) for k, v in result.items()})
+    write_json(folder / "fidelity.json", {k: (round(v, 6) if isinstance(v, float) else v) for k, v in result.items()})
     return result

@@ -69,6 +69,10 @@ def _check_disk(folder: Path, needed: int) -> None:
                          f"choose a smaller resolution or another dataset.cache_dir")
 
 
+def _new_progress(key: str) -> dict:
+    return {"key": key, "done": 0, "chunks": [], "bad": []}
+
+
 def _progress(folder: Path, expected_key: str) -> dict:
     try:
         progress = json.loads((folder / "progress.json").read_text())
@@ -76,7 +80,13 @@ def _progress(folder: Path, expected_key: str) -> dict:
             return progress
     except (OSError, ValueError):
         pass
-    return {"key": expected_key, "done": 0, "chunks": [], "bad": []}
+    return _new_progress(expected_key)
+
+
+def _good_rows(n: int, bad: list[dict]) -> np.ndarray:
+    """Rows of the images that decoded (all but the skipped bad ones)."""
+    bad_rows = {b["row"] for b in bad}
+    return np.array([i for i in range(n) if i not in bad_rows], dtype=np.int64)
 
 
 def _verify(images: np.ndarray, chunks: list[str]) -> None:
@@ -107,15 +117,13 @@ def build(folder: Path, source: Path, ids: list[str], labels: np.ndarray, resolu
     if fresh:
         _check_disk(folder, needed)
     images = np.memmap(path, dtype=np.uint8, mode="w+" if fresh else "r+", shape=shape)
-    progress = {"key": key, "done": 0, "chunks": [], "bad": []} if fresh else _progress(folder, key)
+    progress = _new_progress(key) if fresh else _progress(folder, key)
     _fill(images, progress, folder, source, ids, resolution, skip_bad, workers)
     del images
     images = np.memmap(path, dtype=np.uint8, mode="r", shape=shape)
     _verify(images, progress["chunks"])
-    bad_rows = {b["row"] for b in progress["bad"]}
-    rows = np.array([i for i in range(len(ids)) if i not in bad_rows], dtype=np.int64)
-    good_ids = [ids[i] for i in rows]
-    fingerprint = content_fingerprint(good_ids, labels[rows], RowView(images, rows))
+    rows = _good_rows(len(ids), progress["bad"])
+    fingerprint = content_fingerprint([ids[i] for i in rows], labels[rows], RowView(images, rows))
     meta = {"key": key, "source": str(source), "resolution": resolution, "n": len(ids),
             "fingerprint": fingerprint, "bad": progress["bad"]}
     write_json(manifest, meta)
@@ -154,6 +162,5 @@ def _fill(images, progress, folder, source, ids, resolution, skip_bad, workers) 
 
 def _open(folder: Path, ids, labels, shape, meta: dict) -> CachedImages:
     images = np.memmap(folder / "images.u8", dtype=np.uint8, mode="r", shape=shape)
-    bad_rows = {b["row"] for b in meta["bad"]}
-    rows = np.array([i for i in range(len(ids)) if i not in bad_rows], dtype=np.int64)
+    rows = _good_rows(len(ids), meta["bad"])
     return CachedImages([ids[i] for i in rows], labels[rows], images, rows, meta["fingerprint"], meta["bad"])

@@ -120,5 +120,9 @@ def write_layout(root: Path, ids: list[str], labels: np.ndarray, images) -> None
         for channel, plane in zip(CHANNELS, image):
             with atomic_target(root / "train" / f"{check_id(image_id, 'id')}_{channel}.png") as tmp:
                 Image.fromarray(plane, mode="L").save(tmp, format="PNG")
-    write_text(root / "train.csv", "Id,Target\n" + "".join(
-        f"{image_id},{format_target(row)}\n" for image_id, row in zip(ids, labels)))
+    write_labels_csv(root / "train.csv", ids, labels)
+
+
+def write_labels_csv(path: Path, ids: list[str], labels: np.ndarray) -> None:
+    """`Id,Target` with space-separated class ids, as Kaggle's train.csv; read back by read_labels_csv."""
+    write_text(path, "Id,Target\n" + "".join(f"{i},{format_target(row)}\n" for i, row in zip(ids, labels)))

@@ -143,29 +143,46 @@ def predictions_frame(data: LabelledImages, probs: np.ndarray, thresholds: np.nd
     return pd.concat([frame, probs_frame], axis=1)
 
 
+ROLES = ("train", "val", "test")
+
+
+def load_data(cfg: RunConfig) -> tuple[LabelledImages, Split, dict[str, LabelledImages]]:
+    """The dataset, its split and the images of each role."""
+    data = registry.get("dataset", cfg.dataset.name)(cfg.dataset.options).load()
+    split = make_split(data.ids, data.labels, cfg.split, is_subset=data.is_subset)
+    return data, split, {role: data.subset(split.indices(role)) for role in ROLES}
+
+
+def synthetic_for(cfg: RunConfig, data: LabelledImages, split: Split, roles: dict, runtime: Runtime,
+                  device: torch.device, say: Callable[[str], None]) -> tuple[LabelledImages | None, dict | None]:
+    """The run's synthetic set (reused or built from the train role) and its fidelity; (None, None) for a control."""
+    synthetic = synthetic_sets.obtain(cfg, roles["train"], data.fingerprint, split.fingerprint,
+                                      runtime.synthetic_dir, device, say)
+    if synthetic is None:
+        return None, None
+    return synthetic, ensure_fidelity(cfg, data, split, roles, synthetic, runtime, device, say)
+
+
 def execute(cfg: RunConfig, runtime: Runtime, say: Callable[[str], None] = print) -> Outcome:
     """Run `cfg` (or reuse its finished run) and return where its record is."""
     cfg = normalise(cfg, say)
     check_writable(runtime.runs_dir)
     device = pick_device(runtime.device)
-    dataset = registry.get("dataset", cfg.dataset.name)(cfg.dataset.options)
-    data = dataset.load()
-    split = make_split(data.ids, data.labels, cfg.split, is_subset=data.is_subset)
+    data, split, roles = load_data(cfg)
     rid = run_id(cfg, data, split)
     run_dir = Path(runtime.runs_dir) / rid[:16]
     if (run_dir / DONE).exists() and not runtime.force:
         say(f"reusing finished run {run_dir} (identical config, data and split; --force to run again)")
         return Outcome(run_dir, True, json.loads((run_dir / "metrics.json").read_text()))
-    synthetic = synthetic_sets.obtain(cfg, data.subset(split.indices("train")), data.fingerprint, split.fingerprint,
-                                      runtime.synthetic_dir, device, say)  # before anything is written to runs/
-    scores = None if synthetic is None else ensure_fidelity(cfg, data, split, synthetic, runtime, device, say)
+    # before anything is written to runs/
+    synthetic, scores = synthetic_for(cfg, data, split, roles, runtime, device, say)
     if runtime.force and run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    return _train_and_record(cfg, data, split, rid, run_dir, device, synthetic, scores, say)
+    return _train_and_record(cfg, data, split, roles, rid, run_dir, device, synthetic, scores, say)
 
 
-def ensure_fidelity(cfg: RunConfig, data: LabelledImages, split: Split, synthetic: LabelledImages,
+def ensure_fidelity(cfg: RunConfig, data: LabelledImages, split: Split, roles: dict, synthetic: LabelledImages,
                     runtime: Runtime, device: torch.device, say: Callable[[str], None]) -> dict:
     """The set's fidelity metrics; the first time, after running (or reusing) the reference real-data run."""
     from bench import fidelity
@@ -175,11 +192,10 @@ def ensure_fidelity(cfg: RunConfig, data: LabelledImages, split: Split, syntheti
         return json.loads((folder / "fidelity.json").read_text())
     say("fidelity needs the reference classifier (the real-data run on this dataset and split)")
     reference = execute(fidelity.reference_config(cfg), replace(runtime, force=False), say)
-    roles = {role: data.subset(split.indices(role)) for role in ("train", "val", "test")}
     return fidelity.measure(folder, cfg, synthetic, roles, reference.run_dir, device, say, runtime.inception_weights)
 
 
-def _train_and_record(cfg: RunConfig, data: LabelledImages, split: Split, rid: str, run_dir: Path,
+def _train_and_record(cfg: RunConfig, data: LabelledImages, split: Split, roles: dict, rid: str, run_dir: Path,
                       device: torch.device, synthetic: LabelledImages | None, fidelity: dict | None,
                       say: Callable[[str], None]) -> Outcome:
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
@@ -192,7 +208,6 @@ def _train_and_record(cfg: RunConfig, data: LabelledImages, split: Split, rid: s
 
     write_json(run_dir / "config.json", {"run_id": rid, "group": cfg.group_hash()[:8], **cfg.to_dict()})
     write_text(run_dir / "split.csv", split.manifest)
-    roles = {role: data.subset(split.indices(role)) for role in ("train", "val", "test")}
     log(f"run {rid[:16]}: {cfg.dataset.name} ({len(data)} images, {data.resolution}px), split {split.name} "
         f"{split.counts()}, generator {cfg.generator.name}, strategy {cfg.strategy.name}, "
         f"classifier {cfg.classifier.name}, seed {cfg.seed}, device {device}")

@@ -92,9 +92,9 @@ def write_submission(folder: Path, data: Path, out: Path, device: torch.device, 
     if missing:
         raise BenchError(f"{source / missing[0]}: missing channel file ({len(missing)} of the {len(ids)} test ids "
                          f"in {sample.name} lack files); a submission needs every test image")
-    folder_key = f"test-{files_signature(listing, ids)[:16]}"
-    cached = image_cache.build(cache_dir() / "kaggle-test" / folder_key / f"r{resolution}", source, ids, labels,
-                               resolution, signature=files_signature(listing, ids), skip_bad=False, workers=workers)
+    signature = files_signature(listing, ids)
+    cached = image_cache.build(cache_dir() / "kaggle-test" / f"test-{signature[:16]}" / f"r{resolution}", source, ids,
+                               labels, resolution, signature=signature, skip_bad=False, workers=workers)
     images = LabelledImages(cached.ids, cached.labels, cached.images, cached.fingerprint, rows=cached.rows)
     probs = predict(load_classifier(folder, device), images, 64, device)
     frame = pd.DataFrame({"Id": ids, "Predicted": binarize(probs, thresholds)})

@@ -26,8 +26,9 @@ from bench import registry
 from bench.api import LabelledImages, content_fingerprint
 from bench.config import RunConfig, identity
 from bench.errors import BenchError
-from bench.hpa import CLASS_NAMES, NUM_CLASSES, format_target, parse_target
-from bench.records import atomic_target, write_json, write_text
+from bench.hpa import CLASS_NAMES, NUM_CLASSES
+from bench.kaggle_layout import read_labels_csv, write_labels_csv
+from bench.records import atomic_target, write_json
 
 MANIFEST = "manifest.json"
 
@@ -64,9 +65,7 @@ def load_set(folder: Path, key: str) -> LabelledImages | None:
     if not ok:
         raise BenchError(f"synthetic set {folder} is damaged (its files do not match {MANIFEST}); "
                          f"delete the folder to build it again")
-    rows = (folder / "labels.csv").read_text().splitlines()[1:]
-    ids = [row.split(",", 1)[0] for row in rows]
-    labels = np.stack([parse_target(row.split(",", 1)[1], where=f"{folder / 'labels.csv'}") for row in rows])
+    ids, labels = read_labels_csv(folder / "labels.csv")
     images = np.load(folder / "images.npy", mmap_mode="r", allow_pickle=False)
     return LabelledImages(ids, labels, images, meta["fingerprint"])
 
@@ -125,8 +124,7 @@ def _write(folder: Path, cfg: RunConfig, key: str, dataset_fp: str, split_fp: st
     ids = [f"syn-{i:06d}" for i in range(len(labels))]
     with atomic_target(folder / "images.npy") as tmp, open(tmp, "wb") as fh:
         np.save(fh, images, allow_pickle=False)
-    write_text(folder / "labels.csv", "Id,Target\n" + "".join(
-        f"{i},{format_target(row)}\n" for i, row in zip(ids, labels)))
+    write_labels_csv(folder / "labels.csv", ids, labels)
     save_class_rows(images, labels, CLASS_NAMES, folder / "grid.png")
     write_json(folder / MANIFEST, {
         "generator": cfg.generator.to_dict(), "synthetic": identity(cfg.synthetic), "key": key,

@@ -137,7 +137,6 @@ class Trainer:
         self.model, self.strategy, self.cfg, self.seed, self.device = model, strategy, cfg, seed, device
         self.checkpoint, self.log = checkpoint, log
         self.criterion = make_criterion(cfg)
-        self._initial_model = copy.deepcopy(model.state_dict())
         self.optimizer, self.scheduler = make_optimizer(model, cfg)
         self.state = TrainState()
 
@@ -152,6 +151,7 @@ class Trainer:
     def try_resume(self) -> bool:
         if self.checkpoint is None or not self.checkpoint.exists():
             return False
+        initial = copy.deepcopy(self.model.state_dict())  # to undo a partial load of a damaged checkpoint
         try:
             payload = torch.load(self.checkpoint, map_location=self.device, weights_only=True)
             self.model.load_state_dict(payload["model"])
@@ -161,7 +161,7 @@ class Trainer:
         except Exception as exc:  # noqa: BLE001 - any damage means: start this run again from scratch
             self.log(f"checkpoint {self.checkpoint} is unreadable ({type(exc).__name__}); starting from epoch 1")
             self.checkpoint.unlink()
-            self.model.load_state_dict(self._initial_model)
+            self.model.load_state_dict(initial)
             self.optimizer, self.scheduler = make_optimizer(self.model, self.cfg)
             self.state = TrainState()
             return False

@@ -20,8 +20,7 @@ import torch
 
 from bench import config, fidelity, registry
 from bench.api import LabelledImages, content_fingerprint
-from bench.protocol import make_split
-from bench.runner import Runtime, execute, pick_device
+from bench.runner import Runtime, execute, load_data, pick_device
 
 
 def timed_sample(generator, labels, resolution, device) -> tuple[np.ndarray, float]:
@@ -45,9 +44,8 @@ def main() -> None:
     args = parser.parse_args()
     device = pick_device(args.device)
     cfg = config.build()
-    data = registry.get("dataset", cfg.dataset.name)(cfg.dataset.options).load()
-    split = make_split(data.ids, data.labels, cfg.split)
-    train = data.subset(split.indices("train"))
+    _, _, roles = load_data(cfg)
+    train = roles["train"]
     reference = execute(fidelity.reference_config(cfg), Runtime(Path(args.runs_dir), args.device), say=lambda s: None)
     labels = train.labels[np.random.default_rng(0).integers(0, len(train), args.n)]
     rows = []
