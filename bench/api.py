@@ -91,11 +91,14 @@ class Dataset(Plugin, ABC):
 class Generator(Plugin, ABC):
     """Makes synthetic labelled images from the train role (`bench.generators`).
 
-    Before `fit`, the pipeline sets `workdir` to a folder of this run where a generator that trains
-    may keep per-epoch checkpoints, so a killed run resumes its generator's training too.
+    Before `fit`, the pipeline sets `workdir` to a folder where a generator that trains keeps its
+    per-epoch checkpoints, so a killed build resumes its training, and `fit` on a finished folder
+    only loads the trained weights.
     """
 
     produces_images: ClassVar[bool] = True
+    # options that only affect `sample`: sets differing only in them share one trained generator
+    sampling_options: ClassVar[tuple[str, ...]] = ()
     workdir: Path | None = None
 
     def fit(self, train: LabelledImages, *, seed: int, device: torch.device) -> None:
@@ -135,6 +138,12 @@ class Strategy(Plugin, ABC):
     """How real and synthetic batches become one training loss (`bench.strategies`)."""
 
     needs_synthetic: ClassVar[bool] = False
+
+    @property
+    def pairing(self) -> str:
+        """How synthetic images are drawn for a real batch: `random`, or `class-aware` (the i-th
+        synthetic image shares a class with the i-th real one where the set has one)."""
+        return getattr(self.options, "pairing", "random")
 
     def synthetic_batch_size(self, real_batch_size: int) -> int:
         """How many synthetic images to draw next to each real batch."""

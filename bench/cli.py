@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -15,10 +16,19 @@ from bench.errors import BenchError
 EXIT_USER_ERROR = 2
 
 
+class Terminated(BaseException):
+    """Raised in the main thread on SIGTERM (what SLURM sends on pre-emption)."""
+
+
+def _terminated(signum, frame):
+    raise Terminated
+
+
 class BenchGroup(click.Group):
     """A click group whose user errors are one line on stderr and exit code 2, never a traceback."""
 
     def main(self, args=None, prog_name=None, **extra):
+        signal.signal(signal.SIGTERM, _terminated)
         try:
             result = super().main(args=args, prog_name=prog_name or "bench", standalone_mode=False, **extra)
         except click.exceptions.NoArgsIsHelpError as exc:
@@ -31,6 +41,10 @@ class BenchGroup(click.Group):
         except BenchError as exc:
             click.echo(f"bench: error: {exc}", err=True)
             sys.exit(EXIT_USER_ERROR)
+        except Terminated:
+            click.echo("bench: terminated (SIGTERM); finished epochs and files are kept, the same command resumes",
+                       err=True)
+            sys.exit(128 + signal.SIGTERM)
         except (KeyboardInterrupt, click.exceptions.Abort):
             click.echo("bench: interrupted", err=True)
             sys.exit(130)
@@ -55,8 +69,20 @@ def list_plugins(kind):
     click.echo(tabulate(rows, ["kind", "name", "distribution", "status", "description"], tablefmt="simple"))
 
 
-def _config_from_cli(config_file, flags, overrides):
-    return config_mod.build(Path(config_file) if config_file else None, flags, tuple(overrides))
+def _config_from_cli(config_file, flags, overrides, preset=None):
+    return config_mod.build(Path(config_file) if config_file else None, flags, tuple(overrides), preset)
+
+
+@cli.command("presets")
+def presets_cmd():
+    """Named configurations: the paper's notebooks (`paper/...`) and `controlled`."""
+    from bench import presets
+
+    rows = [[name, description] for name, description in presets.available().items()]
+    click.echo(tabulate(rows, ["preset", "description"], tablefmt="simple", maxcolwidths=[None, 100]))
+
+
+PRESET_HELP = "Named config layer under the file, flags and overrides (`bench presets` lists them)."
 
 
 @cli.command("run", context_settings={"ignore_unknown_options": False})
@@ -66,6 +92,9 @@ def _config_from_cli(config_file, flags, overrides):
 @click.option("--classifier", help="Classifier plugin (default resnet18).")
 @click.option("--seed", type=click.IntRange(min=0), help="Run seed (default 0).")
 @click.option("--epochs", type=click.IntRange(min=1), help="Shortcut for train.epochs.")
+@click.option("--preset", metavar="NAME", help=PRESET_HELP)
+@click.option("--pretrained", is_flag=True, default=None,
+              help="ImageNet weights (classifier.pretrained=true); classifier.weights=PATH for a local file.")
 @click.option("--config", "config_file", metavar="FILE", help="YAML or TOML config file.")
 @click.option("--runs-dir", default="runs", show_default=True, help="Where run folders are written.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
@@ -74,15 +103,15 @@ def _config_from_cli(config_file, flags, overrides):
 @click.option("--force", is_flag=True, help="Run again even if this exact run already finished.")
 @click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
 @click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
-def run_cmd(dataset, generator, strategy, classifier, seed, epochs, config_file, runs_dir, device, synthetic_dir,
-            inception_weights, force, dry_run, overrides):
+def run_cmd(dataset, generator, strategy, classifier, seed, epochs, preset, pretrained, config_file, runs_dir, device,
+            synthetic_dir, inception_weights, force, dry_run, overrides):
     """Train and evaluate one configuration; write runs/<hash>/ (reused when it already finished).
 
     Overrides address any config key, e.g. `train.lr=3e-4 dataset.n_images=500 classifier.pretrained=true`.
     """
     flags = {"dataset.name": dataset, "generator.name": generator, "strategy.name": strategy,
-             "classifier.name": classifier, "seed": seed, "train.epochs": epochs}
-    cfg = _config_from_cli(config_file, flags, overrides)
+             "classifier.name": classifier, "seed": seed, "train.epochs": epochs, "classifier.pretrained": pretrained}
+    cfg = _config_from_cli(config_file, flags, overrides, preset)
     if dry_run:
         click.echo(yaml.safe_dump(cfg.to_dict(), sort_keys=False), nl=False)
         return
@@ -97,17 +126,19 @@ def run_cmd(dataset, generator, strategy, classifier, seed, epochs, config_file,
 @cli.command("generate")
 @click.option("--generator", required=True, help="Generator plugin.")
 @click.option("--dataset", help="Dataset plugin (default synthetic-cells).")
+@click.option("--preset", metavar="NAME", help=PRESET_HELP)
 @click.option("--config", "config_file", metavar="FILE", help="YAML or TOML config file.")
 @click.option("--synthetic-dir", default="synthetic", show_default=True, help="Where synthetic sets are kept.")
 @click.option("--runs-dir", default="runs", show_default=True, help="Where the reference run (for FID) is kept.")
 @click.option("--inception-weights", metavar="PATH", help="Inception-v3 weights for the RGB-composite FID.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
-def generate_cmd(generator, dataset, config_file, synthetic_dir, runs_dir, inception_weights, device, overrides):
+def generate_cmd(generator, dataset, preset, config_file, synthetic_dir, runs_dir, inception_weights, device,
+                 overrides):
     """Train a generator on the train role, write its synthetic set and its fidelity (reused when they exist)."""
     from bench.runner import Runtime, load_data, pick_device, synthetic_for
 
-    cfg = _config_from_cli(config_file, {"generator.name": generator, "dataset.name": dataset}, overrides)
+    cfg = _config_from_cli(config_file, {"generator.name": generator, "dataset.name": dataset}, overrides, preset)
     if not registry.get("generator", cfg.generator.name).produces_images:
         raise BenchError(f"generator {cfg.generator.name!r} makes no images; nothing to generate")
     runtime = Runtime(Path(runs_dir), device, False, Path(synthetic_dir), inception_weights)
@@ -125,19 +156,66 @@ def _summary_table(metrics: dict) -> str:
     return tabulate(rows, ["metric", *("val - test" if r == "gap" else r for r in roles)], tablefmt="simple")
 
 
+@cli.command("sweep")
+@click.argument("grid_file", metavar="GRID.yaml")
+@click.option("--launcher", type=click.Choice(["local", "slurm"]), default="local", show_default=True,
+              help="local: one job after another (one per GPU when several); slurm: job arrays through submitit.")
+@click.option("--status", "show_status", is_flag=True, help="Print done / running / failed / missing and exit.")
+@click.option("--runs-dir", default="runs", show_default=True, help="Where run folders are written.")
+@click.option("--synthetic-dir", default="synthetic", show_default=True, help="Where synthetic sets are kept.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--partition", help="SLURM partition.")
+@click.option("--time-min", type=click.IntRange(min=1), default=240, show_default=True, help="SLURM time limit.")
+@click.option("--gpus", type=click.IntRange(min=0), default=0, show_default=True, help="SLURM GPUs per job.")
+@click.option("--cpus", type=click.IntRange(min=1), default=2, show_default=True, help="SLURM CPUs per job.")
+@click.option("--mem-gb", type=click.IntRange(min=1), default=16, show_default=True, help="SLURM memory per job.")
+@click.option("--array-parallelism", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Most array tasks running at once.")
+def sweep_cmd(grid_file, launcher, show_status, runs_dir, synthetic_dir, device, partition, time_min, gpus, cpus,
+              mem_gb, array_parallelism):
+    """Run (or show) every job of a grid: datasets x generators x strategies x classifiers x presets x seeds."""
+    from bench import sweep
+
+    jobs = sweep.expand(sweep.load_grid(Path(grid_file)))
+    if show_status:
+        states = [sweep.state(job, Path(runs_dir)) for job in jobs]
+        rows = [[job.label, state, job.run_id[:16]] for job, state in zip(jobs, states)]
+        click.echo(tabulate(rows, ["job", "state", "run folder"], tablefmt="simple"))
+        counts = {s: states.count(s) for s in ("done", "running", "failed", "missing")}
+        click.echo(", ".join(f"{n} {s}" for s, n in counts.items()))
+        return
+    common = ["--runs-dir", runs_dir, "--synthetic-dir", synthetic_dir, "--device", device]
+    if launcher == "slurm":
+        slurm = {"slurm_partition": partition, "timeout_min": time_min, "gpus_per_node": gpus or None,
+                 "cpus_per_task": cpus, "mem_gb": mem_gb, "slurm_array_parallelism": array_parallelism}
+        sweep.run_slurm(jobs, common, slurm, Path(runs_dir) / ".submitit", click.echo)
+        return
+    import torch
+
+    gpus_here = torch.cuda.device_count() if device in ("auto", "cuda") else 0
+    failed = sweep.run_local(jobs, common, click.echo, gpus_here)
+    if failed:
+        raise BenchError(f"{failed} job(s) failed; `bench sweep {grid_file} --status` lists them, "
+                         f"running the sweep again retries them")
+
+
 @cli.command("leaderboard")
 @click.option("--runs-dir", default="runs", show_default=True, help="Folder of run folders.")
 @click.option("--out", default="leaderboard/README.md", show_default=True, help="Markdown file to write.")
-def leaderboard_cmd(runs_dir, out):
+@click.option("--no-plots", is_flag=True, help="Markdown only, no PNG figures.")
+def leaderboard_cmd(runs_dir, out, no_plots):
     """Render the leaderboard markdown from every finished run."""
-    from bench.leaderboard import load_runs, render
+    from bench.leaderboard import load_runs, render, sections
+    from bench.leaderboard_plots import draw
     from bench.records import write_text
 
     if not Path(runs_dir).is_dir():
         raise BenchError(f"runs folder {runs_dir} does not exist: run `bench run` first")
     frame = load_runs(Path(runs_dir))
     try:
-        write_text(Path(out), render(frame))
+        figures = {} if frame.empty or no_plots else {
+            stem: draw(section, Path(runs_dir), Path(out).parent, stem) for stem, section in sections(frame)}
+        write_text(Path(out), render(frame, figures))
     except OSError as exc:
         raise BenchError(f"cannot write {out}: {exc.strerror or exc}") from None
     click.echo(f"wrote {out} ({len(frame)} finished runs)")

@@ -12,6 +12,7 @@ import dataclasses
 import difflib
 import hashlib
 import json
+import math
 import sys
 import typing
 from dataclasses import dataclass, field
@@ -109,30 +110,43 @@ class SyntheticConfig:
 
 @dataclass
 class TrainConfig:
-    """The one training loop's settings (the controlled defaults)."""
+    """The one training loop's settings (the controlled defaults; presets set the paper's)."""
 
     epochs: int = 10
     batch_size: int = 64
     optimizer: Literal["adamw", "adam", "sgd"] = "adamw"
     lr: float = 1e-3
     weight_decay: float = 0.01
-    schedule: Literal["cosine", "constant"] = "cosine"
-    loss: Literal["bce", "focal"] = "bce"
+    # see bench.schedules: constant | cosine | step (paper baselines) | multistage (Adam45) | warmup-plateau (MixModel)
+    schedule: Literal["cosine", "constant", "step", "multistage", "warmup-plateau"] = "cosine"
+    step_epochs: int = 15  # step: decay every this many epochs
+    step_gamma: float = 0.1  # step: decay factor
+    warmup_epochs: int = 10  # warmup-plateau
+    plateau_mode: Literal["max", "min"] = "max"  # warmup-plateau; "min" is the paper's bug (F1 read as a loss)
+    paper_warmup: bool = False  # warmup-plateau: the paper's warm-up, set after each epoch
+    loss: Literal["bce", "focal", "arcface"] = "bce"  # arcface needs a classifier with head=arcface
     focal_gamma: float = 2.0
+    arcface_s: float = 30.0
+    arcface_m: float = 0.5
     random_resized_crop: bool = False  # the paper's crop: scale 0.8-1.0, aspect 0.9-1.1, on the training device
     rotate90: bool = True  # random 90-degree rotations, on the training device
     flip: bool = True  # random horizontal flips, on the training device
-    select: Literal["best", "last"] = "best"  # best: epoch with the highest validation macro F1 @0.5
+    # best: highest validation macro F1 @0.5; last: the paper's ResNets and MixModels; min_val_loss: its transformers
+    select: Literal["best", "last", "min_val_loss"] = "best"
     patience: int = 0  # early stopping after this many epochs without improvement; 0 = off
     eval_batch_size: int = 256
+    precision: Literal["fp32", "bf16"] = "fp32"  # bf16 autocast (CUDA, or CPUs with bf16); changes the numbers
+    channels_last: bool = runtime_field(default=False)  # memory format of CNN inputs and weights
 
     def __post_init__(self):
-        require(self.epochs >= 1, "epochs", "must be >= 1")
-        require(self.batch_size >= 1, "batch_size", "must be >= 1")
-        require(self.eval_batch_size >= 1, "eval_batch_size", "must be >= 1")
+        for name in ("epochs", "batch_size", "eval_batch_size", "step_epochs", "warmup_epochs"):
+            require(getattr(self, name) >= 1, name, "must be >= 1")
         require(self.lr > 0, "lr", "must be > 0")
         require(self.weight_decay >= 0, "weight_decay", "must be >= 0")
+        require(0 < self.step_gamma <= 1, "step_gamma", "must be in (0, 1]")
         require(self.patience >= 0, "patience", "must be >= 0")
+        require(self.arcface_s > 0 and 0 <= self.arcface_m < math.pi / 2, "arcface_m",
+                "arcface_s must be > 0 and arcface_m in [0, pi/2)")
 
 
 @dataclass
@@ -325,12 +339,33 @@ def resolve(raw: dict) -> RunConfig:
     seed = _coerce_int(raw.get("seed", 0))
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise BenchError(f"seed: expected a non-negative integer, got {raw.get('seed')!r}")
+    head = getattr(plugins["classifier"].options, "head", "linear")
+    if (head == "arcface") != (sections["train"].loss == "arcface"):
+        raise BenchError(f"train.loss=arcface and classifier.head=arcface go together "
+                         f"(got train.loss={sections['train'].loss}, classifier.head={head})")
     return RunConfig(**plugins, **sections, seed=seed)
 
 
-def build(config_file: Path | None = None, flags: dict | None = None, overrides: tuple[str, ...] = ()) -> RunConfig:
-    """Defaults < config file < flags < key=value overrides."""
-    raw: dict = load_file(config_file) if config_file else {}
+def merge(base: dict, top: dict) -> dict:
+    """`top` over `base`, recursively; a plugin section given as a bare name counts as {'name': ...}."""
+    out = dict(base)
+    for key, value in top.items():
+        old = out.get(key)
+        if key in PLUGIN_SECTIONS:
+            old = {"name": old} if isinstance(old, str) else old
+            value = {"name": value} if isinstance(value, str) else value
+        out[key] = merge(old, value) if isinstance(old, dict) and isinstance(value, dict) else value
+    return out
+
+
+def build(config_file: Path | None = None, flags: dict | None = None, overrides: tuple[str, ...] = (),
+          preset: str | None = None) -> RunConfig:
+    """Defaults < preset < config file < flags < key=value overrides."""
+    from bench import presets
+
+    raw: dict = presets.load(preset) if preset else {}
+    if config_file:
+        raw = merge(raw, load_file(config_file))
     for key, value in (flags or {}).items():
         if value is not None:
             set_dotted(raw, key, value)

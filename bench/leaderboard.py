@@ -11,7 +11,9 @@ import hashlib
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from scipy import stats
 from tabulate import tabulate
 
 from bench.hpa import CLASS_NAMES
@@ -29,6 +31,12 @@ def _fallback_group(config: dict) -> str:
     return hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:8]
 
 
+def sections(frame: pd.DataFrame):
+    """(stem, rows) of each (dataset, split) section."""
+    for _, section in frame.groupby(["dataset", "dataset_fp", "split", "split_fp"], sort=True):
+        yield section_stem(section), section
+
+
 def load_runs(runs_dir: Path) -> pd.DataFrame:
     """One row per finished run (a folder with `done`); unfinished folders are ignored."""
     rows = []
@@ -38,11 +46,15 @@ def load_runs(runs_dir: Path) -> pd.DataFrame:
         record = json.loads((folder / "record.json").read_text())
         metrics = json.loads((folder / "metrics.json").read_text())
         group = config.get("group") or _fallback_group(config)
+        comparable = {k: v for k, v in config.items() if k not in ("seed", "run_id", "group", "generator",
+                                                                    "strategy", "synthetic")}
         row = {"run": folder.name, "group": group, "seed": config["seed"],
+               "control_key": hashlib.sha256(json.dumps(comparable, sort_keys=True).encode()).hexdigest()[:16],
                "dataset": config["dataset"]["name"], "dataset_fp": record["dataset"]["fingerprint"],
                "split": record["split"]["name"], "split_fp": record["split"]["fingerprint"],
                "data_shape": f"{record['dataset']['n_images']} images, {record['dataset']['resolution']} px",
                "epochs": config["train"]["epochs"], "wall_time_s": record["wall_time_s"],
+               "selection": metrics.get("selection", SELECTION_RULE),
                "absent_test": tuple(metrics.get("test", {}).get("absent_classes", ())),
                **{name: config[name]["name"] for name in NAMES}}
         for role in ("val", "test", "gap"):
@@ -80,6 +92,53 @@ def _aggregate(section: pd.DataFrame, columns: dict[str, str]) -> tuple[list[str
     return [*NAMES, "config", "epochs", "seeds", *columns.values()], [r[3] for r in rows]
 
 
+def _selection(section: pd.DataFrame) -> str:
+    rules = sorted(set(section["selection"]))
+    if len(rules) == 1:
+        return rules[0]
+    groups = {r: ", ".join(sorted(set(section.loc[section["selection"] == r, "group"]))) for r in rules}
+    by_rule = "; ".join(f"{groups[r]}: {r}" for r in rules)
+    return f"differs by configuration ({by_rule})"
+
+
+def bootstrap_interval(values) -> str:
+    """95% percentile bootstrap interval of the mean (scipy, 9,999 resamples, fixed seed: byte-stable)."""
+    values = np.asarray(pd.Series(values).dropna(), dtype=float)
+    if len(values) < 2:
+        return "—"
+    result = stats.bootstrap((values,), np.mean, confidence_level=0.95, n_resamples=9999, method="percentile",
+                             random_state=np.random.default_rng(0))
+    low, high = result.confidence_interval
+    return f"[{low:.3f}, {high:.3f}]"
+
+
+def _is_control(runs: pd.DataFrame) -> bool:
+    return bool((runs["generator"] == "none").all() and (runs["strategy"] == "none").all())
+
+
+def effect_rows(section: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """Each configuration against the no-synthetic control with the same classifier and training
+    settings: the mean paired difference over shared seeds, with a paired bootstrap interval."""
+    rows = []
+    for (group, *names), runs in section.groupby(["group", *NAMES], sort=True):
+        if _is_control(runs):
+            continue
+        control = section[(section["control_key"] == runs["control_key"].iloc[0]) & (section["generator"] == "none")
+                          & (section["strategy"] == "none")].set_index("seed")
+        mine = runs.set_index("seed")
+        seeds = sorted(set(mine.index) & set(control.index))
+        cells = [*names, group, len(seeds)]
+        for role in ("val", "test"):
+            key = f"{role}:f1_macro@tuned"
+            diff = (mine.loc[seeds, key] - control.loc[seeds, key]) if seeds else pd.Series(dtype=float)
+            diff = diff.dropna()
+            cells += [f"{diff.mean():+.3f}" if len(diff) else "—", bootstrap_interval(diff)]
+        rows.append(cells)
+    headers = [*NAMES, "config", "paired seeds", "Δ val macro F1 @tuned", "val 95% CI", "Δ test macro F1 @tuned",
+               "test 95% CI"]
+    return headers, rows
+
+
 def render_section(section: pd.DataFrame) -> str:
     first = section.iloc[0]
     has_test = section["test:f1_macro@tuned"].notna().any()
@@ -90,13 +149,26 @@ def render_section(section: pd.DataFrame) -> str:
     if has_kaggle:
         main_cols.update({"kaggle:public": "Kaggle public", "kaggle:private": "Kaggle private"})
     headers, rows = _aggregate(section, main_cols)
+    ci_key = "test:f1_macro@tuned" if has_test else "val:f1_macro@tuned"
+    intervals = {g: bootstrap_interval(r[ci_key]) for g, r in section.groupby("group")}
+    headers.append(f"{'test' if has_test else 'val'} macro F1 @tuned 95% CI")
+    for row in rows:
+        row.append(intervals[row[len(NAMES)]])
     out = [f"## {first['dataset']} ({first['data_shape']}) · split `{first['split']}`", "",
            f"Dataset fingerprint `{first['dataset_fp'][:16]}`, split fingerprint `{first['split_fp'][:16]}`. "
            f"{len(section)} finished run{'s' if len(section) != 1 else ''}, "
            f"mean wall time {section['wall_time_s'].mean():.0f} s per run.", "",
-           f"**Model selection:** {SELECTION_RULE}. Values are mean ± sample std over seeds; rows sorted by "
-           f"{'test' if has_test else 'validation'} macro F1 @tuned.", "",
+           f"**Model selection:** {_selection(section)}. Values are mean ± sample std over seeds; rows sorted by "
+           f"{'test' if has_test else 'validation'} macro F1 @tuned; the interval is a 95% percentile bootstrap "
+           f"of the mean over seeds (coarse with 3 seeds; none with 1).", "",
            "### Main table", "", tabulate(rows, headers, tablefmt="github", disable_numparse=True), ""]
+    effect_headers, effects = effect_rows(section)
+    if effects:
+        out += ["### Effect against the no-synthetic control", "",
+                "Change in macro F1 @tuned against the run with generator `none` and strategy `none` and the same "
+                "classifier and training settings, paired by seed; the interval is a paired bootstrap of the mean "
+                "difference. An interval that contains 0 is no evidence of an effect.", "",
+                tabulate(effects, effect_headers, tablefmt="github", disable_numparse=True), ""]
     if has_test or has_kaggle:
         gap_cols = {f"gap:{k}": f"gap {v}" for k, v in METRICS.items()} if has_test else {}
         if has_kaggle:
@@ -127,12 +199,25 @@ def render_section(section: pd.DataFrame) -> str:
     return "\n".join(out)
 
 
-def render(frame: pd.DataFrame) -> str:
+def section_stem(section: pd.DataFrame) -> str:
+    first = section.iloc[0]
+    return f"{first['dataset']}-{first['split']}-{first['split_fp'][:8]}"
+
+
+def render(frame: pd.DataFrame, figures: dict[str, list[tuple[str, str]]] | None = None) -> str:
+    """The markdown; `figures` maps a section's stem to (caption, file) pairs to embed."""
     header = ["# Leaderboard", "",
               "Generated by `bench leaderboard` from finished run folders (`runs/*/done`); do not edit by hand.",
               "All macro averages are over all 28 classes.", ""]
     if frame.empty:
         return "\n".join(header + ["No finished runs yet: run `bench run` first.", ""])
-    sections = [render_section(section) for _, section in
-                frame.groupby(["dataset", "dataset_fp", "split", "split_fp"], sort=True)]
-    return "\n".join(header) + "\n" + "\n".join(sections)
+    sections = []
+    for _, section in frame.groupby(["dataset", "dataset_fp", "split", "split_fp"], sort=True):
+        text = render_section(section)
+        pictures = (figures or {}).get(section_stem(section), [])
+        if pictures:
+            text += "\n### Figures\n\n" + "\n\n".join(f"{c}:\n\n![{c}]({f})" for c, f in pictures) + "\n"
+        sections.append(text)
+    from bench.paper_results import markdown
+
+    return "\n".join(header) + "\n" + "\n".join(sections) + "\n" + markdown()

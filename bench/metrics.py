@@ -19,8 +19,14 @@ from torchmetrics.functional.classification import multilabel_average_precision,
 from bench.hpa import NUM_CLASSES
 
 THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.01), 2)
-SELECTION_RULE = ("epoch with the best validation macro F1 @0.5; per-class thresholds tuned on validation; "
-                  "test never used for selection")
+SELECTION_EPOCH = {"best": "epoch with the best validation macro F1 @0.5", "last": "last epoch",
+                   "min_val_loss": "epoch with the lowest validation loss"}
+SELECTION_RULE = f"{SELECTION_EPOCH['best']}; per-class thresholds tuned on validation; test never used for selection"
+
+
+def selection_rule(select: str) -> str:
+    """How a run's model and thresholds were chosen (train.select), stated in its metrics and the leaderboard."""
+    return f"{SELECTION_EPOCH[select]}; per-class thresholds tuned on validation; test never used for selection"
 SUMMARY_KEYS = ("f1_macro@0.5", "f1_macro@tuned", "f1_micro@tuned", "map_macro")
 
 

@@ -28,7 +28,8 @@ from bench.api import Classifier, LabelledImages
 from bench.config import PluginChoice, RunConfig, to_dataclass
 from bench.errors import BenchError
 from bench.hpa import CLASS_NAMES, NUM_CLASSES, format_target
-from bench.metrics import SELECTION_RULE, evaluate, gaps, tune_thresholds
+from bench.locks import exclusive
+from bench.metrics import evaluate, gaps, selection_rule, tune_thresholds
 from bench.protocol import Split, make_split
 from bench.records import DONE, atomic_target, write_json, write_text
 from bench.train import Trainer, predict
@@ -172,14 +173,21 @@ def execute(cfg: RunConfig, runtime: Runtime, say: Callable[[str], None] = print
     rid = run_id(cfg, data, split)
     run_dir = Path(runtime.runs_dir) / rid[:16]
     if (run_dir / DONE).exists() and not runtime.force:
-        say(f"reusing finished run {run_dir} (identical config, data and split; --force to run again)")
-        return Outcome(run_dir, True, json.loads((run_dir / "metrics.json").read_text()))
+        return _reuse(run_dir, say)
     # before anything is written to runs/
     synthetic, scores = synthetic_for(cfg, data, split, roles, runtime, device, say)
-    if runtime.force and run_dir.exists():
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    return _train_and_record(cfg, data, split, roles, rid, run_dir, device, synthetic, scores, say)
+    with exclusive(runtime.runs_dir, rid[:16], say):  # a second process with this config waits, then reuses
+        if (run_dir / DONE).exists() and not runtime.force:
+            return _reuse(run_dir, say)
+        if runtime.force and run_dir.exists():
+            shutil.rmtree(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        return _train_and_record(cfg, data, split, roles, rid, run_dir, device, synthetic, scores, say)
+
+
+def _reuse(run_dir: Path, say: Callable[[str], None]) -> Outcome:
+    say(f"reusing finished run {run_dir} (identical config, data and split; --force to run again)")
+    return Outcome(run_dir, True, json.loads((run_dir / "metrics.json").read_text()))
 
 
 def ensure_fidelity(cfg: RunConfig, data: LabelledImages, split: Split, roles: dict, synthetic: LabelledImages,
@@ -221,13 +229,14 @@ def _train_and_record(cfg: RunConfig, data: LabelledImages, split: Split, roles:
     state = trainer.fit(roles["train"], roles["val"], synthetic)
 
     evaluated = [role for role in ("val", "test") if len(roles[role])]
-    probs = {role: predict(model, roles[role], cfg.train.eval_batch_size, device) for role in evaluated}
+    probs = {role: predict(model, roles[role], cfg.train.eval_batch_size, device, cfg.train.precision)
+             for role in evaluated}
     thresholds = tune_thresholds(probs["val"], roles["val"].labels)
     results = {role: evaluate(probs[role], roles[role].labels, thresholds) for role in evaluated}
     metrics = {role: summary for role, (summary, _) in results.items()}
     if "test" in metrics:
         metrics["gap"] = gaps(metrics["val"], metrics["test"])
-    metrics.update(best_epoch=state.best_epoch, epochs_run=state.epoch, selection=SELECTION_RULE,
+    metrics.update(best_epoch=state.best_epoch, epochs_run=state.epoch, selection=selection_rule(cfg.train.select),
                    history=state.history)
 
     write_json(run_dir / "metrics.json", metrics)

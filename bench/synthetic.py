@@ -5,7 +5,8 @@ the fingerprints of the dataset and split whose train role it learned from. Its 
 - `images.npy`   uint8 (N, 4, S, S), channel order red, green, blue, yellow (one array, no pickle);
 - `labels.csv`   `Id,Target` in the Kaggle format;
 - `grid.png`     sample images, one row per class;
-- `work/`        the generator's per-epoch checkpoints (a killed build resumes its training);
+- `../.train/<generator>-<training key>/` the generator's per-epoch checkpoints, shared by sets that
+                 differ only in sampling options or labels (a killed build resumes its training);
 - `manifest.json` written last: generator, options, key, fingerprints, count, resolution and the
                  SHA-256 of images.npy and labels.csv. Without it the set is incomplete and is
                  built again; with a mismatch it is damaged and is never used.
@@ -28,6 +29,7 @@ from bench.config import RunConfig, identity
 from bench.errors import BenchError
 from bench.hpa import CLASS_NAMES, NUM_CLASSES
 from bench.kaggle_layout import read_labels_csv, write_labels_csv
+from bench.locks import exclusive
 from bench.records import atomic_target, write_json
 
 MANIFEST = "manifest.json"
@@ -41,6 +43,16 @@ def set_key(cfg: RunConfig, dataset_fp: str, split_fp: str) -> str:
 
 def set_folder(root: Path, cfg: RunConfig, dataset_fp: str, split_fp: str) -> Path:
     return Path(root) / f"{cfg.generator.name}-{set_key(cfg, dataset_fp, split_fp)[:16]}"
+
+
+def training_folder(root: Path, cfg: RunConfig, dataset_fp: str, split_fp: str) -> Path:
+    """Where a generator's training checkpoints live: keyed by what training depends on only, so sets
+    that differ in sampling options (guidance, sampler, steps) or in their labels share one training."""
+    plugin = registry.get("generator", cfg.generator.name)
+    options = {k: v for k, v in cfg.generator.to_dict(identity_only=True).items() if k not in plugin.sampling_options}
+    spec = {"generator": options, "seed": cfg.synthetic.seed, "dataset": dataset_fp, "split": split_fp}
+    key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+    return Path(root) / ".train" / f"{cfg.generator.name}-{key[:16]}"
 
 
 def _sha256(path: Path) -> str:
@@ -66,7 +78,14 @@ def load_set(folder: Path, key: str) -> LabelledImages | None:
         raise BenchError(f"synthetic set {folder} is damaged (its files do not match {MANIFEST}); "
                          f"delete the folder to build it again")
     ids, labels = read_labels_csv(folder / "labels.csv")
-    images = np.load(folder / "images.npy", mmap_mode="r", allow_pickle=False)
+    try:
+        images = np.load(folder / "images.npy", mmap_mode="r", allow_pickle=False)
+    except ValueError as exc:  # an object (pickled) array, or not an .npy file: never loaded
+        raise BenchError(f"synthetic set {folder} is damaged (images.npy: {exc}); delete the folder to build it "
+                         f"again") from None
+    if images.dtype != np.uint8 or images.ndim != 4 or len(images) != len(ids):
+        raise BenchError(f"synthetic set {folder} is damaged (images.npy is {images.dtype} {images.shape}; expected "
+                         f"uint8 ({len(ids)}, 4, S, S)); delete the folder to build it again")
     return LabelledImages(ids, labels, images, meta["fingerprint"])
 
 
@@ -95,17 +114,33 @@ def obtain(cfg: RunConfig, train: LabelledImages, dataset_fp: str, split_fp: str
         return None
     key = set_key(cfg, dataset_fp, split_fp)
     folder = set_folder(root, cfg, dataset_fp, split_fp)
-    found = load_set(folder, key)
-    if found is not None:
-        log(f"reusing synthetic set {folder} ({len(found)} images)")
-        return found
-    if (folder / "images.npy").exists() or (folder / "work").exists():
-        log(f"synthetic set {folder} is incomplete (interrupted); building it again, resuming the generator's training")
-    (folder / "work").mkdir(parents=True, exist_ok=True)
-    generator.workdir = folder / "work"
-    labels = choose_labels(cfg, train)
+    with exclusive(root, folder.name, log):  # concurrent runs needing one set: one builds it, the others wait
+        found = load_set(folder, key)
+        if found is not None:
+            log(f"reusing synthetic set {folder} ({len(found)} images)")
+            return found
+        workdir = training_folder(root, cfg, dataset_fp, split_fp)
+        with exclusive(root, f"train-{workdir.name}", log):  # sets sharing a training never train it twice at once
+            _fit(generator, cfg, train, folder, workdir, device, log)
+        return _build(generator, cfg, train, key, folder, dataset_fp, split_fp, device, log)
+
+
+def _fit(generator, cfg: RunConfig, train: LabelledImages, folder: Path, workdir: Path, device: torch.device,
+         log: Callable[[str], None]) -> None:
+    if (folder / "images.npy").exists():
+        log(f"synthetic set {folder} is incomplete (interrupted); building it again")
+    if workdir.exists() and any(workdir.iterdir()):
+        log(f"generator checkpoints found in {workdir}: resuming (or reusing) its training")
+    workdir.mkdir(parents=True, exist_ok=True)
+    generator.workdir = workdir
     log(f"training generator {cfg.generator.name} on the train role ({len(train)} images)")
     generator.fit(train, seed=cfg.synthetic.seed, device=device)
+
+
+def _build(generator, cfg: RunConfig, train: LabelledImages, key: str, folder: Path, dataset_fp: str, split_fp: str,
+           device: torch.device, log: Callable[[str], None]) -> LabelledImages:
+    folder.mkdir(parents=True, exist_ok=True)
+    labels = choose_labels(cfg, train)
     log(f"sampling {len(labels)} images")
     images = np.asarray(generator.sample(labels, resolution=train.resolution, seed=cfg.synthetic.seed, device=device))
     expected = (len(labels), 4, train.resolution, train.resolution)

@@ -9,19 +9,24 @@ from __future__ import annotations
 
 import copy
 import math
+import queue
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torchvision.ops import roi_align, sigmoid_focal_loss
+from torchvision.ops import roi_align
 from tqdm import tqdm
 
+from bench import losses
 from bench.api import Classifier, LabelledImages, Strategy
 from bench.config import TrainConfig
+from bench.losses import Criterion
 from bench.metrics import evaluate
+from bench.pairing import SyntheticPool
+from bench.schedules import EpochSchedule
 from bench.records import atomic_target
 
 
@@ -30,16 +35,37 @@ def epoch_generator(seed: int, epoch: int, stream: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(int(state))
 
 
-def make_criterion(cfg: TrainConfig) -> Callable[..., torch.Tensor]:
-    if cfg.loss == "focal":
-        return lambda logits, y, reduction="mean": sigmoid_focal_loss(logits, y, alpha=-1, gamma=cfg.focal_gamma,
-                                                                      reduction=reduction)
-    return lambda logits, y, reduction="mean": F.binary_cross_entropy_with_logits(logits, y, reduction=reduction)
+def make_criterion(cfg: TrainConfig) -> Criterion:
+    return losses.make_criterion(cfg.loss, focal_gamma=cfg.focal_gamma, arcface_s=cfg.arcface_s,
+                                 arcface_m=cfg.arcface_m)
 
 
 def to_device(batch: np.ndarray, device: torch.device) -> torch.Tensor:
     """uint8 (B, 4, S, S) numpy -> uint8 tensor on the device (a quarter of the float traffic)."""
-    return torch.from_numpy(np.ascontiguousarray(batch)).to(device, non_blocking=True)
+    tensor = torch.from_numpy(np.ascontiguousarray(batch))
+    if device.type == "cuda":
+        tensor = tensor.pin_memory()  # page-locked: the copy overlaps the previous step's compute
+    return tensor.to(device, non_blocking=True)
+
+
+def prefetched(items: Iterator, depth: int = 2) -> Iterator:
+    """Iterate over `items` computed `depth` ahead in a background thread (batch reading overlaps compute)."""
+    out: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+
+    def produce():
+        try:
+            for item in items:
+                out.put(item)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer
+            out.put(exc)
+        out.put(done)
+
+    threading.Thread(target=produce, daemon=True).start()
+    while (item := out.get()) is not done:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
 
 
 def to_input(batch: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -96,13 +122,27 @@ def batches(n: int, batch_size: int, g: torch.Generator) -> list[np.ndarray]:
     return chunks
 
 
+def autocast(device: torch.device, precision: str):
+    """bf16 autocast on the device when asked for, else a no-op context."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
 @torch.inference_mode()
-def predict(model: Classifier, data: LabelledImages, batch_size: int, device: torch.device) -> np.ndarray:
-    """Sigmoid probabilities (N, C), model in eval mode."""
+def predict_logits(model: Classifier, data: LabelledImages, batch_size: int, device: torch.device,
+                   precision: str = "fp32") -> torch.Tensor:
+    """Logits (N, C) as float32 on the CPU, model in eval mode."""
     model.eval()
-    out = [torch.sigmoid(model(to_input(data.take(np.arange(i, min(i + batch_size, len(data)))), device)).float()).cpu()
-           for i in range(0, len(data), batch_size)]
-    return torch.cat(out).numpy().astype(np.float64) if out else np.zeros((0, model.num_classes))
+    out = []
+    for i in range(0, len(data), batch_size):
+        with autocast(device, precision):
+            out.append(model(to_input(data.take(np.arange(i, min(i + batch_size, len(data)))), device)).float().cpu())
+    return torch.cat(out) if out else torch.zeros((0, model.num_classes))
+
+
+def predict(model: Classifier, data: LabelledImages, batch_size: int, device: torch.device,
+            precision: str = "fp32") -> np.ndarray:
+    """Sigmoid probabilities (N, C), model in eval mode."""
+    return torch.sigmoid(predict_logits(model, data, batch_size, device, precision)).numpy().astype(np.float64)
 
 
 @dataclass
@@ -114,7 +154,8 @@ class TrainState:
     best_score: float = -1.0
     best_state: dict | None = None
     history: list = field(default_factory=list)
-    stale: int = 0  # epochs since the best
+    stale: int = 0  # epochs since the best validation macro F1 @0.5 (early stopping)
+    best_f1: float = -1.0
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig):
@@ -124,11 +165,7 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig):
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     else:
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    if cfg.schedule == "cosine":
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
-    else:
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda epoch: 1.0)
-    return opt, sched
+    return opt, EpochSchedule(opt, cfg)
 
 
 class Trainer:
@@ -168,48 +205,90 @@ class Trainer:
         self.log(f"resumed from {self.checkpoint} after epoch {self.state.epoch}")
         return True
 
+    def _augment(self, batch: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        x = augment(batch, g, self.cfg)
+        return x.contiguous(memory_format=torch.channels_last) if self.cfg.channels_last else x
+
+    def _epoch_batches(self, train: LabelledImages, synthetic: LabelledImages | None, epoch: int):
+        """(real indices, synthetic indices or None) of every step of an epoch, drawn up front.
+
+        Shuffling uses the epoch's main stream; synthetic pairing its own stream, so the batches can be
+        read ahead in a thread without changing any random draw.
+        """
+        g = epoch_generator(self.seed, epoch)
+        plan = [(idx, None) for idx in batches(len(train), self.cfg.batch_size, g)]
+        if synthetic is not None and self.strategy.synthetic_batch_size(self.cfg.batch_size):
+            pool, g_pair = SyntheticPool(synthetic.labels), epoch_generator(self.seed, epoch, stream=1)
+            plan = [(idx, pool.draw(train.labels[idx], self.strategy.synthetic_batch_size(len(idx)),
+                                    self.strategy.pairing, g_pair)) for idx, _ in plan]
+        return g, plan
+
+    def _read(self, train: LabelledImages, synthetic: LabelledImages | None, plan) -> Iterator:
+        for idx, sidx in plan:
+            real = (to_device(train.take(idx), self.device), torch.from_numpy(train.labels[idx]))
+            syn = None if sidx is None else (to_device(synthetic.take(sidx), self.device),
+                                             torch.from_numpy(synthetic.labels[sidx]))
+            yield real, syn
+
     def _train_epoch(self, train: LabelledImages, synthetic: LabelledImages | None, epoch: int) -> float:
         self.model.train()
-        g = epoch_generator(self.seed, epoch)
-        n_syn = self.strategy.synthetic_batch_size(self.cfg.batch_size) if synthetic is not None else 0
+        g, plan = self._epoch_batches(train, synthetic, epoch)
         total, count = 0.0, 0
-        for idx in tqdm(batches(len(train), self.cfg.batch_size, g), desc=f"epoch {epoch}", unit="batch",
-                        leave=False, disable=None):
-            x = augment(to_device(train.take(idx), self.device), g, self.cfg)
-            y = torch.from_numpy(train.labels[idx]).to(self.device).float()
+        steps = prefetched(self._read(train, synthetic, plan))
+        for (x, y), syn in tqdm(steps, total=len(plan), desc=f"epoch {epoch}", unit="batch", leave=False,
+                                disable=None):
+            x, y = self._augment(x, g), y.to(self.device).float()
             syn_x = syn_y = None
-            if n_syn:
-                sidx = torch.randint(0, len(synthetic), (n_syn,), generator=g).numpy()
-                syn_x = augment(to_device(synthetic.take(sidx), self.device), g, self.cfg)
-                syn_y = torch.from_numpy(synthetic.labels[sidx]).to(self.device).float()
-            loss = self.strategy.loss(self.model, self.criterion, x, y, syn_x, syn_y, g)
+            if syn is not None:
+                syn_x, syn_y = self._augment(syn[0], g), syn[1].to(self.device).float()
+            with autocast(self.device, self.cfg.precision):
+                loss = self.strategy.loss(self.model, self.criterion, x, y, syn_x, syn_y, g)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"non-finite training loss at epoch {epoch}")
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
-            total, count = total + loss.item() * len(idx), count + len(idx)
-        self.scheduler.step()
+            total, count = total + loss.item() * len(x), count + len(x)
         return total / max(count, 1)
+
+    def _validate(self, val: LabelledImages) -> tuple[float, float]:
+        """(macro F1 @0.5, loss) on the validation role."""
+        logits = predict_logits(self.model, val, self.cfg.eval_batch_size, self.device, self.cfg.precision)
+        targets = torch.from_numpy(val.labels).float()
+        score = evaluate(torch.sigmoid(logits).numpy().astype(np.float64), val.labels,
+                         np.full(val.labels.shape[1], 0.5))[0]["f1_macro@0.5"]
+        return score, float(self.criterion(logits, targets)) if len(val) else float("nan")
+
+    def _is_selected(self, score: float, val_loss: float) -> bool:
+        """Whether this epoch's weights become the run's model (train.select)."""
+        s = self.state
+        if self.cfg.select == "last":
+            return True
+        if self.cfg.select == "min_val_loss":
+            return s.best_epoch == 0 or val_loss < s.best_score
+        return score > s.best_score
 
     def fit(self, train: LabelledImages, val: LabelledImages, synthetic: LabelledImages | None) -> TrainState:
         s = self.state
+        if self.cfg.channels_last:
+            self.model.to(memory_format=torch.channels_last)
         while s.epoch < self.cfg.epochs and not (self.cfg.patience and s.stale >= self.cfg.patience):
             epoch = s.epoch + 1
             lr = self.optimizer.param_groups[0]["lr"]
             loss = self._train_epoch(train, synthetic, epoch)
-            probs = predict(self.model, val, self.cfg.eval_batch_size, self.device)
-            score = evaluate(probs, val.labels, np.full(val.labels.shape[1], 0.5))[0]["f1_macro@0.5"]
-            improved = score > s.best_score or self.cfg.select == "last"
-            if improved:
-                s.best_epoch, s.best_score, s.stale = epoch, score, 0
-                s.best_state = copy.deepcopy(self.model.state_dict())
-            else:
-                s.stale += 1
+            score, val_loss = self._validate(val)
+            self.scheduler.after_epoch(epoch, score)
+            selected = self._is_selected(score, val_loss)
+            if selected:
+                s.best_epoch, s.best_state = epoch, copy.deepcopy(self.model.state_dict())
+                s.best_score = val_loss if self.cfg.select == "min_val_loss" else score
+            s.stale = 0 if score > s.best_f1 else s.stale + 1
+            s.best_f1 = max(s.best_f1, score)
             s.epoch = epoch
-            s.history.append({"epoch": epoch, "lr": lr, "train_loss": round(loss, 6), "val_f1_macro@0.5": score})
-            self.log(f"epoch {epoch}/{self.cfg.epochs}  lr {lr:.2e}  train loss {loss:.4f}  "
-                     f"val macro F1@0.5 {score:.4f}{'  *' if improved else ''}")
+            s.history.append({"epoch": epoch, "lr": lr, "train_loss": round(loss, 6), "val_loss": round(val_loss, 6),
+                              "val_f1_macro@0.5": score})
+            self.log(f"epoch {epoch}/{self.cfg.epochs}  lr {lr:.2e}  train loss {loss:.4f}  val loss {val_loss:.4f}  "
+                     f"val macro F1@0.5 {score:.4f}{'  *' if selected else ''}")
             self._save()
         self.model.load_state_dict(s.best_state)
         return s

@@ -1,26 +1,38 @@
 """Sampling throughput of `ddpm` (the paper's, 1000 ancestral steps) vs `ddpm-unet` (DDIM, 50 steps).
 
     python benchmarks/sampling_throughput.py [--n 256] [--device auto] [--ddpm-epochs 30] [--unet-epochs 40]
+        [--unet-variant "width=32"] [--sampling-variant "guidance_scale=1"] ...
 
 Both generators are trained on the train role of the embedded dataset (default split), then each
 samples the same N label sets on the same device, timed (sampling only, after a warm-up batch).
-Each line also prints the domain FID of those N samples against the real train role (reference
-classifier: the default real-data run, reused from ./runs or trained once). Fewer epochs make the
-script quicker on a CPU; throughput does not depend on them, FID does (it is printed with them).
+`--unet-variant` (repeatable) trains a `ddpm-unet` with those options on top of its defaults (instead
+of the defaults alone);
+`--sampling-variant` (repeatable) samples every trained `ddpm-unet` again with other sampling
+options (guidance, sampler, steps) without retraining. Each line also prints the domain FID of
+those N samples against the real train role (reference classifier: the default real-data run,
+reused from ./runs or trained once). Fewer epochs make the script quicker on a CPU; throughput does
+not depend on them, FID does (it is printed with them). The ratio printed is against `ddpm`.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 
 from bench import config, fidelity, registry
 from bench.api import LabelledImages, content_fingerprint
 from bench.runner import Runtime, execute, load_data, pick_device
+
+
+def parse_options(text: str) -> dict:
+    """'width=16,guidance_scale=1' -> {'width': 16, 'guidance_scale': 1} (values parsed as YAML)."""
+    return {k.strip(): yaml.safe_load(v) for k, v in (item.split("=", 1) for item in text.split(",") if item)}
 
 
 def timed_sample(generator, labels, resolution, device) -> tuple[np.ndarray, float]:
@@ -40,6 +52,8 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--ddpm-epochs", type=int, default=30)
     parser.add_argument("--unet-epochs", type=int, default=40)
+    parser.add_argument("--unet-variant", action="append", default=[], help="ddpm-unet training options to try")
+    parser.add_argument("--sampling-variant", action="append", default=[], help="extra ddpm-unet sampling options")
     parser.add_argument("--runs-dir", default="runs")
     args = parser.parse_args()
     device = pick_device(args.device)
@@ -48,24 +62,32 @@ def main() -> None:
     train = roles["train"]
     reference = execute(fidelity.reference_config(cfg), Runtime(Path(args.runs_dir), args.device), say=lambda s: None)
     labels = train.labels[np.random.default_rng(0).integers(0, len(train), args.n)]
+    jobs = [("ddpm", {"epochs": args.ddpm_epochs, "sampling_steps": 1000}, [{}])]
+    for variant in args.unet_variant or [""]:
+        jobs.append(("ddpm-unet", {"epochs": args.unet_epochs, **parse_options(variant)},
+                     [{}] + [parse_options(v) for v in args.sampling_variant]))
     rows = []
-    for name, options in (("ddpm", {"epochs": args.ddpm_epochs, "sampling_steps": 1000}),
-                          ("ddpm-unet", {"epochs": args.unet_epochs, "sampling_steps": 50, "sampler": "ddim"})):
+    for name, options, samplings in jobs:
         plugin = registry.get("generator", name)
         generator = plugin(plugin.Options(**options))
         start = time.perf_counter()
         generator.fit(train, seed=0, device=device)
         fit_s = time.perf_counter() - start
-        images, rate = timed_sample(generator, labels, train.resolution, device)
-        ids = [f"s{i}" for i in range(len(images))]
-        synthetic = LabelledImages(ids, labels, images, content_fingerprint(ids, labels, images))
-        fid = fidelity.domain_metrics(synthetic, train, reference.run_dir, device)["fid"]
-        rows.append((name, options, fit_s, rate, fid))
-    print(f"device {device}, torch {torch.__version__}, {args.n} samples each, {len(train)} train images")
+        trained = generator.options
+        for sampling in samplings:
+            generator.options = dataclasses.replace(trained, **sampling)
+            images, rate = timed_sample(generator, labels, train.resolution, device)
+            ids = [f"s{i}" for i in range(len(images))]
+            synthetic = LabelledImages(ids, labels, images, content_fingerprint(ids, labels, images))
+            fid = fidelity.domain_metrics(synthetic, train, reference.run_dir, device)["fid"]
+            rows.append((name, {**options, **sampling}, fit_s, rate, fid))
+            print(f"{name} {rows[-1][1]}: {rate:.2f} images/s, domain FID {fid:.1f}", flush=True)
+    print(f"\ndevice {device}, torch {torch.__version__}, {args.n} samples each, {len(train)} train images")
+    base_rate = rows[0][3]
     for name, options, fit_s, rate, fid in rows:
-        print(f"{name:10s} steps {options['sampling_steps']:5d}  epochs {options['epochs']:3d}  "
-              f"train {fit_s:7.1f} s  sampling {rate:8.2f} images/s  domain FID {fid:8.3f}")
-    print(f"ddpm-unet / ddpm sampling speed per image: {rows[1][3] / rows[0][3]:.1f}x")
+        shown = ", ".join(f"{k}={v}" for k, v in options.items())
+        print(f"{name:10s} {shown:60s} train {fit_s:7.1f} s  sampling {rate:8.2f} images/s "
+              f"({rate / base_rate:5.1f}x ddpm)  domain FID {fid:8.2f}")
 
 
 if __name__ == "__main__":

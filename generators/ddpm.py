@@ -56,6 +56,8 @@ def single_label_pairs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 class PaperDDPM(Generator):
     """The paper's simplified DDPM: 3 convs, timestep ignored, single-label, 32 px, 1000-step sampling."""
 
+    sampling_options = ("sampling_steps", "sampling_batch_size")
+
     @dataclass
     class Options:
         epochs: int = 30

@@ -52,10 +52,12 @@ class LabelConditionedUNet(nn.Module):
 class DDPMUNet(Generator):
     """Time-conditioned U-Net (diffusers), multi-hot labels with classifier-free guidance, EMA, DDIM sampling."""
 
+    sampling_options = ("guidance_scale", "sampler", "sampling_steps", "sampling_batch_size")
+
     @dataclass
     class Options:
         resolution: int = 32
-        width: int = 32  # channels of the first block; deeper blocks have 2x and 4x
+        width: int = 16  # channels of the first block (deeper blocks have 2x and 4x); 32-64 on a GPU
         depth: int = 3  # resolution levels (the lowest has self-attention)
         layers_per_block: int = 1
         epochs: int = 40
@@ -157,6 +159,16 @@ class DDPMUNet(Generator):
         sampler.set_timesteps(self.options.sampling_steps)
         return sampler
 
+    def _guided_noise(self, model, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """Classifier-free guidance; at guidance_scale 1 it is the conditional prediction (one pass, not two)."""
+        scale = self.options.guidance_scale
+        steps = t.expand(len(x)).to(x.device)
+        if scale == 1.0:
+            return model(x, steps, cond)
+        both = torch.cat([cond, torch.zeros_like(cond)])
+        eps_c, eps_u = model(torch.cat([x, x]), torch.cat([steps, steps]), both).chunk(2)
+        return eps_u + scale * (eps_c - eps_u)
+
     @torch.inference_mode()
     def sample(self, labels, *, resolution, seed, device):
         o = self.options
@@ -166,12 +178,10 @@ class DDPMUNet(Generator):
         out = []
         for lo in range(0, len(labels), o.sampling_batch_size):
             cond = torch.from_numpy(np.asarray(labels[lo:lo + o.sampling_batch_size])).float().to(device)
-            both = torch.cat([cond, torch.zeros_like(cond)])
             x = torch.randn((len(cond), 4, o.resolution, o.resolution), generator=g).to(device)
             sampler = self._sampler()
             for t in sampler.timesteps:
-                eps_c, eps_u = model(torch.cat([x, x]), t.expand(2 * len(x)).to(device), both).chunk(2)
-                x = sampler.step(eps_u + o.guidance_scale * (eps_c - eps_u), t, x).prev_sample
+                x = sampler.step(self._guided_noise(model, x, t, cond), t, x).prev_sample
             x = ((x.clamp(-1, 1) + 1) / 2)
             if o.resolution != resolution:
                 x = F.interpolate(x, size=(resolution, resolution), mode="bicubic", align_corners=False).clamp(0, 1)

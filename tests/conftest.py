@@ -29,6 +29,11 @@ def shared_hpa() -> Path:
     return SHARED_HPA
 
 
+def folders(path: Path) -> list[Path]:
+    """The record folders under a runs or synthetic folder (not `.locks`), sorted."""
+    return sorted(p for p in Path(path).iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
 def bench_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: int = 600):
     """Run the installed `bench` console script for real; returns the CompletedProcess."""
     full_env = {**os.environ, **(env or {})}

@@ -77,15 +77,15 @@ def test_samples_are_seeded_clamped_and_upsampled():
 
 
 def test_bench_run_with_the_papers_ddpm_and_concat(tmp_path):
-    from conftest import TINY, bench_cli
+    from conftest import TINY, bench_cli, folders
 
     result = bench_cli("run", "--generator", "ddpm", "--strategy", "concat", "generator.epochs=1",
                        "generator.sampling_steps=10", "synthetic.labels=uniform", *TINY, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    run = next((tmp_path / "runs").iterdir())
+    run = folders(tmp_path / "runs")[0]
     assert (run / "done").exists()
-    synthetic = next((tmp_path / "synthetic").iterdir())
-    assert synthetic.name.startswith("ddpm-") and (synthetic / "work" / "ddpm.pt").exists()
+    synthetic = folders(tmp_path / "synthetic")[0]
+    assert synthetic.name.startswith("ddpm-") and list((tmp_path / "synthetic" / ".train").glob("ddpm-*/ddpm.pt"))
     assert {"images.npy", "labels.csv", "grid.png", "manifest.json"} <= {p.name for p in synthetic.iterdir()}
     record = (run / "record.json").read_text()
     assert '"synthetic": {' in record and '"n_images": ' in record

@@ -10,7 +10,7 @@ import torch_fidelity
 
 from bench import fidelity
 from bench.datasets.synthetic_cells import SyntheticCells
-from conftest import TINY, bench_cli
+from conftest import TINY, bench_cli, folders
 
 CPU = torch.device("cpu")
 
@@ -46,7 +46,7 @@ def test_cas_and_inception_note_are_recorded(generated):
 
 
 def test_reference_run_is_the_real_data_run_and_is_reused(generated):
-    runs = list((generated["root"] / "runs").iterdir())
+    runs = folders(generated["root"] / "runs")
     assert len(runs) == 1  # trained once for both generators
     config = json.loads((runs[0] / "config.json").read_text())
     assert config["generator"]["name"] == "none" and config["strategy"]["name"] == "none"
@@ -54,7 +54,7 @@ def test_reference_run_is_the_real_data_run_and_is_reused(generated):
 
 
 def test_domain_fid_equals_torch_fidelitys_own_calculate_metrics(generated):
-    reference = next((generated["root"] / "runs").iterdir())
+    reference = folders((generated["root"] / "runs"))[0]
     a = SyntheticCells(SyntheticCells.Options(n_images=60, resolution=32, seed=0)).load()
     b = SyntheticCells(SyntheticCells.Options(n_images=60, resolution=32, seed=1)).load()
     ours = fidelity.domain_metrics(a, b, reference, CPU)

@@ -10,7 +10,7 @@ from bench import config
 from bench.leaderboard import load_runs, render
 from bench.metrics import SELECTION_RULE
 from bench.runner import Runtime, execute
-from conftest import TINY
+from conftest import TINY, folders
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def test_rows_aggregate_seeds_and_never_mix_splits(runs):
     row = next(line for line in stratified.splitlines() if line.startswith("| none"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[:3] == ["none", "none", "resnet18"] and cells[5] == "2"  # two seeds in one row
-    assert all("±" in c for c in cells[6:])
+    assert all("±" in c for c in cells[6:-1]) and cells[-1].startswith("[")  # the bootstrap interval
     assert SELECTION_RULE in text
     assert "### Validation − test gap" in text
 
@@ -47,7 +47,7 @@ def test_unfinished_runs_are_ignored_and_rendering_is_byte_stable(runs, tmp_path
     copy = tmp_path / "runs"
     shutil.copytree(runs, copy)
     first = render(load_runs(copy))
-    unfinished = next(copy.iterdir())
+    unfinished = folders(copy)[0]
     (unfinished / "done").unlink()
     assert len(load_runs(copy)) == 2
     (unfinished / "done").write_text("x\n")
@@ -56,3 +56,46 @@ def test_unfinished_runs_are_ignored_and_rendering_is_byte_stable(runs, tmp_path
 
 def test_empty_runs_folder(tmp_path):
     assert "No finished runs yet" in render(load_runs(tmp_path))
+
+
+def test_bootstrap_interval_and_paired_effects():
+    import numpy as np
+    import pandas as pd
+
+    from bench.leaderboard import bootstrap_interval, effect_rows
+
+    assert bootstrap_interval([0.5]) == "—"
+    low, high = (float(x) for x in bootstrap_interval([0.1, 0.2, 0.3, 0.4]).strip("[]").split(","))
+    assert 0.1 <= low < 0.25 < high <= 0.4
+    assert bootstrap_interval([0.1, 0.2, 0.3]) == bootstrap_interval([0.1, 0.2, 0.3])  # seeded: byte-stable
+    rows = []
+    for seed, base in enumerate([0.30, 0.40, 0.50]):
+        rows.append({"group": "c0", "generator": "none", "strategy": "none", "classifier": "resnet18", "seed": seed,
+                     "control_key": "k", "val:f1_macro@tuned": base, "test:f1_macro@tuned": base - 0.1})
+        rows.append({"group": "m1", "generator": "ddpm", "strategy": "mix_rep", "classifier": "resnet18", "seed": seed,
+                     "control_key": "k", "val:f1_macro@tuned": base + 0.02, "test:f1_macro@tuned": base - 0.15})
+    rows.append({"group": "other", "generator": "none", "strategy": "none", "classifier": "resnet18", "seed": 0,
+                 "control_key": "x", "val:f1_macro@tuned": 0.9, "test:f1_macro@tuned": 0.9})  # other settings
+    headers, effects = effect_rows(pd.DataFrame(rows))
+    assert len(effects) == 1
+    row = dict(zip(headers, effects[0]))
+    assert row["paired seeds"] == 3 and row["Δ val macro F1 @tuned"] == "+0.020"
+    assert row["Δ test macro F1 @tuned"] == "-0.050"
+    assert row["test 95% CI"] == "[-0.050, -0.050]"  # the same difference on every seed
+    assert np.isclose(float(row["val 95% CI"].strip("[]").split(",")[0]), 0.02)
+
+
+def test_cli_writes_figures_beside_the_markdown_byte_for_byte(runs, tmp_path):
+    from conftest import bench_cli
+
+    outputs = []
+    for name in ("a", "b"):
+        out = tmp_path / name / "README.md"
+        result = bench_cli("leaderboard", "--runs-dir", str(runs), "--out", str(out))
+        assert result.returncode == 0, result.stderr
+        outputs.append({p.name: p.read_bytes() for p in out.parent.iterdir()})
+    assert outputs[0] == outputs[1]
+    pngs = sorted(name for name in outputs[0] if name.endswith(".png"))
+    assert len(pngs) == 2  # val-vs-test and per-class of the stratified section; the paper split has no test
+    text = outputs[0]["README.md"].decode()
+    assert all(f"]({name})" in text for name in pngs)

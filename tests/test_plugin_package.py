@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, TINY, bench_cli
+from conftest import REPO, TINY, bench_cli, folders
 
 BROKEN_PYPROJECT = """
 [build-system]
@@ -64,7 +64,7 @@ def test_a_third_party_generator_and_classifier_run_through_bench_run(plugin_env
     result = bench_cli("run", "--generator", "toy-blobs", "--strategy", "concat", "--classifier", "toy-cnn",
                        *TINY, "--runs-dir", "runs", cwd=tmp_path, env=plugin_env)
     assert result.returncode == 0, result.stderr
-    run_dir = next((tmp_path / "runs").iterdir())
+    run_dir = folders(tmp_path / "runs")[0]
     assert (run_dir / "done").exists()
     config = (run_dir / "config.json").read_text()
     assert '"name": "toy-blobs"' in config and '"name": "toy-cnn"' in config and '"blob_radius": 0.08' in config

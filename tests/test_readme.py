@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import REPO, bench_cli
+from conftest import REPO, bench_cli, folders
 
 
 def readme_block(marker: str) -> str:
@@ -34,7 +34,7 @@ def test_readme_main_command_learns_but_not_trivially(tmp_path):
     result = bench_cli(*main_command[1:], cwd=tmp_path, env={"BENCH_CACHE_DIR": str(tmp_path / "cache")},
                        timeout=1800)
     assert result.returncode == 0, result.stderr[-2000:]
-    run_dir = next((tmp_path / "runs").iterdir())
+    run_dir = folders(tmp_path / "runs")[0]
     metrics = json.loads((run_dir / "metrics.json").read_text())
     labels = pd.read_csv(run_dir / "predictions_test.csv")["Target"].fillna("").str.split()
     prevalence = np.array([sum(str(c) in row for row in labels) for c in range(28)]) / len(labels)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench import config, registry
+from bench import config, losses, registry
 from bench.api import LabelledImages, content_fingerprint
 from bench.errors import BenchError
 from bench.hpa import NUM_CLASSES
@@ -65,6 +65,8 @@ def test_classifier_contract(name):
         assert features.ndim == 2 and features.shape[0] == 2
         assert logits.shape == (2, NUM_CLASSES)
         torch.testing.assert_close(model(x), logits)
+    first = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+    assert first.in_channels == 4
 
 
 @pytest.mark.parametrize("name", registry.names("strategy"))
@@ -72,7 +74,7 @@ def test_strategy_contract(name):
     torch.manual_seed(0)
     strategy = registry.get("strategy", name)()
     model = registry.get("classifier", "resnet18")()
-    criterion = torch.nn.functional.binary_cross_entropy_with_logits
+    criterion = losses.bce
     real_x, real_y = torch.rand(4, 4, 32, 32), (torch.rand(4, NUM_CLASSES) < 0.2).float()
     n_syn = strategy.synthetic_batch_size(4)
     assert (n_syn > 0) == strategy.needs_synthetic

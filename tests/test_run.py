@@ -121,3 +121,125 @@ def test_random_resized_crop_is_per_sample_seeded_and_keeps_the_size():
     assert not torch.allclose(crops[0], crops[1])  # each sample gets its own crop
     full = random_resized_crop(x, torch.Generator().manual_seed(0), scale=(1.0, 1.0), ratio=(1.0, 1.0))
     torch.testing.assert_close(full, x, atol=1e-5, rtol=0)  # the whole image: identity
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGKILL"])
+def test_a_process_killed_by_a_signal_resumes_to_the_same_metrics(finished, tmp_path, sig):
+    """`bench run` as a real process: SIGTERM (SLURM's pre-emption) exits cleanly with one line and
+    code 143; SIGKILL just dies. Either way the same command resumes and ends with the same bytes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    exe = Path(sys.executable).with_name("bench")
+    args = [str(exe), "run", "--runs-dir", str(tmp_path), *TINY]
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    folder = tmp_path / finished.run_dir.name
+    deadline = time.monotonic() + 300
+    while not (folder / "checkpoint.pt").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.kill(process.pid, getattr(signal, sig))
+    stderr = process.communicate(timeout=120)[1]
+    assert not (folder / "done").exists() and (folder / "checkpoint.pt").exists()
+    if sig == "SIGTERM":
+        assert process.returncode == 143 and "Traceback" not in stderr
+        assert stderr.strip().splitlines()[-1].startswith("bench: terminated (SIGTERM)")
+    else:
+        assert process.returncode == -signal.SIGKILL
+    resumed = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resumed from" in resumed.stdout
+    assert (folder / "metrics.json").read_bytes() == (finished.run_dir / "metrics.json").read_bytes()
+
+
+def test_eight_runs_started_at_once_in_one_folder_all_land(tmp_path):
+    """Six configs, two of them started twice, all at the same moment: six complete records, none mixed."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from bench.leaderboard import load_runs
+
+    exe = Path(sys.executable).with_name("bench")
+    seeds = [0, 1, 2, 3, 4, 5, 0, 1]
+    processes = [subprocess.Popen([str(exe), "run", "--runs-dir", str(tmp_path), "--seed", str(seed), *TINY,
+                                   "train.epochs=1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for seed in seeds]
+    outputs = [p.communicate(timeout=900) for p in processes]
+    assert [p.returncode for p in processes] == [0] * 8, [err[-500:] for _, err in outputs]
+    runs = load_runs(tmp_path)
+    assert sorted(runs["seed"]) == [0, 1, 2, 3, 4, 5] and runs["run"].is_unique
+    for folder in tmp_path.glob("*/done"):
+        config_seed = json.loads((folder.parent / "config.json").read_text())["seed"]
+        assert json.loads((folder.parent / "record.json").read_text())["seed"] == config_seed
+        assert not list(folder.parent.glob("*.tmp")) and not (folder.parent / "checkpoint.pt").exists()
+    reused = sum("reusing finished run" in out for out, _ in outputs)
+    assert reused == 2  # each duplicate waited for the other process and reused its record
+
+
+def test_sigkill_at_random_points_then_resume_gives_the_same_bytes(finished, tmp_path):
+    """Kill-and-resume cycles at random moments (import, data, training, writing the record)."""
+    import random
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    exe = Path(sys.executable).with_name("bench")
+    args = [str(exe), "run", "--runs-dir", str(tmp_path), *TINY]
+    delays = sorted(random.Random(8).uniform(1.0, 12.0) for _ in range(4))
+    for delay in delays:
+        process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        process.kill()
+        process.wait()
+    final = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert final.returncode == 0, final.stderr
+    folder = tmp_path / finished.run_dir.name
+    assert (folder / "metrics.json").read_bytes() == (finished.run_dir / "metrics.json").read_bytes()
+    assert (folder / "done").exists() and not list(folder.glob(".*.tmp"))
+
+
+class _Payload:
+    """A pickle that would create a file when unpickled by an unsafe loader."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+def test_a_pickle_in_a_checkpoint_is_never_executed(finished, tmp_path):
+    import torch
+
+    marker = tmp_path / "executed"
+    folder = tmp_path / "runs" / finished.run_dir.name
+    folder.mkdir(parents=True)
+    torch.save({"model": _Payload(marker)}, folder / "checkpoint.pt")
+    said = []
+    outcome = run(tmp_path / "runs", say=said.append)
+    assert not marker.exists()  # weights_only=True refused it
+    assert any("is unreadable" in line for line in said) and outcome.metrics == finished.metrics
+
+
+def test_a_synthetic_set_with_a_pickled_array_is_refused(tmp_path):
+    import numpy as np
+
+    from bench.errors import BenchError
+    from bench.synthetic import load_set
+
+    folder = tmp_path / "set"
+    folder.mkdir()
+    np.save(folder / "images.npy", np.array([_Payload(tmp_path / "executed")], dtype=object), allow_pickle=True)
+    (folder / "labels.csv").write_text("Id,Target\nsyn-0,1\n")
+    from bench.synthetic import _sha256
+    manifest = {"key": "k", "images_sha256": _sha256(folder / "images.npy"),
+                "labels_sha256": _sha256(folder / "labels.csv"), "fingerprint": "f"}
+    (folder / "manifest.json").write_text(json.dumps(manifest))  # its checksums match: only the loader can refuse
+    with pytest.raises(BenchError, match="is damaged"):
+        load_set(folder, "k")
+    assert not (tmp_path / "executed").exists()

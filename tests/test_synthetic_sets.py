@@ -13,7 +13,7 @@ from bench.datasets.synthetic_cells import SyntheticCells
 from bench.errors import BenchError
 from bench.protocol import make_split
 from bench.synthetic import obtain, set_key
-from conftest import TINY, bench_cli
+from conftest import TINY, bench_cli, folders
 
 CPU = torch.device("cpu")
 
@@ -39,10 +39,10 @@ def test_a_set_is_built_from_the_train_role_only(roles, tmp_path):
     held_out = {parts[r].take([i])[0].tobytes() for r in ("val", "test") for i in range(len(parts[r]))}
     assert len(synthetic) == len(parts["train"])  # synthetic.per_real = 1
     assert all(image.tobytes() in train and image.tobytes() not in held_out for image in images)
-    folder = next(tmp_path.iterdir())
+    folder = folders(tmp_path)[0]
     meta = json.loads((folder / "manifest.json").read_text())
     assert meta["generator"]["name"] == "real" and meta["n_images"] == len(synthetic) and meta["resolution"] == 32
-    assert {"images.npy", "labels.csv", "grid.png", "manifest.json", "work"} == {p.name for p in folder.iterdir()}
+    assert {"images.npy", "labels.csv", "grid.png", "manifest.json"} == {p.name for p in folder.iterdir()}
     assert (folder / "labels.csv").read_text().startswith("Id,Target\nsyn-000000,")
 
 
@@ -51,10 +51,10 @@ def test_sets_are_reused_by_key(roles, tmp_path):
     first = build(roles, tmp_path)
     again = build(roles, tmp_path, "seed=5", log=said.append)  # another classifier seed: same set
     assert any("reusing synthetic set" in line for line in said)
-    assert again.fingerprint == first.fingerprint and len(list(tmp_path.iterdir())) == 1
+    assert again.fingerprint == first.fingerprint and len(folders(tmp_path)) == 1
     build(roles, tmp_path, "synthetic.per_real=0.5")
     build(roles, tmp_path, "synthetic.seed=1")
-    assert len(list(tmp_path.iterdir())) == 3
+    assert len(folders(tmp_path)) == 3
 
 
 def test_key_depends_on_generator_options_data_and_split_not_the_run_seed():
@@ -66,7 +66,7 @@ def test_key_depends_on_generator_options_data_and_split_not_the_run_seed():
 
 def test_a_damaged_set_is_never_used(roles, tmp_path):
     build(roles, tmp_path)
-    folder = next(tmp_path.iterdir())
+    folder = folders(tmp_path)[0]
     images = np.load(folder / "images.npy")
     images[0, 0, 0, 0] ^= 1
     np.save(folder / "images.npy", images)
@@ -76,7 +76,7 @@ def test_a_damaged_set_is_never_used(roles, tmp_path):
 
 def test_an_interrupted_set_is_built_again(roles, tmp_path):
     first = build(roles, tmp_path)
-    folder = next(tmp_path.iterdir())
+    folder = folders(tmp_path)[0]
     (folder / "manifest.json").unlink()  # killed before the manifest: incomplete
     said = []
     again = build(roles, tmp_path, log=said.append)
@@ -86,10 +86,57 @@ def test_an_interrupted_set_is_built_again(roles, tmp_path):
 def test_damaged_set_through_the_cli_is_one_line(tmp_path):
     ok = bench_cli("generate", "--generator", "real", *TINY, cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr
-    folder = next((tmp_path / "synthetic").iterdir())
+    folder = folders(tmp_path / "synthetic")[0]
     (folder / "labels.csv").write_text("Id,Target\nx,1\n")
     bad = bench_cli("run", "--generator", "real", "--strategy", "concat", *TINY, cwd=tmp_path)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "is damaged" in bad.stderr
-    folders = sorted(p.name for p in (tmp_path / "runs").iterdir())  # only the fidelity reference run
+    names = [p.name for p in folders(tmp_path / "runs")]  # only the fidelity reference run
     assert all(json.loads((tmp_path / "runs" / name / "config.json").read_text())["generator"]["name"] == "none"
-               for name in folders)
+               for name in names)
+
+
+def test_generate_killed_with_sigkill_resumes_to_the_same_set(tmp_path):
+    """A real process killed with SIGKILL after a generator checkpoint: the next call resumes and
+    writes the same bytes as an uninterrupted build."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    args = ["generate", "--generator", "ddpm-unet", "--runs-dir", str(tmp_path / "runs"), *TINY,
+            "generator.epochs=6", "generator.width=8", "generator.resolution=16", "generator.sampling_steps=5"]
+    whole = bench_cli(*args, "--synthetic-dir", str(tmp_path / "whole"))
+    assert whole.returncode == 0, whole.stderr
+    killed_dir = tmp_path / "killed"
+    exe = Path(sys.executable).with_name("bench")
+    process = subprocess.Popen([str(exe), *args, "--synthetic-dir", str(killed_dir)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not list(killed_dir.glob(".train/*/ddpm-unet.pt")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not list(killed_dir.glob("*/manifest.json"))  # killed mid-training: not a set yet
+    resumed = bench_cli(*args, "--synthetic-dir", str(killed_dir))
+    assert resumed.returncode == 0, resumed.stderr
+    assert "generator checkpoints found" in resumed.stdout and "resuming" in resumed.stdout
+    folder = folders(killed_dir)[0]
+    reference = folders(tmp_path / "whole")[0]
+    for name in ("images.npy", "labels.csv"):
+        assert (folder / name).read_bytes() == (reference / name).read_bytes()
+
+
+def test_sets_differing_only_in_sampling_options_share_one_training(roles, tmp_path):
+    said = []
+    first = build(roles, tmp_path, "generator.name=ddpm-unet", "generator.epochs=1", "generator.width=8",
+                  "generator.resolution=16", "generator.sampling_steps=4", log=said.append)
+    trained = list((tmp_path / ".train").iterdir())
+    assert len(trained) == 1 and (trained[0] / "ddpm-unet.pt").exists()
+    said.clear()
+    second = build(roles, tmp_path, "generator.name=ddpm-unet", "generator.epochs=1", "generator.width=8",
+                   "generator.resolution=16", "generator.sampling_steps=4", "generator.guidance_scale=1",
+                   log=said.append)
+    assert any("generator checkpoints found" in line for line in said)  # no second training
+    assert len(list((tmp_path / ".train").iterdir())) == 1 and second.fingerprint != first.fingerprint

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 
@@ -18,6 +19,7 @@ class Concat(Strategy):
     @dataclass
     class Options:
         ratio: float = 0.5  # synthetic images per real image in a batch
+        pairing: Literal["random", "class-aware"] = "random"
 
         def __post_init__(self):
             require(self.ratio > 0, "ratio", "must be > 0")
