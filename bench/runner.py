@@ -25,7 +25,7 @@ import bench
 from bench import registry
 from bench import synthetic as synthetic_sets
 from bench.api import Classifier, LabelledImages
-from bench.config import PluginChoice, RunConfig, to_dataclass
+from bench.config import PluginChoice, RunConfig, SyntheticConfig, to_dataclass
 from bench.errors import BenchError
 from bench.hpa import CLASS_NAMES, NUM_CLASSES, format_target
 from bench.locks import exclusive
@@ -94,7 +94,8 @@ def run_id(cfg: RunConfig, data: LabelledImages, split: Split) -> str:
 def normalise(cfg: RunConfig, say: Callable[[str], None]) -> RunConfig:
     """Check the generator/strategy pairing before any work.
 
-    A strategy that uses no synthetic data runs without a generator (the no-synthetic run).
+    A strategy that uses no synthetic data runs without a generator (the no-synthetic run), and a run
+    without synthetic images has the default `synthetic` section, so every such control is one run.
     """
     generator = registry.get("generator", cfg.generator.name)
     strategy = registry.get("strategy", cfg.strategy.name)
@@ -106,6 +107,8 @@ def normalise(cfg: RunConfig, say: Callable[[str], None]) -> RunConfig:
             f"{cfg.generator.name!r} is not used: this is the no-synthetic run")
         none = registry.get("generator", "none")
         cfg.generator = PluginChoice("none", none.Options())
+    if not registry.get("generator", cfg.generator.name).produces_images:
+        cfg.synthetic = SyntheticConfig()  # no set is made: its settings must not split identical controls
     return cfg
 
 

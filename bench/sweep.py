@@ -80,7 +80,7 @@ def _compatible(generator: str | None, strategy: str | None) -> bool:
 
 def expand(grid: Grid) -> list[Job]:
     """Every job of the grid, in order, without duplicates (two combinations giving one run id)."""
-    from bench.runner import load_data, run_id
+    from bench.runner import load_data, normalise, run_id
 
     data_cache: dict[str, tuple] = {}
     jobs, seen = [], set()
@@ -90,7 +90,8 @@ def expand(grid: Grid) -> list[Job]:
             continue
         flags = {f"{axis}.name" if axis not in ("seed", "preset") else axis: value
                  for axis, value in point.items() if axis != "preset"}
-        cfg = config.build(flags=flags, overrides=tuple(grid.overrides), preset=point["preset"])
+        cfg = normalise(config.build(flags=flags, overrides=tuple(grid.overrides), preset=point["preset"]),
+                        lambda line: None)
         data_key = json_key(cfg.to_dict()["dataset"], cfg.to_dict()["split"])
         if data_key not in data_cache:
             data, split, _ = load_data(cfg)

@@ -6,10 +6,12 @@
 - Classifier-free guidance: the label vector is zeroed with probability `p_uncond` in training;
   sampling mixes conditional and unconditional predictions with `guidance_scale`.
 - EMA weights (diffusers' `EMAModel`) are used for sampling.
-- DDIM (eta 0) or DPM-Solver++ sampling with a configurable number of steps; images in [-1, 1].
+- v-prediction by default (`prediction=epsilon` for the noise); DDIM (eta 0) or DPM-Solver++
+  sampling with a configurable number of steps, predictions of the clean image clipped to [-1, 1].
 - Any resolution (`resolution`: 32, 64, 128 and up); samples are upsampled bicubically to the
   dataset's resolution when they differ.
-Per-epoch checkpoints (model, EMA, optimizer) in the set's work folder make training resumable.
+Per-epoch checkpoints (model, EMA, optimizer) in the generator's training folder make training
+resumable, and are shared by sets that differ only in sampling options.
 """
 
 from __future__ import annotations
@@ -65,6 +67,8 @@ class DDPMUNet(Generator):
         lr: float = 2e-4
         ema_decay: float = 0.999
         beta_schedule: Literal["linear", "squaredcos_cap_v2"] = "squaredcos_cap_v2"
+        # what the network predicts: v (Salimans & Ho 2022; stable at high noise) or the noise itself
+        prediction: Literal["v_prediction", "epsilon"] = "v_prediction"
         p_uncond: float = 0.1
         guidance_scale: float = 2.0
         sampler: Literal["ddim", "dpm-solver"] = "ddim"
@@ -90,7 +94,8 @@ class DDPMUNet(Generator):
     def _scheduler(self):
         from diffusers import DDPMScheduler
 
-        return DDPMScheduler(num_train_timesteps=1000, beta_schedule=self.options.beta_schedule, clip_sample=False)
+        return DDPMScheduler(num_train_timesteps=1000, beta_schedule=self.options.beta_schedule,
+                             prediction_type=self.options.prediction, clip_sample=True)
 
     def _inputs(self, train: LabelledImages, index: np.ndarray, g: torch.Generator, device) -> torch.Tensor:
         from torchvision.transforms.functional import resize
@@ -126,7 +131,8 @@ class DDPMUNet(Generator):
                 noise = torch.randn(x0.shape, generator=g).to(device)
                 t = torch.randint(0, 1000, (len(index),), generator=g).to(device)
                 pred = self.model(scheduler.add_noise(x0, noise, t), t, labels.to(device))
-                loss = F.mse_loss(pred, noise)
+                target = noise if o.prediction == "epsilon" else scheduler.get_velocity(x0, noise, t)
+                loss = F.mse_loss(pred, target)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -159,15 +165,16 @@ class DDPMUNet(Generator):
         sampler.set_timesteps(self.options.sampling_steps)
         return sampler
 
-    def _guided_noise(self, model, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        """Classifier-free guidance; at guidance_scale 1 it is the conditional prediction (one pass, not two)."""
+    def _guided_prediction(self, model, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """Classifier-free guidance of the network's prediction (v or noise); at guidance_scale 1 the
+        conditional prediction alone (one pass, not two)."""
         scale = self.options.guidance_scale
         steps = t.expand(len(x)).to(x.device)
         if scale == 1.0:
             return model(x, steps, cond)
         both = torch.cat([cond, torch.zeros_like(cond)])
-        eps_c, eps_u = model(torch.cat([x, x]), torch.cat([steps, steps]), both).chunk(2)
-        return eps_u + scale * (eps_c - eps_u)
+        conditional, unconditional = model(torch.cat([x, x]), torch.cat([steps, steps]), both).chunk(2)
+        return unconditional + scale * (conditional - unconditional)
 
     @torch.inference_mode()
     def sample(self, labels, *, resolution, seed, device):
@@ -181,7 +188,7 @@ class DDPMUNet(Generator):
             x = torch.randn((len(cond), 4, o.resolution, o.resolution), generator=g).to(device)
             sampler = self._sampler()
             for t in sampler.timesteps:
-                x = sampler.step(self._guided_noise(model, x, t, cond), t, x).prev_sample
+                x = sampler.step(self._guided_prediction(model, x, t, cond), t, x).prev_sample
             x = ((x.clamp(-1, 1) + 1) / 2)
             if o.resolution != resolution:
                 x = F.interpolate(x, size=(resolution, resolution), mode="bicubic", align_corners=False).clamp(0, 1)

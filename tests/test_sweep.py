@@ -82,3 +82,15 @@ def test_bad_grid_is_one_line(tmp_path):
     path.write_text("generators: [none]\n")
     result = bench_cli("sweep", str(path), "--status")
     assert result.returncode == 2 and "unknown key 'generators'" in result.stderr
+
+
+def test_controls_with_other_synthetic_settings_are_one_run():
+    from bench import config
+    from bench.runner import normalise
+
+    quiet = lambda line: None  # noqa: E731
+    plain = normalise(config.build(), quiet)
+    assert normalise(config.build(overrides=("synthetic.per_real=0.25",)), quiet).hash() == plain.hash()
+    with_set = normalise(config.build(overrides=("generator.name=real", "strategy.name=concat",
+                                                  "synthetic.per_real=0.25")), quiet)
+    assert with_set.synthetic.per_real == 0.25
