@@ -28,8 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import yaml
-
 from bench import config, registry
 from bench.errors import BenchError
 from bench.records import DONE

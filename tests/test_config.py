@@ -54,7 +54,7 @@ def test_overrides_are_typed():
     (("trian.epochs=3",), "unknown config key trian (did you mean train?)"),
     (("classifier.pretrain=1",), "unknown config key classifier.pretrain (did you mean classifier.pretrained?)"),
     (("train.epochs=abc",), "train.epochs: expected int, got 'abc'"),
-    (("train.loss=hinge",), "train.loss: expected one of bce, focal, got 'hinge'"),
+    (("train.loss=hinge",), "train.loss: expected one of bce, focal, arcface, got 'hinge'"),
     (("train.epochs=0",), "train.epochs: must be >= 1"),
     (("train.lr=-1",), "train.lr: must be > 0"),
     (("dataset.name=hpa-kaggle",), "dataset.path: required option is missing"),

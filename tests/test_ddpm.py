@@ -82,7 +82,10 @@ def test_bench_run_with_the_papers_ddpm_and_concat(tmp_path):
     result = bench_cli("run", "--generator", "ddpm", "--strategy", "concat", "generator.epochs=1",
                        "generator.sampling_steps=10", "synthetic.labels=uniform", *TINY, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    run = folders(tmp_path / "runs")[0]
+    import json
+
+    runs = {json.loads((r / "config.json").read_text())["generator"]["name"]: r for r in folders(tmp_path / "runs")}
+    run = runs["ddpm"]  # beside it: the fidelity reference run (generator none)
     assert (run / "done").exists()
     synthetic = folders(tmp_path / "synthetic")[0]
     assert synthetic.name.startswith("ddpm-") and list((tmp_path / "synthetic" / ".train").glob("ddpm-*/ddpm.pt"))

@@ -64,8 +64,8 @@ def test_a_third_party_generator_and_classifier_run_through_bench_run(plugin_env
     result = bench_cli("run", "--generator", "toy-blobs", "--strategy", "concat", "--classifier", "toy-cnn",
                        *TINY, "--runs-dir", "runs", cwd=tmp_path, env=plugin_env)
     assert result.returncode == 0, result.stderr
-    run_dir = folders(tmp_path / "runs")[0]
-    assert (run_dir / "done").exists()
+    run_dir = next(r for r in folders(tmp_path / "runs") if "toy-blobs" in (r / "config.json").read_text())
+    assert (run_dir / "done").exists()  # beside it: the fidelity reference run
     config = (run_dir / "config.json").read_text()
     assert '"name": "toy-blobs"' in config and '"name": "toy-cnn"' in config and '"blob_radius": 0.08' in config
     assert "synthetic set:" in (run_dir / "log.txt").read_text()
