@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import fcntl
 import itertools
+import json
 import os
 import subprocess
 import sys
@@ -90,7 +91,8 @@ def expand(grid: Grid) -> list[Job]:
                  for axis, value in point.items() if axis != "preset"}
         cfg = normalise(config.build(flags=flags, overrides=tuple(grid.overrides), preset=point["preset"]),
                         lambda line: None)
-        data_key = json_key(cfg.to_dict()["dataset"], cfg.to_dict()["split"])
+        resolved = cfg.to_dict()
+        data_key = json.dumps([resolved["dataset"], resolved["split"]], sort_keys=True)
         if data_key not in data_cache:
             data, split, _ = load_data(cfg)
             data_cache[data_key] = (data, split)
@@ -106,12 +108,6 @@ def expand(grid: Grid) -> list[Job]:
         label = " ".join(f"{v}" for v in values if v is not None)
         jobs.append(Job(args + list(grid.overrides), rid, set_args and set_args + list(grid.overrides), label))
     return jobs
-
-
-def json_key(*parts) -> str:
-    import json
-
-    return json.dumps(parts, sort_keys=True)
 
 
 def state(job: Job, runs_dir: Path) -> str:
@@ -137,8 +133,7 @@ def bench_command(args: list[str]) -> list[str]:
 
 def run_local(jobs: list[Job], common: list[str], say: Callable[[str], None], gpus: int = 0) -> int:
     """Synthetic sets first, then every job not done, one after another (or one per GPU); failures counted."""
-    todo = [j for j in jobs if state(j, _runs_dir(common)) != "done"]
-    sets = list(dict.fromkeys(tuple(j.set_args) for j in todo if j.set_args))
+    todo, sets = pending(jobs, common)
     failed = 0
     for set_args in sets:
         say(f"generate: {' '.join(set_args)}")
@@ -162,6 +157,12 @@ def run_local(jobs: list[Job], common: list[str], say: Callable[[str], None], gp
     failed += sum(code != 0 for code in codes)
     say(f"sweep: {len(jobs) - len(todo)} already done, {len(todo)} run, {failed} failed")
     return failed
+
+
+def pending(jobs: list[Job], common: list[str]) -> tuple[list[Job], list[tuple[str, ...]]]:
+    """The jobs not done yet, and the distinct synthetic sets they need (to generate first)."""
+    todo = [j for j in jobs if state(j, _runs_dir(common)) != "done"]
+    return todo, list(dict.fromkeys(tuple(j.set_args) for j in todo if j.set_args))
 
 
 def _runs_dir(common: list[str]) -> Path:
@@ -190,8 +191,7 @@ def run_slurm(jobs: list[Job], common: list[str], slurm: dict, folder: Path, say
     (dependent on the first with afterok). Returns the submitit jobs."""
     import submitit
 
-    todo = [j for j in jobs if state(j, _runs_dir(common)) != "done"]
-    sets = list(dict.fromkeys(tuple(j.set_args) for j in todo if j.set_args))
+    todo, sets = pending(jobs, common)
     executor = submitit.AutoExecutor(folder=str(folder), cluster="slurm")
     executor.update_parameters(**{k: v for k, v in slurm.items() if v is not None})
     submitted = []
