@@ -29,6 +29,19 @@ def shared_hpa() -> Path:
     return SHARED_HPA
 
 
+def stand_in_weights(folder: Path, arch: str, seed: int = 0) -> tuple[Path, dict]:
+    """Random RGB weights of a timm model as safetensors, standing in for ImageNet's (offline here)."""
+    import timm
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    path = Path(folder) / f"{arch}-{seed}.safetensors"
+    if not path.exists():
+        torch.manual_seed(seed)
+        save_file(timm.create_model(arch, num_classes=0).state_dict(), str(path))
+    return path, load_file(str(path))
+
+
 def folders(path: Path) -> list[Path]:
     """The record folders under a runs or synthetic folder (not `.locks`), sorted."""
     return sorted(p for p in Path(path).iterdir() if p.is_dir() and not p.name.startswith("."))

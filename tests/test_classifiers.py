@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import pytest
-import timm
 import torch
-from safetensors.torch import save_file
 
 from bench.errors import BenchError
 from bench.losses import arcface
 from baselines.classifiers.heads import ArcFaceHead
 from baselines.classifiers.resnet import ResNet18
 from baselines.classifiers.timm_model import adapt_stem
-from conftest import TINY, bench_cli
+from conftest import TINY, bench_cli, stand_in_weights
 
 @pytest.fixture(scope="module")
 def rgb_weights(tmp_path_factory):
     """A stand-in for the ImageNet file: timm's RGB ResNet-18 state dict as safetensors (offline here)."""
-    torch.manual_seed(1)
-    rgb = timm.create_model("resnet18", num_classes=0)
-    path = tmp_path_factory.mktemp("weights") / "resnet18.safetensors"
-    save_file(rgb.state_dict(), str(path))
-    return path, rgb.state_dict()
+    return stand_in_weights(tmp_path_factory.mktemp("weights"), "resnet18", seed=1)
 
 
 @pytest.mark.parametrize("init", ["random", "copy-red", "timm"])

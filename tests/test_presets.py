@@ -6,12 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-import timm
-import torch
-from safetensors.torch import save_file
 
 from bench import config, presets, registry
-from conftest import bench_cli
+from conftest import bench_cli, stand_in_weights
 
 PRESETS = sorted(presets.available())
 
@@ -56,22 +53,13 @@ def weights_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("imagenet-stand-in")
 
 
-def weights_file(folder: Path, classifier: str) -> Path:
-    """Random RGB weights of the classifier's timm model, standing in for ImageNet's (offline here)."""
-    path = folder / f"{classifier}.safetensors"
-    if not path.exists():
-        torch.manual_seed(0)
-        rgb = timm.create_model(registry.get("classifier", classifier).arch, num_classes=0)
-        save_file(rgb.state_dict(), str(path))
-    return path
-
-
 @pytest.mark.parametrize("name", PRESETS)
 def test_preset_runs_on_the_embedded_dataset(name, tmp_path, weights_dir):
     cfg = config.build(preset=name)
     small = ["dataset.n_images=120", "dataset.resolution=32", "train.epochs=2", "train.eval_batch_size=64"]
     if cfg.classifier.options.pretrained:
-        small.append(f"classifier.weights={weights_file(weights_dir, cfg.classifier.name)}")
+        arch = registry.get("classifier", cfg.classifier.name).arch
+        small.append(f"classifier.weights={stand_in_weights(weights_dir, arch)[0]}")
     if hasattr(cfg.classifier.options, "input_size"):
         small.append("classifier.input_size=32")  # the 224 px the paper resized to is minutes per step here
     if cfg.generator.name == "ddpm":
