@@ -115,12 +115,17 @@ def run_cmd(dataset, generator, strategy, classifier, seed, epochs, preset, pret
     if dry_run:
         click.echo(yaml.safe_dump(cfg.to_dict(), sort_keys=False), nl=False)
         return
+    from bench import distributed
     from bench.runner import Runtime, execute
 
-    outcome = execute(cfg, Runtime(Path(runs_dir), device, force, Path(synthetic_dir), inception_weights),
-                      say=click.echo)
-    click.echo(_summary_table(outcome.metrics))
-    click.echo(f"record: {outcome.run_dir}")
+    try:  # under torchrun, every process runs this; rank 0 speaks
+        outcome = execute(cfg, Runtime(Path(runs_dir), device, force, Path(synthetic_dir), inception_weights),
+                          say=click.echo)
+    finally:
+        distributed.finish()
+    if distributed.from_env().is_main:
+        click.echo(_summary_table(outcome.metrics))
+        click.echo(f"record: {outcome.run_dir}")
 
 
 @cli.command("generate")
@@ -171,8 +176,11 @@ def _summary_table(metrics: dict) -> str:
 @click.option("--mem-gb", type=click.IntRange(min=1), default=16, show_default=True, help="SLURM memory per job.")
 @click.option("--array-parallelism", type=click.IntRange(min=1), default=64, show_default=True,
               help="Most array tasks running at once.")
+@click.option("--wait", is_flag=True, help="slurm: wait until every submitted job has ended, then report.")
+@click.option("--parallel", type=click.IntRange(min=1),
+              help="local: jobs at once (default one per visible GPU, else 1); on a CPU each gets cores/N threads.")
 def sweep_cmd(grid_file, launcher, show_status, runs_dir, synthetic_dir, device, partition, time_min, gpus, cpus,
-              mem_gb, array_parallelism):
+              mem_gb, array_parallelism, wait, parallel):
     """Run (or show) every job of a grid: datasets x generators x strategies x classifiers x presets x seeds."""
     from bench import sweep
 
@@ -188,15 +196,30 @@ def sweep_cmd(grid_file, launcher, show_status, runs_dir, synthetic_dir, device,
     if launcher == "slurm":
         slurm = {"slurm_partition": partition, "timeout_min": time_min, "gpus_per_node": gpus or None,
                  "cpus_per_task": cpus, "mem_gb": mem_gb, "slurm_array_parallelism": array_parallelism}
-        sweep.run_slurm(jobs, common, slurm, Path(runs_dir) / ".submitit", click.echo)
+        submitted = sweep.run_slurm(jobs, common, slurm, Path(runs_dir) / ".submitit", click.echo)
+        if wait and submitted:
+            click.echo(f"waiting for {len(submitted)} SLURM jobs (logs in {Path(runs_dir) / '.submitit'})")
+            sweep.wait_slurm(submitted)
+            _report_sweep(jobs, Path(runs_dir), grid_file)
         return
     import torch
 
     gpus_here = torch.cuda.device_count() if device in ("auto", "cuda") else 0
-    failed = sweep.run_local(jobs, common, click.echo, gpus_here)
+    failed = sweep.run_local(jobs, common, click.echo, gpus_here, parallel or 1)
     if failed:
         raise BenchError(f"{failed} job(s) failed; `bench sweep {grid_file} --status` lists them, "
                          f"running the sweep again retries them")
+
+
+def _report_sweep(jobs, runs_dir: Path, grid_file) -> None:
+    """After a waited-for SLURM sweep: done / not done from the run folders (the only ground truth)."""
+    from bench import sweep
+
+    missing = [job.label for job in jobs if sweep.state(job, runs_dir) != "done"]
+    click.echo(f"sweep: {len(jobs) - len(missing)} of {len(jobs)} jobs done")
+    if missing:
+        raise BenchError(f"{len(missing)} job(s) did not finish (first: {missing[0]}); logs under "
+                         f"{runs_dir / '.submitit'}; `bench sweep {grid_file} --launcher slurm` resubmits them")
 
 
 @cli.command("leaderboard")

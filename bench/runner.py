@@ -12,6 +12,7 @@ import resource
 import shutil
 import sys
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,10 +23,11 @@ import pandas as pd
 import torch
 
 import bench
-from bench import registry
+from bench import distributed, registry
 from bench import synthetic as synthetic_sets
 from bench.api import Classifier, LabelledImages
 from bench.config import PluginChoice, RunConfig, SyntheticConfig, to_dataclass
+from bench.distributed import World
 from bench.errors import BenchError
 from bench.hpa import CLASS_NAMES, NUM_CLASSES, format_target
 from bench.locks import exclusive
@@ -112,12 +114,16 @@ def normalise(cfg: RunConfig, say: Callable[[str], None]) -> RunConfig:
     return cfg
 
 
-def environment(device: torch.device) -> dict:
-    env = {"bench": bench.__version__, "python": platform.python_version(), "torch": torch.__version__,
+def environment(device: torch.device, world: World = distributed.SINGLE) -> dict:
+    env = {"processes": world.size, "bench": bench.__version__, "python": platform.python_version(),
+           "torch": torch.__version__,
            "numpy": np.__version__, "platform": platform.platform(), "machine": platform.machine(),
            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "device": str(device)}
     if device.type == "cuda":
         env["gpu"] = torch.cuda.get_device_name(device)
+    if os.environ.get("SLURM_JOB_ID"):  # where a cluster ran it: job, array task, node
+        env["slurm"] = {key: os.environ[f"SLURM_{key.upper()}"] for key in ("job_id", "array_job_id",
+                        "array_task_id", "job_nodelist") if f"SLURM_{key.upper()}" in os.environ}
     return env
 
 
@@ -168,24 +174,49 @@ def synthetic_for(cfg: RunConfig, data: LabelledImages, split: Split, roles: dic
 
 
 def execute(cfg: RunConfig, runtime: Runtime, say: Callable[[str], None] = print) -> Outcome:
-    """Run `cfg` (or reuse its finished run) and return where its record is."""
+    """Run `cfg` (or reuse its finished run) and return where its record is.
+
+    Under torchrun every process calls this; they train together and rank 0 alone writes.
+    """
+    world = distributed.from_env()
+    say = say if world.is_main else (lambda line: None)
     cfg = normalise(cfg, say)
     check_writable(runtime.runs_dir)
-    device = pick_device(runtime.device)
+    device = distributed.start(world, pick_device(runtime.device))
     data, split, roles = load_data(cfg)
     rid = run_id(cfg, data, split)
     run_dir = Path(runtime.runs_dir) / rid[:16]
-    if (run_dir / DONE).exists() and not runtime.force:
+
+    def finished() -> bool:
+        return bool(world.from_main((run_dir / DONE).exists() and not runtime.force))
+
+    if finished():
         return _reuse(run_dir, say)
+    if world.size > 1:
+        _require_synthetic_set(cfg, data, split, runtime)
     # before anything is written to runs/
     synthetic, scores = synthetic_for(cfg, data, split, roles, runtime, device, say)
-    with exclusive(runtime.runs_dir, rid[:16], say):  # a second process with this config waits, then reuses
-        if (run_dir / DONE).exists() and not runtime.force:
+    # a second process with this config waits, then reuses
+    with exclusive(runtime.runs_dir, rid[:16], say) if world.is_main else nullcontext():
+        if finished():
             return _reuse(run_dir, say)
-        if runtime.force and run_dir.exists():
-            shutil.rmtree(run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        return _train_and_record(cfg, data, split, roles, rid, run_dir, device, synthetic, scores, say)
+        if world.is_main:
+            if runtime.force and run_dir.exists():
+                shutil.rmtree(run_dir)
+            run_dir.mkdir(parents=True, exist_ok=True)
+        world.barrier()
+        return _train_and_record(cfg, data, split, roles, rid, run_dir, device, synthetic, scores, say, world)
+
+
+def _require_synthetic_set(cfg: RunConfig, data: LabelledImages, split: Split, runtime: Runtime) -> None:
+    """A multi-process run uses a finished synthetic set; it does not keep every GPU waiting on one that
+    trains a generator."""
+    if not registry.get("generator", cfg.generator.name).produces_images:
+        return
+    folder = synthetic_sets.set_folder(runtime.synthetic_dir, cfg, data.fingerprint, split.fingerprint)
+    if not (folder / synthetic_sets.MANIFEST).exists() or not (folder / "fidelity.json").exists():
+        raise BenchError(f"a multi-process run needs its synthetic set made first: run `bench generate "
+                         f"--generator {cfg.generator.name}` with the same options in one process, then torchrun")
 
 
 def _reuse(run_dir: Path, say: Callable[[str], None]) -> Outcome:
@@ -208,26 +239,30 @@ def ensure_fidelity(cfg: RunConfig, data: LabelledImages, split: Split, roles: d
 
 def _train_and_record(cfg: RunConfig, data: LabelledImages, split: Split, roles: dict, rid: str, run_dir: Path,
                       device: torch.device, synthetic: LabelledImages | None, fidelity: dict | None,
-                      say: Callable[[str], None]) -> Outcome:
+                      say: Callable[[str], None], world: World = distributed.SINGLE) -> Outcome:
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
     log_lines: list[str] = []
+    main = world.is_main
 
     def log(line: str) -> None:
         log_lines.append(line)
         say(line)
-        write_text(run_dir / "log.txt", "\n".join(log_lines) + "\n")
+        if main:
+            write_text(run_dir / "log.txt", "\n".join(log_lines) + "\n")
 
-    write_json(run_dir / "config.json", {"run_id": rid, "group": cfg.group_hash()[:8], **cfg.to_dict()})
-    write_text(run_dir / "split.csv", split.manifest)
+    if main:
+        write_json(run_dir / "config.json", {"run_id": rid, "group": cfg.group_hash()[:8], **cfg.to_dict()})
+        write_text(run_dir / "split.csv", split.manifest)
     log(f"run {rid[:16]}: {cfg.dataset.name} ({len(data)} images, {data.resolution}px), split {split.name} "
         f"{split.counts()}, generator {cfg.generator.name}, strategy {cfg.strategy.name}, "
-        f"classifier {cfg.classifier.name}, seed {cfg.seed}, device {device}")
+        f"classifier {cfg.classifier.name}, seed {cfg.seed}, device {device}"
+        + (f", {world.size} processes" if world.size > 1 else ""))
     if synthetic is not None:
         log(f"synthetic set: {len(synthetic)} images from generator {cfg.generator.name}")
     torch.manual_seed(cfg.seed)
     model = registry.get("classifier", cfg.classifier.name)(cfg.classifier.options).to(device)
     strategy = registry.get("strategy", cfg.strategy.name)(cfg.strategy.options)
-    trainer = Trainer(model, strategy, cfg.train, cfg.seed, device, run_dir / "checkpoint.pt", log)
+    trainer = Trainer(model, strategy, cfg.train, cfg.seed, device, run_dir / "checkpoint.pt", log, world)
     trainer.try_resume()
     state = trainer.fit(roles["train"], roles["val"], synthetic)
 
@@ -241,6 +276,8 @@ def _train_and_record(cfg: RunConfig, data: LabelledImages, split: Split, roles:
         metrics["gap"] = gaps(metrics["val"], metrics["test"])
     metrics.update(best_epoch=state.best_epoch, epochs_run=state.epoch, selection=selection_rule(cfg.train.select),
                    history=state.history)
+    if not main:
+        return Outcome(run_dir, False, metrics)
 
     write_json(run_dir / "metrics.json", metrics)
     write_text(run_dir / "per_class.csv", per_class_frame(results, thresholds).to_csv(index=False))
@@ -256,7 +293,7 @@ def _train_and_record(cfg: RunConfig, data: LabelledImages, split: Split, roles:
         "split": {"name": split.name, "fingerprint": split.fingerprint, "counts": split.counts()},
         "synthetic": None if synthetic is None else {"n_images": len(synthetic), "fingerprint": synthetic.fingerprint,
                                                      "fidelity": fidelity},
-        "environment": environment(device), "command": sys.argv,
+        "environment": environment(device, world), "command": sys.argv,
         "started": started.isoformat(timespec="seconds"), "wall_time_s": round(time.perf_counter() - t0, 1),
         "peak_memory": peak_memory_mib(device),
     })

@@ -25,6 +25,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -131,32 +133,46 @@ def bench_command(args: list[str]) -> list[str]:
     return [sys.executable, "-m", "bench", *args]
 
 
-def run_local(jobs: list[Job], common: list[str], say: Callable[[str], None], gpus: int = 0) -> int:
-    """Synthetic sets first, then every job not done, one after another (or one per GPU); failures counted."""
+def run_local(jobs: list[Job], common: list[str], say: Callable[[str], None], gpus: int = 0,
+              parallel: int = 1) -> int:
+    """Synthetic sets first, then every job not done: `parallel` at a time (default one per GPU, else
+    one), each pinned to a GPU or to its share of the CPU cores. Returns the number that failed."""
     todo, sets = pending(jobs, common)
     failed = 0
     for set_args in sets:
         say(f"generate: {' '.join(set_args)}")
         failed += subprocess.run(bench_command(["generate", *set_args, *_set_options(common)])).returncode != 0
-    commands = [bench_command(["run", *job.args, *common]) for job in todo]
-    if gpus > 1:
-        from concurrent.futures import ThreadPoolExecutor
+    workers = max(1, parallel if parallel > 1 else gpus)
+    envs = [_worker_env(slot, workers, gpus) for slot in range(workers)]
+    free = list(range(workers))
+    lock = threading.Lock()
 
-        def on_gpu(item):
-            index, command = item
-            env = {**os.environ, "CUDA_VISIBLE_DEVICES": str(index % gpus)}
-            return subprocess.run(command, env=env).returncode
+    def launch(item):
+        number, job = item
+        with lock:
+            slot = free.pop()
+        say(f"job {number}/{len(todo)}: {job.label}")
+        try:
+            return subprocess.run(bench_command(["run", *job.args, *common]), env=envs[slot]).returncode
+        finally:
+            with lock:
+                free.append(slot)
 
-        with ThreadPoolExecutor(gpus) as pool:
-            codes = list(pool.map(on_gpu, enumerate(commands)))
-    else:
-        codes = []
-        for number, (job, command) in enumerate(zip(todo, commands), start=1):
-            say(f"job {number}/{len(todo)}: {job.label}")
-            codes.append(subprocess.run(command).returncode)
+    with ThreadPoolExecutor(workers) as pool:
+        codes = list(pool.map(launch, enumerate(todo, start=1)))
     failed += sum(code != 0 for code in codes)
     say(f"sweep: {len(jobs) - len(todo)} already done, {len(todo)} run, {failed} failed")
     return failed
+
+
+def _worker_env(slot: int, workers: int, gpus: int) -> dict[str, str] | None:
+    """The environment of one local worker: its GPU, or its share of the cores when several share a CPU."""
+    if gpus:
+        return {**os.environ, "CUDA_VISIBLE_DEVICES": str(slot % gpus)}
+    if workers == 1:
+        return None
+    threads = str(max(1, (os.cpu_count() or 1) // workers))
+    return {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
 
 
 def pending(jobs: list[Job], common: list[str]) -> tuple[list[Job], list[tuple[str, ...]]]:
@@ -192,6 +208,9 @@ def run_slurm(jobs: list[Job], common: list[str], slurm: dict, folder: Path, say
     import submitit
 
     todo, sets = pending(jobs, common)
+    if not todo:
+        say(f"nothing to submit: all {len(jobs)} jobs are done")
+        return []
     executor = submitit.AutoExecutor(folder=str(folder), cluster="slurm")
     executor.update_parameters(**{k: v for k, v in slurm.items() if v is not None})
     submitted = []
@@ -200,10 +219,24 @@ def run_slurm(jobs: list[Job], common: list[str], slurm: dict, folder: Path, say
                                                     for s in sets])
         submitted += set_jobs
         say(f"submitted {len(set_jobs)} synthetic-set jobs: {', '.join(j.job_id for j in set_jobs)}")
-        executor.update_parameters(slurm_additional_parameters={
-            "dependency": "afterok:" + ":".join(j.job_id for j in set_jobs)})
+        executor.update_parameters(slurm_additional_parameters={  # runs start once every set is written
+            "dependency": "afterok:" + ":".join(j.job_id for j in set_jobs), "kill-on-invalid-dep": "yes"})
     if todo:
         run_jobs = executor.map_array(run_command, [bench_command(["run", *j.args, *common]) for j in todo])
         submitted += run_jobs
         say(f"submitted {len(run_jobs)} run jobs: {', '.join(j.job_id for j in run_jobs)}")
     return submitted
+
+
+def wait_slurm(submitted: list, poll_s: float = 5.0) -> None:
+    """Block until every submitted job has left the SLURM queue (works without accounting/sacct)."""
+    import time
+
+    waiting = {job.job_id.split("_")[0] for job in submitted}
+    while waiting:
+        queue = subprocess.run(["squeue", "-h", "-o", "%F"], capture_output=True, text=True)
+        if queue.returncode:
+            raise BenchError(f"squeue failed while waiting: {(queue.stderr.strip().splitlines() or ['?'])[-1]}")
+        waiting &= set(queue.stdout.split())
+        if waiting:
+            time.sleep(poll_s)

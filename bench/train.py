@@ -23,15 +23,18 @@ from tqdm import tqdm
 from bench import losses
 from bench.api import Classifier, LabelledImages, Strategy
 from bench.config import TrainConfig
+from bench.distributed import SINGLE, World
 from bench.losses import Criterion
 from bench.metrics import evaluate
 from bench.pairing import SyntheticPool
-from bench.schedules import EpochSchedule
 from bench.records import atomic_target
+from bench.schedules import EpochSchedule
 
 
-def epoch_generator(seed: int, epoch: int, stream: int = 0) -> torch.Generator:
-    state = np.random.SeedSequence([seed, epoch, stream]).generate_state(1, dtype=np.uint64)[0]
+def epoch_generator(seed: int, epoch: int, stream: int = 0, rank: int = 0) -> torch.Generator:
+    """The random stream `stream` of epoch `epoch` (of process `rank` in a multi-process run)."""
+    entropy = [seed, epoch, stream] if rank == 0 else [seed, epoch, stream, rank]
+    state = np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint64)[0]
     return torch.Generator().manual_seed(int(state))
 
 
@@ -113,11 +116,12 @@ def augment(x: torch.Tensor, g: torch.Generator, cfg: TrainConfig) -> torch.Tens
     return x
 
 
-def batches(n: int, batch_size: int, g: torch.Generator) -> list[np.ndarray]:
-    """A shuffled epoch of index batches; a last batch of one (BatchNorm cannot train on it) is merged."""
+def batches(n: int, batch_size: int, g: torch.Generator, processes: int = 1) -> list[np.ndarray]:
+    """A shuffled epoch of index batches; a last batch too small to give every process two images
+    (BatchNorm cannot train on one) is merged into the one before."""
     order = torch.randperm(n, generator=g).numpy()
     chunks = [order[i:i + batch_size] for i in range(0, n, batch_size)]
-    if len(chunks) > 1 and len(chunks[-1]) < 2:
+    if len(chunks) > 1 and len(chunks[-1]) < 2 * processes:
         chunks[-2] = np.concatenate([chunks[-2], chunks.pop()])
     return chunks
 
@@ -168,17 +172,29 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig):
     return opt, EpochSchedule(opt, cfg)
 
 
+class StrategyStep(torch.nn.Module):
+    """A training step's loss as one module, so DistributedDataParallel sees the whole forward
+    (backbones, heads and mixing) whatever the strategy calls on the classifier."""
+
+    def __init__(self, model: Classifier, strategy: Strategy, criterion: Criterion):
+        super().__init__()
+        self.model, self.strategy, self.criterion = model, strategy, criterion
+
+    def forward(self, x, y, syn_x, syn_y, g):
+        return self.strategy.loss(self.model, self.criterion, x, y, syn_x, syn_y, g)
+
+
 class Trainer:
     def __init__(self, model: Classifier, strategy: Strategy, cfg: TrainConfig, seed: int, device: torch.device,
-                 checkpoint: Path | None, log: Callable[[str], None]):
+                 checkpoint: Path | None, log: Callable[[str], None], world: World = SINGLE):
         self.model, self.strategy, self.cfg, self.seed, self.device = model, strategy, cfg, seed, device
-        self.checkpoint, self.log = checkpoint, log
+        self.checkpoint, self.log, self.world = checkpoint, log, world
         self.criterion = make_criterion(cfg)
         self.optimizer, self.scheduler = make_optimizer(model, cfg)
         self.state = TrainState()
 
     def _save(self) -> None:
-        if self.checkpoint is None:  # a short side computation (CAS) that is simply redone
+        if self.checkpoint is None or not self.world.is_main:  # no file: a side computation (CAS), redone
             return
         payload = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                    "scheduler": self.scheduler.state_dict(), "state": vars(self.state)}
@@ -197,7 +213,8 @@ class Trainer:
             self.state = TrainState(**payload["state"])
         except Exception as exc:  # noqa: BLE001 - any damage means: start this run again from scratch
             self.log(f"checkpoint {self.checkpoint} is unreadable ({type(exc).__name__}); starting from epoch 1")
-            self.checkpoint.unlink()
+            if self.world.is_main:  # the others read the same damage, or nothing: all start again
+                self.checkpoint.unlink(missing_ok=True)
             self.model.load_state_dict(initial)
             self.optimizer, self.scheduler = make_optimizer(self.model, self.cfg)
             self.state = TrainState()
@@ -213,12 +230,15 @@ class Trainer:
         """(real indices, synthetic indices or None) of every step of an epoch, drawn up front.
 
         Shuffling uses the epoch's main stream; synthetic pairing its own stream, so the batches can be
-        read ahead in a thread without changing any random draw.
+        read ahead in a thread without changing any random draw. In a multi-process run every process
+        shuffles alike, takes its share of each batch, and pairs and augments from streams of its own.
         """
+        rank, size = self.world.rank, self.world.size
         g = epoch_generator(self.seed, epoch)
-        plan = [(idx, None) for idx in batches(len(train), self.cfg.batch_size, g)]
+        plan = [(idx[rank::size], None) for idx in batches(len(train), self.cfg.batch_size, g, size)]
+        g = g if rank == 0 else epoch_generator(self.seed, epoch, stream=2, rank=rank)
         if synthetic is not None and self.strategy.synthetic_batch_size(self.cfg.batch_size):
-            pool, g_pair = SyntheticPool(synthetic.labels), epoch_generator(self.seed, epoch, stream=1)
+            pool, g_pair = SyntheticPool(synthetic.labels), epoch_generator(self.seed, epoch, stream=1, rank=rank)
             plan = [(idx, pool.draw(train.labels[idx], self.strategy.synthetic_batch_size(len(idx)),
                                     self.strategy.pairing, g_pair)) for idx, _ in plan]
         return g, plan
@@ -230,7 +250,8 @@ class Trainer:
                                              torch.from_numpy(synthetic.labels[sidx]))
             yield real, syn
 
-    def _train_epoch(self, train: LabelledImages, synthetic: LabelledImages | None, epoch: int) -> float:
+    def _train_epoch(self, step: torch.nn.Module, train: LabelledImages, synthetic: LabelledImages | None,
+                     epoch: int) -> float:
         self.model.train()
         g, plan = self._epoch_batches(train, synthetic, epoch)
         total, count = 0.0, 0
@@ -242,13 +263,14 @@ class Trainer:
             if syn is not None:
                 syn_x, syn_y = self._augment(syn[0], g), syn[1].to(self.device).float()
             with autocast(self.device, self.cfg.precision):
-                loss = self.strategy.loss(self.model, self.criterion, x, y, syn_x, syn_y, g)
+                loss = step(x, y, syn_x, syn_y, g)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"non-finite training loss at epoch {epoch}")
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
             total, count = total + loss.item() * len(x), count + len(x)
+        total, count = self.world.total(total, count)
         return total / max(count, 1)
 
     def _validate(self, val: LabelledImages) -> tuple[float, float]:
@@ -272,11 +294,13 @@ class Trainer:
         s = self.state
         if self.cfg.channels_last:
             self.model.to(memory_format=torch.channels_last)
+        step = self.world.wrap(StrategyStep(self.model, self.strategy, self.criterion))
         while s.epoch < self.cfg.epochs and not (self.cfg.patience and s.stale >= self.cfg.patience):
             epoch = s.epoch + 1
             lr = self.optimizer.param_groups[0]["lr"]
-            loss = self._train_epoch(train, synthetic, epoch)
-            score, val_loss = self._validate(val)
+            loss = self._train_epoch(step, train, synthetic, epoch)
+            self.world.share_buffers(self.model)
+            score, val_loss = map(self.world.from_main, self._validate(val))
             self.scheduler.after_epoch(epoch, score)
             selected = self._is_selected(score, val_loss)
             if selected:
