@@ -226,7 +226,9 @@ def _report_sweep(jobs, runs_dir: Path, grid_file) -> None:
 @click.option("--runs-dir", default="runs", show_default=True, help="Folder of run folders.")
 @click.option("--out", default="leaderboard/README.md", show_default=True, help="Markdown file to write.")
 @click.option("--no-plots", is_flag=True, help="Markdown only, no PNG figures.")
-def leaderboard_cmd(runs_dir, out, no_plots):
+@click.option("--synthetic-dir", default="synthetic", show_default=True,
+              help="Where the synthetic sets are (their sample grids are copied beside the markdown).")
+def leaderboard_cmd(runs_dir, out, no_plots, synthetic_dir):
     """Render the leaderboard markdown from every finished run."""
     from bench.leaderboard import load_runs, render, sections
     from bench.leaderboard_plots import draw
@@ -237,7 +239,8 @@ def leaderboard_cmd(runs_dir, out, no_plots):
     frame = load_runs(Path(runs_dir))
     try:
         figures = {} if frame.empty or no_plots else {
-            stem: draw(section, Path(runs_dir), Path(out).parent, stem) for stem, section in sections(frame)}
+            stem: draw(section, Path(runs_dir), Path(out).parent, stem, Path(synthetic_dir))
+            for stem, section in sections(frame)}
         write_text(Path(out), render(frame, figures))
     except OSError as exc:
         raise BenchError(f"cannot write {out}: {exc.strerror or exc}") from None

@@ -60,6 +60,7 @@ def load_runs(runs_dir: Path) -> pd.DataFrame:
         for role in ("val", "test", "gap"):
             for key in METRICS:
                 row[f"{role}:{key}"] = metrics.get(role, {}).get(key)
+        row["synthetic_fp"] = (record.get("synthetic") or {}).get("fingerprint")
         scores = (record.get("synthetic") or {}).get("fidelity") or {}
         for key in ("fid", "kid", "cas_f1_macro@tuned", "inception_fid"):
             row[f"fidelity:{key}"] = scores.get(key)
@@ -90,6 +91,11 @@ def _aggregate(section: pd.DataFrame, columns: dict[str, str]) -> tuple[list[str
         rows.append((-score, names, group, cells))
     rows.sort(key=lambda r: (r[0], r[1], r[2]))
     return [*NAMES, "config", "epochs", "seeds", *columns.values()], [r[3] for r in rows]
+
+
+def _duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
 
 
 def _selection(section: pd.DataFrame) -> str:
@@ -157,7 +163,9 @@ def render_section(section: pd.DataFrame) -> str:
     out = [f"## {first['dataset']} ({first['data_shape']}) · split `{first['split']}`", "",
            f"Dataset fingerprint `{first['dataset_fp'][:16]}`, split fingerprint `{first['split_fp'][:16]}`. "
            f"{len(section)} finished run{'s' if len(section) != 1 else ''}, "
-           f"mean wall time {section['wall_time_s'].mean():.0f} s per run.", "",
+           f"wall time {_duration(section['wall_time_s'].sum())} in all (sum over the runs; "
+           f"{section['wall_time_s'].mean():.0f} s per run on average; generators and the fidelity reference "
+           f"not included).", "",
            f"**Model selection:** {_selection(section)}. Values are mean ± sample std over seeds; rows sorted by "
            f"{'test' if has_test else 'validation'} macro F1 @tuned; the interval is a 95% percentile bootstrap "
            f"of the mean over seeds (coarse with 3 seeds; none with 1).", "",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -69,7 +71,33 @@ def per_class_heatmap(section: pd.DataFrame, runs_dir: Path, path: Path) -> bool
     return True
 
 
-def draw(section: pd.DataFrame, runs_dir: Path, out_dir: Path, stem: str) -> list[tuple[str, str]]:
+def sample_grids(section: pd.DataFrame, synthetic_dir: Path, out_dir: Path, stem: str) -> list[tuple[str, str]]:
+    """Copy the sample grid (rows = classes) of every synthetic set the section's runs used, found by its
+    content fingerprint among the set folders; sets whose folder is gone are left out."""
+    used = section.dropna(subset=["synthetic_fp"]).drop_duplicates("synthetic_fp").sort_values(["generator",
+                                                                                                 "synthetic_fp"])
+    if used.empty or not Path(synthetic_dir).is_dir():
+        return []
+    folders = {}
+    for manifest in sorted(Path(synthetic_dir).glob("*/manifest.json")):
+        try:
+            folders[json.loads(manifest.read_text())["fingerprint"]] = manifest.parent
+        except (OSError, ValueError, KeyError):
+            continue  # a damaged set has no grid worth showing
+    figures = []
+    for _, row in used.iterrows():
+        folder = folders.get(row["synthetic_fp"])
+        if folder is None or not (folder / "grid.png").exists():
+            continue
+        name = f"{stem}-samples-{row['generator']}-{row['synthetic_fp'][:8]}.png"
+        shutil.copyfile(folder / "grid.png", out_dir / name)
+        figures.append((f"Samples of generator `{row['generator']}` (set `{folder.name}`; one row per class, "
+                        f"as labelled)", name))
+    return figures
+
+
+def draw(section: pd.DataFrame, runs_dir: Path, out_dir: Path, stem: str,
+         synthetic_dir: Path | None = None) -> list[tuple[str, str]]:
     """Write this section's figures; (caption, file name) of each one written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     figures = []
@@ -79,4 +107,4 @@ def draw(section: pd.DataFrame, runs_dir: Path, out_dir: Path, stem: str) -> lis
                                  lambda p: per_class_heatmap(section, runs_dir, p))):
         if plot(out_dir / name):
             figures.append((caption, name))
-    return figures
+    return figures + (sample_grids(section, synthetic_dir, out_dir, stem) if synthetic_dir else [])

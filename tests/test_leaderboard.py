@@ -99,3 +99,22 @@ def test_cli_writes_figures_beside_the_markdown_byte_for_byte(runs, tmp_path):
     assert len(pngs) == 2  # val-vs-test and per-class of the stratified section; the paper split has no test
     text = outputs[0]["README.md"].decode()
     assert all(f"]({name})" in text for name in pngs)
+
+
+def test_each_synthetic_set_used_gets_its_sample_grid_in_the_leaderboard(tmp_path):
+    from conftest import bench_cli
+
+    runs, synthetic = tmp_path / "runs", tmp_path / "synthetic"
+    execute(config.build(overrides=TINY + ("generator.name=real", "strategy.name=concat")),
+            Runtime(runs, "cpu", synthetic_dir=synthetic), say=lambda line: None)
+    out = tmp_path / "board" / "README.md"
+    result = bench_cli("leaderboard", "--runs-dir", str(runs), "--synthetic-dir", str(synthetic), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    (grid,) = out.parent.glob("*-samples-real-*.png")
+    (set_folder,) = folders(synthetic)
+    assert grid.read_bytes() == (set_folder / "grid.png").read_bytes()
+    assert f"]({grid.name})" in out.read_text() and "Samples of generator `real`" in out.read_text()
+    shutil.rmtree(synthetic)  # sets deleted: the leaderboard still renders, without their grids
+    again = bench_cli("leaderboard", "--runs-dir", str(runs), "--synthetic-dir", str(synthetic),
+                      "--out", str(tmp_path / "again" / "README.md"))
+    assert again.returncode == 0 and "samples-real" not in (tmp_path / "again" / "README.md").read_text()

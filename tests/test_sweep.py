@@ -41,7 +41,7 @@ def test_sweep_runs_what_is_missing_and_reports_status(grid, tmp_path):
     common = ["--runs-dir", str(runs), "--synthetic-dir", str(tmp_path / "synthetic")]
     before = bench_cli("sweep", str(grid), "--status", "--runs-dir", str(runs))
     assert before.returncode == 0 and "0 done, 0 running, 0 failed, 4 missing" in before.stdout
-    first = bench_cli("sweep", str(grid), *common, timeout=900)
+    first = bench_cli("sweep", str(grid), *common, "--parallel", "2", timeout=900)  # two 1-thread workers
     assert first.returncode == 0, first.stderr[-1500:]
     assert set(states(grid, runs).values()) == {"done"}
     victim = next(job for job in sweep.expand(sweep.load_grid(grid)) if job.label.startswith("real concat"))
