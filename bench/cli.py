@@ -164,7 +164,7 @@ def _summary_table(metrics: dict) -> str:
 @cli.command("sweep")
 @click.argument("grid_file", metavar="GRID.yaml")
 @click.option("--launcher", type=click.Choice(["local", "slurm"]), default="local", show_default=True,
-              help="local: one job after another (one per GPU when several); slurm: job arrays through submitit.")
+              help="local: jobs on this machine (one per GPU, or --parallel); slurm: job arrays through submitit.")
 @click.option("--status", "show_status", is_flag=True, help="Print done / running / failed / missing and exit.")
 @click.option("--runs-dir", default="runs", show_default=True, help="Where run folders are written.")
 @click.option("--synthetic-dir", default="synthetic", show_default=True, help="Where synthetic sets are kept.")

@@ -12,6 +12,8 @@ options (guidance, sampler, steps) without retraining. Each line also prints the
 those N samples against the real train role (reference classifier: the default real-data run,
 reused from ./runs or trained once). Fewer epochs make the script quicker on a CPU; throughput does
 not depend on them, FID does (it is printed with them). The ratio printed is against `ddpm`.
+Trainings live where `bench generate` keeps them (`--synthetic-dir`), so a generator already trained
+with the same options for a synthetic set is reused ("train" then shows the seconds to load it).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import numpy as np
 import torch
 import yaml
 
-from bench import config, fidelity, registry
+from bench import config, fidelity, registry, synthetic
 from bench.api import LabelledImages, content_fingerprint
 from bench.runner import Runtime, execute, load_data, pick_device
 
@@ -46,6 +48,15 @@ def timed_sample(generator, labels, resolution, device) -> tuple[np.ndarray, flo
     return images, len(labels) / (time.perf_counter() - start)
 
 
+def training_dir(root: str, name: str, options: dict, data, split) -> Path:
+    """Where `bench generate` keeps (or would keep) this generator's training: a finished one is reused."""
+    cfg = config.build(flags={"generator.name": name},
+                       overrides=tuple(f"generator.{k}={v}" for k, v in options.items()))
+    folder = synthetic.training_folder(Path(root), cfg, data.fingerprint, split.fingerprint)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=256, help="images sampled by each generator")
@@ -55,10 +66,12 @@ def main() -> None:
     parser.add_argument("--unet-variant", action="append", default=[], help="ddpm-unet training options to try")
     parser.add_argument("--sampling-variant", action="append", default=[], help="extra ddpm-unet sampling options")
     parser.add_argument("--runs-dir", default="runs")
+    parser.add_argument("--synthetic-dir", default="synthetic",
+                        help="generator trainings are shared with `bench generate` there (reused when they exist)")
     args = parser.parse_args()
     device = pick_device(args.device)
     cfg = config.build()
-    _, _, roles = load_data(cfg)
+    data, split, roles = load_data(cfg)
     train = roles["train"]
     reference = execute(fidelity.reference_config(cfg), Runtime(Path(args.runs_dir), args.device), say=lambda s: None)
     labels = train.labels[np.random.default_rng(0).integers(0, len(train), args.n)]
@@ -70,8 +83,9 @@ def main() -> None:
     for name, options, samplings in jobs:
         plugin = registry.get("generator", name)
         generator = plugin(plugin.Options(**options))
+        generator.workdir = training_dir(args.synthetic_dir, name, options, data, split)
         start = time.perf_counter()
-        generator.fit(train, seed=0, device=device)
+        generator.fit(train, seed=cfg.synthetic.seed, device=device)
         fit_s = time.perf_counter() - start
         trained = generator.options
         for sampling in samplings:
