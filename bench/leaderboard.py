@@ -124,8 +124,9 @@ def _is_control(runs: pd.DataFrame) -> bool:
 
 def effect_rows(section: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     """Each configuration against the no-synthetic control with the same classifier and training
-    settings: the mean paired difference over shared seeds, with a paired bootstrap interval."""
-    rows = []
+    settings: the mean paired difference over shared seeds, with a paired bootstrap interval; largest
+    test (else validation) gain first."""
+    rows, order = [], []
     for (group, *names), runs in section.groupby(["group", *NAMES], sort=True):
         if _is_control(runs):
             continue
@@ -133,16 +134,37 @@ def effect_rows(section: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
                           & (section["strategy"] == "none")].set_index("seed")
         mine = runs.set_index("seed")
         seeds = sorted(set(mine.index) & set(control.index))
-        cells = [*names, group, len(seeds)]
+        cells, means = [*names, group, len(seeds)], {}
         for role in ("val", "test"):
             key = f"{role}:f1_macro@tuned"
             diff = (mine.loc[seeds, key] - control.loc[seeds, key]) if seeds else pd.Series(dtype=float)
             diff = diff.dropna()
+            means[role] = diff.mean() if len(diff) else float("-inf")
             cells += [f"{diff.mean():+.3f}" if len(diff) else "—", bootstrap_interval(diff)]
         rows.append(cells)
+        order.append((-means["test"] if np.isfinite(means["test"]) else -means["val"], group))
     headers = [*NAMES, "config", "paired seeds", "Δ val macro F1 @tuned", "val 95% CI", "Δ test macro F1 @tuned",
                "test 95% CI"]
-    return headers, rows
+    return headers, [row for _, row in sorted(zip(order, rows), key=lambda pair: pair[0])]
+
+
+def _verdict(effects: list[list[str]], has_test: bool) -> str:
+    """Which configurations beat (and which fell below) the control, by their 95% intervals."""
+    def bounds(interval: str) -> tuple[float, float] | None:
+        return tuple(float(x) for x in interval.strip("[]").split(",")) if interval.startswith("[") else None
+
+    parts = []
+    for role, column in (("validation", -3), ("test", -1))[: 2 if has_test else 1]:
+        named = {"above": [], "below": []}
+        for row in effects:
+            ci = bounds(row[column])
+            if ci and ci[0] > 0:
+                named["above"].append("/".join(row[:len(NAMES)]))
+            elif ci and ci[1] < 0:
+                named["below"].append("/".join(row[:len(NAMES)]))
+        parts.append(f"on {role}, above the control: {', '.join(named['above']) or 'none'}; "
+                     f"below it: {', '.join(named['below']) or 'none'}")
+    return "**Verdict (95% intervals entirely above or below 0):** " + "; ".join(parts) + "."
 
 
 def render_section(section: pd.DataFrame) -> str:
@@ -176,7 +198,8 @@ def render_section(section: pd.DataFrame) -> str:
                 "Change in macro F1 @tuned against the run with generator `none` and strategy `none` and the same "
                 "classifier and training settings, paired by seed; the interval is a paired bootstrap of the mean "
                 "difference. An interval that contains 0 is no evidence of an effect.", "",
-                tabulate(effects, effect_headers, tablefmt="github", disable_numparse=True), ""]
+                tabulate(effects, effect_headers, tablefmt="github", disable_numparse=True), "",
+                _verdict(effects, has_test), ""]
     if has_test or has_kaggle:
         gap_cols = {f"gap:{k}": f"gap {v}" for k, v in METRICS.items()} if has_test else {}
         if has_kaggle:

@@ -62,7 +62,7 @@ def test_bootstrap_interval_and_paired_effects():
     import numpy as np
     import pandas as pd
 
-    from bench.leaderboard import bootstrap_interval, effect_rows
+    from bench.leaderboard import _verdict, bootstrap_interval, effect_rows
 
     assert bootstrap_interval([0.5]) == "—"
     low, high = (float(x) for x in bootstrap_interval([0.1, 0.2, 0.3, 0.4]).strip("[]").split(","))
@@ -83,6 +83,9 @@ def test_bootstrap_interval_and_paired_effects():
     assert row["Δ test macro F1 @tuned"] == "-0.050"
     assert row["test 95% CI"] == "[-0.050, -0.050]"  # the same difference on every seed
     assert np.isclose(float(row["val 95% CI"].strip("[]").split(",")[0]), 0.02)
+    verdict = _verdict(effects, has_test=True)  # +0.02 on every seed on validation, -0.05 on test
+    assert ("on validation, above the control: ddpm/mix_rep/resnet18; below it: none; "
+            "on test, above the control: none; below it: ddpm/mix_rep/resnet18.") in verdict
 
 
 def test_cli_writes_figures_beside_the_markdown_byte_for_byte(runs, tmp_path):
