@@ -200,7 +200,7 @@ def sweep_cmd(grid_file, launcher, show_status, runs_dir, synthetic_dir, device,
         if wait and submitted:
             click.echo(f"waiting for {len(submitted)} SLURM jobs (logs in {Path(runs_dir) / '.submitit'})")
             sweep.wait_slurm(submitted)
-            _report_sweep(jobs, Path(runs_dir), grid_file)
+            _report_sweep(jobs, common, grid_file)
         return
     import torch
 
@@ -211,15 +211,16 @@ def sweep_cmd(grid_file, launcher, show_status, runs_dir, synthetic_dir, device,
                          f"running the sweep again retries them")
 
 
-def _report_sweep(jobs, runs_dir: Path, grid_file) -> None:
+def _report_sweep(jobs, common: list[str], grid_file) -> None:
     """After a waited-for SLURM sweep: done / not done from the run folders (the only ground truth)."""
     from bench import sweep
 
-    missing = [job.label for job in jobs if sweep.state(job, runs_dir) != "done"]
+    missing, _ = sweep.pending(jobs, common)
     click.echo(f"sweep: {len(jobs) - len(missing)} of {len(jobs)} jobs done")
     if missing:
-        raise BenchError(f"{len(missing)} job(s) did not finish (first: {missing[0]}); logs under "
-                         f"{runs_dir / '.submitit'}; `bench sweep {grid_file} --launcher slurm` resubmits them")
+        raise BenchError(f"{len(missing)} job(s) did not finish (first: {missing[0].label}); logs under "
+                         f"{sweep.runs_dir(common) / '.submitit'}; `bench sweep {grid_file} --launcher slurm` "
+                         f"resubmits them")
 
 
 @cli.command("leaderboard")

@@ -177,11 +177,11 @@ def _worker_env(slot: int, workers: int, gpus: int) -> dict[str, str] | None:
 
 def pending(jobs: list[Job], common: list[str]) -> tuple[list[Job], list[tuple[str, ...]]]:
     """The jobs not done yet, and the distinct synthetic sets they need (to generate first)."""
-    todo = [j for j in jobs if state(j, _runs_dir(common)) != "done"]
+    todo = [j for j in jobs if state(j, runs_dir(common)) != "done"]
     return todo, list(dict.fromkeys(tuple(j.set_args) for j in todo if j.set_args))
 
 
-def _runs_dir(common: list[str]) -> Path:
+def runs_dir(common: list[str]) -> Path:
     return Path(common[common.index("--runs-dir") + 1]) if "--runs-dir" in common else Path("runs")
 
 
