@@ -1,49 +1,52 @@
-"""Run records on disk: atomic writes, run folders, `done` markers, and loading finished runs.
+"""A run folder on disk, read back: the one place that knows its files.
 
-The filesystem is the database (as in DomainBed): a run lives in `runs/<config-hash>/`, every file
-is written to a temporary name in the same folder and renamed, and `done` is written last. A
-folder without `done` is never read as a result.
+The filesystem is the database (as in DomainBed): a run lives in `runs/<first 16 hex of its id>/`,
+every file is written to a temporary name and renamed (`bench.files`), and `done` is written last.
+A folder without `done` is never read as a result.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 from pathlib import Path
-from typing import Iterator
+
+import torch
+
+from bench import config, registry
+from bench.api import Classifier
+from bench.errors import BenchError
 
 DONE = "done"
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def is_finished(folder: Path) -> bool:
+    return (Path(folder) / DONE).exists()
 
 
-@contextlib.contextmanager
-def atomic_target(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; on success it is renamed onto `path`, else removed."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+def read_json(folder: Path, name: str) -> dict:
+    """One JSON file of a run folder (config.json, metrics.json, record.json, ...)."""
+    return json.loads((Path(folder) / name).read_text())
 
 
-def write_text(path: Path, text: str) -> None:
-    with atomic_target(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+def find_run(run: str, runs_dir: Path) -> Path:
+    """A finished run folder, given its path or a prefix of its id."""
+    folder = Path(run)
+    if not folder.is_dir():
+        matches = sorted(p for p in Path(runs_dir).glob(f"{run}*") if p.is_dir()) if run else []
+        if len(matches) != 1:
+            raise BenchError(f"run {run!r}: {'no' if not matches else 'several'} run folders match in {runs_dir}; "
+                             f"`ls {runs_dir}` lists the runs (`bench leaderboard` names each run's folder)")
+        folder = matches[0]
+    if not is_finished(folder):
+        raise BenchError(f"run {folder} is not finished (no done marker)")
+    return folder
 
 
-def write_json(path: Path, data) -> None:
-    write_text(path, json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n")
+def load_classifier(run_dir: Path, device: torch.device | str = "cpu") -> Classifier:
+    """A finished run's selected classifier, rebuilt from its config.json and model.pt, in eval mode."""
+    choice = read_json(run_dir, "config.json")["classifier"]
+    plugin = registry.get("classifier", choice["name"])
+    options = config.to_dataclass(plugin.Options, {k: v for k, v in choice.items() if k != "name"}, "classifier")
+    model = plugin(options)
+    model.load_state_dict(torch.load(Path(run_dir) / "model.pt", map_location="cpu", weights_only=True))
+    return model.to(device).eval()

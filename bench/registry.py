@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 
 from bench import api
@@ -55,7 +55,7 @@ def _load(kind: str, ep: EntryPoint) -> PluginInfo:
     return PluginInfo(kind, ep.name, _distribution(ep), ep.value, plugin, error)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _entry_points(kind: str) -> dict[str, list[EntryPoint]]:
     found: dict[str, list[EntryPoint]] = {}
     for ep in entry_points(group=KINDS[kind][0]):
@@ -98,3 +98,9 @@ def get(kind: str, name: str) -> type:
     if info.plugin is None:
         raise BenchError(f"{kind} {name!r} from {info.distribution} is broken: {info.error}")
     return info.plugin
+
+
+def fits(generator: type, strategy: type) -> bool:
+    """Whether a generator and a strategy make a run: a strategy uses synthetic images exactly when the
+    generator makes them (the one compatibility rule; `bench run` and `bench sweep` both apply it)."""
+    return generator.produces_images == strategy.needs_synthetic

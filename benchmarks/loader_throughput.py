@@ -25,11 +25,13 @@ import torch
 from PIL import Image
 from torchvision import transforms
 
-from bench import image_cache
 from bench.config import TrainConfig
-from bench.hpa import CHANNELS
-from bench.kaggle_layout import files_signature, read_labels_csv, scan
-from bench.train import augment, epoch_generator, to_device
+from bench.data import image_cache
+from bench.data.kaggle import files_signature, read_labels_csv, scan
+from bench.data.labels import CHANNELS
+from bench.evaluate.predict import to_device
+from bench.train.augment import augment
+from bench.train.loop import epoch_generator
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -27,9 +27,11 @@ import numpy as np
 import torch
 import yaml
 
-from bench import config, fidelity, registry, synthetic
+from bench import config
 from bench.api import LabelledImages, content_fingerprint
-from bench.runner import Runtime, execute, load_data, pick_device
+from bench.runs.execute import Runtime, execute, load_data, pick_device
+from bench.synthetic import fidelity
+from bench.synthetic import sets as synthetic
 
 
 def parse_options(text: str) -> dict:
@@ -81,11 +83,10 @@ def main() -> None:
                      [{}] + [parse_options(v) for v in args.sampling_variant]))
     rows = []
     for name, options, samplings in jobs:
-        plugin = registry.get("generator", name)
-        generator = plugin(plugin.Options(**options))
-        generator.workdir = training_dir(args.synthetic_dir, name, options, data, split)
+        generator = config.choice("generator", name, options).create()
+        workdir = training_dir(args.synthetic_dir, name, options, data, split)
         start = time.perf_counter()
-        generator.fit(train, seed=cfg.synthetic.seed, device=device)
+        generator.fit(train, seed=cfg.synthetic.seed, device=device, workdir=workdir)
         fit_s = time.perf_counter() - start
         trained = generator.options
         for sampling in samplings:

@@ -23,10 +23,10 @@ import torch
 import torch.nn.functional as F
 from torchvision import transforms
 
-from bench import config, registry
+from bench import config
 from bench.api import LabelledImages
-from bench.runner import load_data, pick_device
-from bench.train import Trainer
+from bench.runs.execute import load_data, pick_device
+from bench.train.loop import StrategyStep, Trainer
 
 
 class PaperDataset(torch.utils.data.Dataset):
@@ -71,12 +71,14 @@ def paper_loop(model, data, args, device) -> float:
 
 def harness_loop(model, data, args, device, **train) -> float:
     cfg = config.TrainConfig(batch_size=args.batch_size, epochs=1, **train)
-    trainer = Trainer(model, registry.get("strategy", "none")(), cfg, 0, device, None, lambda s: None)
+    strategy = config.choice("strategy", "none").create()
+    trainer = Trainer(model, strategy, cfg, 0, device, None, lambda s: None)
+    step = StrategyStep(model, strategy, trainer.criterion)
     warm = data.subset(np.arange(args.batch_size))
-    trainer._train_epoch(warm, None, 1)
+    trainer._train_epoch(step, warm, None, 1)
     sync(device)
     start = time.perf_counter()
-    trainer._train_epoch(data, None, 2)
+    trainer._train_epoch(step, data, None, 2)
     sync(device)
     return len(data) / (time.perf_counter() - start)
 
@@ -100,7 +102,7 @@ def main() -> None:
     rows = []
     for name, train in variants:
         torch.manual_seed(0)
-        model = registry.get("classifier", args.classifier)().to(device)
+        model = config.choice("classifier", args.classifier).create().to(device)
         rate = paper_loop(model, data, args, device) if train is None else harness_loop(model, data, args, device,
                                                                                         **train)
         rows.append((name, rate))

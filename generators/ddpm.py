@@ -18,17 +18,14 @@ one of the row's classes (drawn with the sampling seed) and the image keeps the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.api import Generator, LabelledImages
-from bench.config import require
-from bench.hpa import NUM_CLASSES
-from bench.records import atomic_target
+from bench.api import NUM_CLASSES, LabelledImages, require
+from bench.api.diffusion import DiffusionGenerator
 
 
 class SimplifiedDDPMNet(nn.Module):
@@ -53,10 +50,13 @@ def single_label_pairs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rows.astype(np.int64), classes.astype(np.int64)
 
 
-class PaperDDPM(Generator):
+class PaperDDPM(DiffusionGenerator):
     """The paper's simplified DDPM: 3 convs, timestep ignored, single-label, 32 px, 1000-step sampling."""
 
     sampling_options = ("sampling_steps", "sampling_batch_size")
+    checkpoint_name = "ddpm.pt"
+    quick_options = {"epochs": 1, "sampling_steps": 4}
+    epoch_seed_stride = 1009
 
     @dataclass
     class Options:
@@ -75,73 +75,45 @@ class PaperDDPM(Generator):
 
     def __init__(self, options=None):
         super().__init__(options)
+        self.scheduler = self.noise_scheduler()
+        self.model = self.new_model()
+
+    def new_model(self) -> nn.Module:
+        return SimplifiedDDPMNet()
+
+    def noise_scheduler(self):
         from diffusers import DDPMScheduler
 
-        self.scheduler = DDPMScheduler(num_train_timesteps=1000)
-        self.model = SimplifiedDDPMNet()
+        return DDPMScheduler(num_train_timesteps=1000)
 
-    def _training_images(self, train: LabelledImages, index: np.ndarray, device) -> torch.Tensor:
+    def training_size(self, train: LabelledImages) -> int:
+        self._pairs = single_label_pairs(train.labels)
+        return len(self._pairs[0])
+
+    def training_loss(self, model, scheduler, train, picks, g, device):
         from torchvision.transforms.functional import resize
 
-        x = torch.from_numpy(train.take(index)).to(device).float().div_(255.0)
+        rows, classes = self._pairs
+        x0 = torch.from_numpy(train.take(rows[picks])).to(device).float().div_(255.0)
         size = self.options.resolution
-        return resize(x, [size, size], antialias=True) if x.shape[-1] != size else x
+        x0 = resize(x0, [size, size], antialias=True) if x0.shape[-1] != size else x0
+        turns = torch.randint(0, 4, (len(picks),), generator=g)
+        x0 = torch.stack([torch.rot90(img, int(k), dims=(1, 2)) for img, k in zip(x0, turns)])
+        noise = torch.randn(x0.shape, generator=g).to(device)
+        t = torch.randint(0, 1000, (len(picks),), generator=g).to(device)
+        pred = model(scheduler.add_noise(x0, noise, t), t, torch.from_numpy(classes[picks]).to(device))
+        return F.mse_loss(pred, noise)
 
-    def fit(self, train: LabelledImages, *, seed: int, device: torch.device) -> None:
-        torch.manual_seed(seed)
-        self.model = SimplifiedDDPMNet().to(device)
-        optimizer = torch.optim.Adam(self.model.parameters(), lr=self.options.lr)
-        start = self._resume(self.workdir, optimizer, device)
-        rows, classes = single_label_pairs(train.labels)
-        for epoch in range(start + 1, self.options.epochs + 1):
-            g = torch.Generator().manual_seed(seed * 1009 + epoch)
-            order = torch.randperm(len(rows), generator=g).numpy()
-            self.model.train()
-            for lo in range(0, len(order), self.options.batch_size):
-                pick = order[lo:lo + self.options.batch_size]
-                x0 = self._training_images(train, rows[pick], device)
-                turns = torch.randint(0, 4, (len(pick),), generator=g)
-                x0 = torch.stack([torch.rot90(img, int(k), dims=(1, 2)) for img, k in zip(x0, turns)])
-                noise = torch.randn(x0.shape, generator=g).to(device)
-                t = torch.randint(0, 1000, (len(pick),), generator=g).to(device)
-                pred = self.model(self.scheduler.add_noise(x0, noise, t), t, torch.from_numpy(classes[pick]).to(device))
-                loss = F.mse_loss(pred, noise)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-            self._checkpoint(self.workdir, optimizer, epoch)
-
-    def _resume(self, workdir: Path | None, optimizer, device) -> int:
-        path = workdir / "ddpm.pt" if workdir else None
-        if path is None or not path.exists():
-            return 0
-        state = torch.load(path, map_location=device, weights_only=True)
-        self.model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        return int(state["epoch"])
-
-    def _checkpoint(self, workdir: Path | None, optimizer, epoch: int) -> None:
-        if workdir is None:
-            return
-        with atomic_target(Path(workdir) / "ddpm.pt") as tmp:
-            torch.save({"model": self.model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch}, tmp)
-
-    @torch.inference_mode()
-    def sample(self, labels, *, resolution, seed, device):
+    def conditions(self, labels, seed):
+        """One of each row's classes, drawn with the sampling seed (the network knows one class)."""
         rng = np.random.default_rng([seed, 0xDD])
-        classes = np.array([rng.choice(np.flatnonzero(row)) for row in labels], dtype=np.int64)
-        self.model.eval()
+        return np.array([rng.choice(np.flatnonzero(row)) for row in labels], dtype=np.int64)
+
+    def denoise(self, model, conditions, g, device):
         self.scheduler.set_timesteps(self.options.sampling_steps)
-        out = []
-        g = torch.Generator().manual_seed(seed)
+        c = torch.from_numpy(conditions).to(device)
         size = self.options.resolution
-        for lo in range(0, len(classes), self.options.sampling_batch_size):
-            c = torch.from_numpy(classes[lo:lo + self.options.sampling_batch_size]).to(device)
-            x = torch.randn((len(c), 4, size, size), generator=g).to(device)
-            for t in self.scheduler.timesteps:
-                x = self.scheduler.step(self.model(x, t, c), t, x, generator=g).prev_sample
-            x = x.clamp(0, 1)
-            if size != resolution:
-                x = F.interpolate(x, size=(resolution, resolution), mode="bicubic", align_corners=False).clamp(0, 1)
-            out.append((x * 255).round().to(torch.uint8).cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, 4, resolution, resolution), dtype=np.uint8)
+        x = torch.randn((len(c), 4, size, size), generator=g).to(device)
+        for t in self.scheduler.timesteps:
+            x = self.scheduler.step(model(x, t, c), t, x, generator=g).prev_sample
+        return x.clamp(0, 1)

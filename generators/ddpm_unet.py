@@ -16,9 +16,7 @@ resumable, and are shared by sets that differ only in sampling options.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -26,10 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.api import Generator, LabelledImages
-from bench.config import require
-from bench.hpa import NUM_CLASSES
-from bench.records import atomic_target
+from bench.api import NUM_CLASSES, require
+from bench.api.diffusion import DiffusionGenerator
 
 
 class LabelConditionedUNet(nn.Module):
@@ -51,10 +47,14 @@ class LabelConditionedUNet(nn.Module):
         return self.unet(x, t, class_labels=self.label_proj(labels)).sample
 
 
-class DDPMUNet(Generator):
+class DDPMUNet(DiffusionGenerator):
     """Time-conditioned U-Net (diffusers), multi-hot labels with classifier-free guidance, EMA, DDIM sampling."""
 
     sampling_options = ("guidance_scale", "sampler", "sampling_steps", "sampling_batch_size")
+    checkpoint_name = "ddpm-unet.pt"
+    quick_options = {"epochs": 1, "width": 8, "depth": 2, "sampling_steps": 3}
+    use_ema = True
+    epoch_seed_stride = 7919
 
     @dataclass
     class Options:
@@ -87,17 +87,21 @@ class DDPMUNet(Generator):
             require(self.lr > 0 and self.guidance_scale >= 0, "lr", "lr must be > 0 and guidance_scale >= 0")
             require(self.sampling_steps <= 1000, "sampling_steps", "must be <= 1000 (the trained T)")
 
-    def _new_model(self) -> LabelConditionedUNet:
+    def new_model(self) -> nn.Module:
         o = self.options
         return LabelConditionedUNet(o.resolution, o.width, o.depth, o.layers_per_block)
 
-    def _scheduler(self):
+    def new_optimizer(self, model):
+        return torch.optim.AdamW(model.parameters(), lr=self.options.lr)
+
+    def noise_scheduler(self):
         from diffusers import DDPMScheduler
 
         return DDPMScheduler(num_train_timesteps=1000, beta_schedule=self.options.beta_schedule,
                              prediction_type=self.options.prediction, clip_sample=True)
 
-    def _inputs(self, train: LabelledImages, index: np.ndarray, g: torch.Generator, device) -> torch.Tensor:
+    def _inputs(self, train, index: np.ndarray, g: torch.Generator, device) -> torch.Tensor:
+        """Training images in [-1, 1] at the generator's resolution, randomly rotated and flipped."""
         from torchvision.transforms.functional import resize
 
         x = torch.from_numpy(train.take(index)).float().div_(127.5).sub_(1.0)
@@ -109,59 +113,22 @@ class DDPMUNet(Generator):
         flip = torch.rand(len(x), generator=g) < 0.5
         return torch.where(flip[:, None, None, None], x.flip(3), x).to(device)
 
-    def fit(self, train: LabelledImages, *, seed: int, device: torch.device) -> None:
-        from diffusers.training_utils import EMAModel
-
-        torch.manual_seed(seed)
+    def training_loss(self, model, scheduler, train, picks, g, device):
         o = self.options
-        self.model = self._new_model().to(device)
-        self.ema = EMAModel(self.model.parameters(), decay=o.ema_decay)
-        optimizer = torch.optim.AdamW(self.model.parameters(), lr=o.lr)
-        scheduler = self._scheduler()
-        start = self._resume(optimizer, device)
-        for epoch in range(start + 1, o.epochs + 1):
-            g = torch.Generator().manual_seed(seed * 7919 + epoch)
-            self.model.train()
-            order = torch.randperm(len(train), generator=g).numpy()
-            for lo in range(0, len(order), o.batch_size):
-                index = order[lo:lo + o.batch_size]
-                x0 = self._inputs(train, index, g, device)
-                labels = torch.from_numpy(train.labels[index]).float()
-                labels[torch.rand(len(index), generator=g) < o.p_uncond] = 0.0  # the unconditional branch
-                noise = torch.randn(x0.shape, generator=g).to(device)
-                t = torch.randint(0, 1000, (len(index),), generator=g).to(device)
-                pred = self.model(scheduler.add_noise(x0, noise, t), t, labels.to(device))
-                target = noise if o.prediction == "epsilon" else scheduler.get_velocity(x0, noise, t)
-                loss = F.mse_loss(pred, target)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                self.ema.step(self.model.parameters())
-            self._checkpoint(optimizer, epoch)
-
-    def _resume(self, optimizer, device) -> int:
-        path = Path(self.workdir) / "ddpm-unet.pt" if self.workdir else None
-        if path is None or not path.exists():
-            return 0
-        state = torch.load(path, map_location=device, weights_only=True)
-        self.model.load_state_dict(state["model"])
-        self.ema.load_state_dict(state["ema"])
-        optimizer.load_state_dict(state["optimizer"])
-        return int(state["epoch"])
-
-    def _checkpoint(self, optimizer, epoch: int) -> None:
-        if self.workdir is None:
-            return
-        state = {"model": self.model.state_dict(), "ema": self.ema.state_dict(),
-                 "optimizer": optimizer.state_dict(), "epoch": epoch}
-        with atomic_target(Path(self.workdir) / "ddpm-unet.pt") as tmp:
-            torch.save(state, tmp)
+        x0 = self._inputs(train, picks, g, device)
+        labels = torch.from_numpy(train.labels[picks]).float()
+        labels[torch.rand(len(picks), generator=g) < o.p_uncond] = 0.0  # the unconditional branch
+        noise = torch.randn(x0.shape, generator=g).to(device)
+        t = torch.randint(0, 1000, (len(picks),), generator=g).to(device)
+        pred = model(scheduler.add_noise(x0, noise, t), t, labels.to(device))
+        target = noise if o.prediction == "epsilon" else scheduler.get_velocity(x0, noise, t)
+        return F.mse_loss(pred, target)
 
     def _sampler(self):
         from diffusers import DDIMScheduler, DPMSolverMultistepScheduler
 
         cls = DDIMScheduler if self.options.sampler == "ddim" else DPMSolverMultistepScheduler
-        sampler = cls.from_config(self._scheduler().config)
+        sampler = cls.from_config(self.noise_scheduler().config)
         sampler.set_timesteps(self.options.sampling_steps)
         return sampler
 
@@ -176,21 +143,11 @@ class DDPMUNet(Generator):
         conditional, unconditional = model(torch.cat([x, x]), torch.cat([steps, steps]), both).chunk(2)
         return unconditional + scale * (conditional - unconditional)
 
-    @torch.inference_mode()
-    def sample(self, labels, *, resolution, seed, device):
-        o = self.options
-        model = copy.deepcopy(self.model).eval()
-        self.ema.copy_to(model.parameters())
-        g = torch.Generator().manual_seed(seed)
-        out = []
-        for lo in range(0, len(labels), o.sampling_batch_size):
-            cond = torch.from_numpy(np.asarray(labels[lo:lo + o.sampling_batch_size])).float().to(device)
-            x = torch.randn((len(cond), 4, o.resolution, o.resolution), generator=g).to(device)
-            sampler = self._sampler()
-            for t in sampler.timesteps:
-                x = sampler.step(self._guided_prediction(model, x, t, cond), t, x).prev_sample
-            x = ((x.clamp(-1, 1) + 1) / 2)
-            if o.resolution != resolution:
-                x = F.interpolate(x, size=(resolution, resolution), mode="bicubic", align_corners=False).clamp(0, 1)
-            out.append((x * 255).round().to(torch.uint8).cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, 4, resolution, resolution), dtype=np.uint8)
+    def denoise(self, model, conditions, g, device):
+        cond = torch.from_numpy(np.asarray(conditions)).float().to(device)
+        size = self.options.resolution
+        x = torch.randn((len(cond), 4, size, size), generator=g).to(device)
+        sampler = self._sampler()
+        for t in sampler.timesteps:
+            x = sampler.step(self._guided_prediction(model, x, t, cond), t, x).prev_sample
+        return (x.clamp(-1, 1) + 1) / 2

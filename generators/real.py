@@ -14,7 +14,7 @@ from bench.api import Generator, LabelledImages
 class RealImages(Generator):
     """Real train-role images with the requested label sets (the control for synthetic content)."""
 
-    def fit(self, train: LabelledImages, *, seed, device) -> None:
+    def fit(self, train: LabelledImages, *, seed, device, workdir=None) -> None:
         self.train = train
         self.by_labels: dict[bytes, np.ndarray] = {}
         keys = [row.tobytes() for row in train.labels]

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "tests" / "fixtures"  # committed run folders and a set (tools/make_test_fixtures.py)
 SHARED_HPA = REPO.parent / "shared" / "data" / "hpa"
 
-# A run that takes a few seconds on a 2-core CPU.
-TINY = ("dataset.n_images=160", "dataset.resolution=32", "train.epochs=2", "train.batch_size=32")
+# A run that takes a few seconds on a 2-core CPU (and, with a synthetic set, a 1-epoch fidelity reference).
+TINY = ("dataset.n_images=160", "dataset.resolution=32", "train.epochs=2", "train.batch_size=32", "fidelity.epochs=1")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -27,6 +28,22 @@ def shared_hpa() -> Path:
     if not (SHARED_HPA / "train.csv").exists():
         pytest.skip(f"real HPA files not found at {SHARED_HPA} (CI places ../shared beside the repo)")
     return SHARED_HPA
+
+
+@pytest.fixture()
+def fixture_runs(tmp_path) -> Path:
+    """A writable copy of the committed fixture run folders (never written in place)."""
+    import shutil
+
+    return Path(shutil.copytree(FIXTURES / "runs", tmp_path / "fixture-runs"))
+
+
+@pytest.fixture()
+def fixture_sets(tmp_path) -> Path:
+    """A writable copy of the committed fixture synthetic set folder (grid, manifest; no images)."""
+    import shutil
+
+    return Path(shutil.copytree(FIXTURES / "synthetic", tmp_path / "fixture-synthetic"))
 
 
 def stand_in_weights(folder: Path, arch: str, seed: int = 0) -> tuple[Path, dict]:
@@ -47,9 +64,27 @@ def folders(path: Path) -> list[Path]:
     return sorted(p for p in Path(path).iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def bench_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: int = 600):
-    """Run the installed `bench` console script for real; returns the CompletedProcess."""
-    full_env = {**os.environ, **(env or {})}
-    exe = Path(sys.executable).with_name("bench")
-    return subprocess.run([str(exe), *args], cwd=cwd, env=full_env, capture_output=True, text=True,
-                          timeout=timeout)
+def bench_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: int = 600,
+              process: bool = False):
+    """Run `bench ARGS` and return (returncode, stdout, stderr).
+
+    In-process through click's CliRunner (no interpreter start-up: a cold `bench` costs seconds),
+    unless the process boundary matters: `process=True`, or an `env` (read at import time by
+    plugins and libraries) runs the installed console script for real.
+    """
+    if process or env:
+        full_env = {**os.environ, **(env or {})}
+        exe = Path(sys.executable).with_name("bench")
+        return subprocess.run([str(exe), *args], cwd=cwd, env=full_env, capture_output=True, text=True,
+                              timeout=timeout)
+    from click.testing import CliRunner
+
+    from bench.cli import cli
+
+    previous = os.getcwd()
+    os.chdir(cwd or previous)
+    try:
+        result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    finally:
+        os.chdir(previous)
+    return subprocess.CompletedProcess(["bench", *args], result.exit_code, result.stdout, result.stderr)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import TINY, bench_cli, stand_in_weights
 
-from bench.errors import BenchError
-from bench.losses import arcface
 from baselines.classifiers.heads import ArcFaceHead
 from baselines.classifiers.resnet import ResNet18
 from baselines.classifiers.timm_model import adapt_stem
-from conftest import TINY, bench_cli, stand_in_weights
+from bench.errors import BenchError
+from bench.train.losses import arcface
+
 
 @pytest.fixture(scope="module")
 def rgb_weights(tmp_path_factory):

@@ -6,9 +6,9 @@ import os
 
 import pytest
 from click.testing import CliRunner
+from conftest import bench_cli
 
 from bench.cli import cli
-from conftest import bench_cli
 
 
 def invoke(args, cwd):

@@ -120,3 +120,28 @@ def test_shipped_protocol_fixes_seed_and_fractions(override):
         config.build(overrides=("split.name=hpa2018-v1", override))
     split = config.build(overrides=("split.name=hpa2018-v1",)).split
     assert (split.seed, split.val_fraction, split.test_fraction) == (0, 0.1, 0.1)
+
+
+def test_any_exception_of_an_options_dataclass_is_one_line():
+    from dataclasses import dataclass
+
+    @dataclass
+    class Options:
+        x: int = 1
+
+        def __post_init__(self):
+            if self.x > 1:
+                raise ValueError("x must be small")
+
+    with pytest.raises(BenchError, match=r"^generator: x must be small \(options given: x=2\)$"):
+        config.to_dataclass(Options, {"x": "2"}, "generator")
+
+
+def test_helpers_that_moved_to_bench_api_still_import_from_bench_config():
+    import bench.api
+
+    for name in ("require", "OptionError", "runtime_field"):
+        with pytest.warns(DeprecationWarning, match=f"bench.config.{name} moved to bench.api.{name}"):
+            assert getattr(config, name) is getattr(bench.api, name)
+    with pytest.raises(AttributeError):
+        config.no_such_name  # noqa: B018

@@ -53,16 +53,11 @@ def test_single_label_expansion():
 def test_fit_resumes_from_its_checkpoint_to_the_same_weights(tmp_path):
     data = tiny_data()
     whole = PaperDDPM(PaperDDPM.Options(epochs=2))
-    whole.workdir = tmp_path / "whole"
-    whole.workdir.mkdir()
-    whole.fit(data, seed=0, device=CPU)
+    whole.fit(data, seed=0, device=CPU, workdir=tmp_path / "whole")
     first = PaperDDPM(PaperDDPM.Options(epochs=1))
-    first.workdir = tmp_path / "split"
-    first.workdir.mkdir()
-    first.fit(data, seed=0, device=CPU)  # "killed" after epoch 1
+    first.fit(data, seed=0, device=CPU, workdir=tmp_path / "split")  # "killed" after epoch 1
     second = PaperDDPM(PaperDDPM.Options(epochs=2))
-    second.workdir = first.workdir
-    second.fit(data, seed=0, device=CPU)
+    second.fit(data, seed=0, device=CPU, workdir=tmp_path / "split")
     for a, b in zip(whole.model.state_dict().values(), second.model.state_dict().values()):
         assert torch.equal(a, b)
 

@@ -34,16 +34,11 @@ def test_the_network_is_time_and_multi_hot_conditioned():
 
 def test_training_resumes_to_the_same_weights_and_sampling_is_seeded(data, tmp_path):
     whole = DDPMUNet(DDPMUNet.Options(**TINY))
-    whole.workdir = tmp_path / "whole"
-    whole.workdir.mkdir()
-    whole.fit(data, seed=0, device=CPU)
+    whole.fit(data, seed=0, device=CPU, workdir=tmp_path / "whole")
     first = DDPMUNet(DDPMUNet.Options(**{**TINY, "epochs": 1}))
-    first.workdir = tmp_path / "resumed"
-    first.workdir.mkdir()
-    first.fit(data, seed=0, device=CPU)
+    first.fit(data, seed=0, device=CPU, workdir=tmp_path / "resumed")  # "killed" after epoch 1
     resumed = DDPMUNet(DDPMUNet.Options(**TINY))
-    resumed.workdir = first.workdir
-    resumed.fit(data, seed=0, device=CPU)
+    resumed.fit(data, seed=0, device=CPU, workdir=tmp_path / "resumed")
     for a, b in zip(whole.model.state_dict().values(), resumed.model.state_dict().values()):
         assert torch.equal(a, b)
     one = whole.sample(data.labels[:3], resolution=32, seed=4, device=CPU)
@@ -59,7 +54,7 @@ def test_both_samplers(data, sampler):
 
 
 def test_rebalanced_labels_favour_rare_classes():
-    from bench.synthetic import rebalancing_weights
+    from bench.synthetic.sets import rebalancing_weights
 
     labels = np.zeros((100, 28), dtype=np.uint8)
     labels[:90, 0] = 1

@@ -8,15 +8,18 @@ import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
 import torch.multiprocessing as mp
-
-from bench import config, distributed, registry
-from bench.runner import load_data
-from bench.train import Trainer
 from conftest import TINY, folders
+
+import bench
+from bench import config, registry
+from bench.runs.execute import load_data
+from bench.train import distributed
+from bench.train.loop import Trainer
 
 ONE_EPOCH = (*TINY, "train.epochs=1")
 
@@ -34,6 +37,7 @@ def torchrun(*args: str, processes: int = 2) -> subprocess.CompletedProcess:
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes_make_one_complete_run(tmp_path):
     runs = tmp_path / "runs"
     result = torchrun("run", "--device", "cpu", "--runs-dir", str(runs), *ONE_EPOCH)
@@ -47,17 +51,23 @@ def test_torchrun_two_processes_make_one_complete_run(tmp_path):
     assert again.returncode == 0 and "reusing finished run" in again.stdout
 
 
+@pytest.mark.slow
 def test_a_multi_process_run_wants_its_synthetic_set_made_first(tmp_path):
     result = torchrun("run", "--device", "cpu", "--runs-dir", str(tmp_path / "runs"), "--synthetic-dir",
                       str(tmp_path / "synthetic"), "--generator", "real", "--strategy", "concat", *ONE_EPOCH)
     assert result.returncode != 0
     assert "needs its synthetic set made first: run `bench generate --generator real`" in result.stderr
     assert "bench: error: a multi-process run" in result.stderr
-    assert "bench/runner.py" not in result.stderr  # one line from each process; torchrun adds its own summary
+    # one line from each process, no traceback through bench's code (torchrun prints a summary of its own)
+    assert f'File "{Path(bench.__file__).parent}' not in result.stderr
     assert not (tmp_path / "synthetic").exists()
 
 
-def _train_on_rank(rank: int, size: int, port: int, strategy_name: str, out: str) -> None:
+STRATEGIES = [info.name for info in registry.discover("strategy") if info.error is None]
+
+
+def _train_on_rank(rank: int, size: int, port: int, out: str) -> None:
+    """Every strategy in turn, in one process pair (a spawn costs an interpreter and a torch import)."""
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(size),
                       LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
@@ -65,20 +75,28 @@ def _train_on_rank(rank: int, size: int, port: int, strategy_name: str, out: str
     device = distributed.start(world, torch.device("cpu"))
     cfg = config.build(overrides=ONE_EPOCH)
     _, _, roles = load_data(cfg)
-    strategy = registry.get("strategy", strategy_name)
-    synthetic = roles["train"] if strategy.needs_synthetic else None  # real images stand in for a set
-    torch.manual_seed(100 + rank)  # different starting weights on each process: DDP must make them agree
-    model = registry.get("classifier", "resnet18")(cfg.classifier.options)
-    trainer = Trainer(model, strategy(strategy.Options()), cfg.train, cfg.seed, device, None, lambda line: None,
-                      world)
-    trainer.fit(roles["train"], roles["val"], synthetic)
-    torch.save(model.state_dict(), os.path.join(out, f"rank{rank}.pt"))
+    for name in STRATEGIES:
+        strategy = config.choice("strategy", name).create()
+        synthetic = roles["train"] if strategy.needs_synthetic else None  # real images stand in for a set
+        torch.manual_seed(100 + rank)  # different starting weights on each process: DDP must make them agree
+        model = cfg.classifier.create()
+        trainer = Trainer(model, strategy, cfg.train, cfg.seed, device, None, lambda line: None, world)
+        trainer.fit(roles["train"], roles["val"], synthetic)
+        torch.save(model.state_dict(), os.path.join(out, f"{name}-rank{rank}.pt"))
     distributed.finish()
 
 
-@pytest.mark.parametrize("strategy", registry.names("strategy"))
-def test_every_process_ends_with_the_same_weights(strategy, tmp_path):
-    mp.spawn(_train_on_rank, args=(2, free_port(), strategy, str(tmp_path)), nprocs=2)
-    first, second = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+@pytest.fixture(scope="module")
+def trained_on_two_processes(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ddp")
+    mp.spawn(_train_on_rank, args=(2, free_port(), str(out)), nprocs=2)
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_every_process_ends_with_the_same_weights(strategy, trained_on_two_processes):
+    first, second = (torch.load(trained_on_two_processes / f"{strategy}-rank{r}.pt", weights_only=True)
+                     for r in (0, 1))
     assert first.keys() == second.keys()
     assert all(torch.equal(first[k], second[k]) for k in first)  # parameters and BatchNorm statistics

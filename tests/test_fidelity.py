@@ -7,10 +7,10 @@ import json
 import pytest
 import torch
 import torch_fidelity
-
-from bench import fidelity
-from bench.datasets.synthetic_cells import SyntheticCells
 from conftest import TINY, bench_cli, folders
+
+from bench.datasets.synthetic_cells import SyntheticCells
+from bench.synthetic import fidelity
 
 CPU = torch.device("cpu")
 
@@ -24,7 +24,7 @@ def generated(tmp_path_factory):
         result = bench_cli("generate", "--generator", name, *TINY, *extra, cwd=root)
         assert result.returncode == 0, result.stderr
         folder = next((root / "synthetic").glob(f"{name}-*"))
-        out[name] = json.loads((folder / "fidelity.json").read_text())
+        out[name] = json.loads(next(folder.glob("fidelity-*.json")).read_text())
         out[name + "_stdout"] = result.stdout
     out["root"] = root
     return out
@@ -54,7 +54,7 @@ def test_reference_run_is_the_real_data_run_and_is_reused(generated):
 
 
 def test_domain_fid_equals_torch_fidelitys_own_calculate_metrics(generated):
-    reference = folders((generated["root"] / "runs"))[0]
+    reference = folders(generated["root"] / "runs")[0]
     a = SyntheticCells(SyntheticCells.Options(n_images=60, resolution=32, seed=0)).load()
     b = SyntheticCells(SyntheticCells.Options(n_images=60, resolution=32, seed=1)).load()
     ours = fidelity.domain_metrics(a, b, reference, CPU)

@@ -12,13 +12,14 @@ import string
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bench import config
 from bench.cli import cli
+from bench.data.kaggle import read_labels_csv
+from bench.data.labels import NUM_CLASSES, parse_target
 from bench.errors import BenchError
-from bench.hpa import NUM_CLASSES, parse_target
-from bench.kaggle_layout import read_labels_csv
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

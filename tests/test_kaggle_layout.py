@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from bench.data.kaggle import read_image, read_labels_csv
 from bench.datasets.hpa_kaggle import HPAKaggle
 from bench.errors import BenchError
-from bench.kaggle_layout import read_image, read_labels_csv
 
 
 def test_real_sample_loads_in_hpa_channel_order(shared_hpa):
@@ -117,9 +117,9 @@ def test_missing_folder(tmp_path):
 def test_cache_is_reused_and_a_killed_build_resumes_byte_identical(tmp_path, monkeypatch):
     import numpy as np
 
-    from bench import image_cache
+    from bench.data import image_cache
+    from bench.data.kaggle import write_layout
     from bench.datasets.synthetic_cells import SyntheticCells
-    from bench.kaggle_layout import write_layout
 
     data = SyntheticCells(SyntheticCells.Options(n_images=150, resolution=32)).load()
     write_layout(tmp_path / "kaggle", data.ids, data.labels, data.take(np.arange(150)))
@@ -153,7 +153,7 @@ def test_cache_is_reused_and_a_killed_build_resumes_byte_identical(tmp_path, mon
 def test_a_cache_damaged_after_writing_fails_verification(tmp_path):
     import numpy as np
 
-    from bench import image_cache
+    from bench.data import image_cache
 
     images = np.zeros((70, 4, 16, 16), dtype=np.uint8)
     chunks = [__import__("hashlib").sha256(images[k:k + 64].tobytes()).hexdigest() for k in (0, 64)]
@@ -163,7 +163,7 @@ def test_a_cache_damaged_after_writing_fails_verification(tmp_path):
 
 
 def test_cache_larger_than_free_disk_is_refused_up_front(tmp_path):
-    from bench import image_cache
+    from bench.data import image_cache
 
     with pytest.raises(BenchError, match=r"image cache needs .* GiB at .*, only .* GiB free"):
         image_cache._check_disk(tmp_path, 2**62)

@@ -5,32 +5,29 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from conftest import folders
 
-from bench import config
-from bench.leaderboard import load_runs, render
-from bench.metrics import SELECTION_RULE
-from bench.runner import Runtime, execute
-from conftest import TINY, folders
+from bench.evaluate.metrics import SELECTION_RULE
+from bench.report.leaderboard import load_runs, render
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    runs_dir = tmp_path_factory.mktemp("runs")
-    for overrides in (("seed=0",), ("seed=1",), ("split.name=paper",)):
-        execute(config.build(overrides=TINY + overrides), Runtime(runs_dir, "cpu"), say=lambda line: None)
-    return runs_dir
+@pytest.fixture()
+def runs(fixture_runs):
+    """The committed fixture runs (tests/fixtures/runs): a tiny grid over two seeds and one paper-split run."""
+    return fixture_runs
 
 
 def test_rows_aggregate_seeds_and_never_mix_splits(runs):
     frame = load_runs(runs)
-    assert len(frame) == 3
+    assert len(frame) == 6  # 4 grid runs, the fidelity reference run of the `real` set, 1 on the paper split
     text = render(frame)
     assert text.count("## synthetic-cells (160 images, 32 px) · split `stratified`") == 1
     assert text.count("## synthetic-cells (160 images, 32 px) · split `paper`") == 1
     stratified = next(s for s in text.split("\n## ")[1:] if s.split("\n")[0].endswith("`stratified`"))
-    row = next(line for line in stratified.splitlines() if line.startswith("| none"))
-    cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells[:3] == ["none", "none", "resnet18"] and cells[5] == "2"  # two seeds in one row
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in stratified.splitlines()
+            if line.startswith("| none")]
+    cells = next(cells for cells in rows if cells[5] == "2")  # the grid's control: two seeds in one row
+    assert cells[:3] == ["none", "none", "resnet18"] and cells[4] == "1"
     assert all("±" in c for c in cells[6:-1]) and cells[-1].startswith("[")  # the bootstrap interval
     assert SELECTION_RULE in text
     assert "### Validation − test gap" in text
@@ -38,7 +35,9 @@ def test_rows_aggregate_seeds_and_never_mix_splits(runs):
 
 def test_metrics_in_the_table_are_the_records_own(runs):
     frame = load_runs(runs)
-    seeds = frame[frame["split"] == "stratified"]["test:f1_macro@tuned"]
+    controls = frame[(frame["split"] == "stratified") & (frame["strategy"] == "none")]
+    seeds = controls.groupby("group").filter(lambda runs: len(runs) == 2)["test:f1_macro@tuned"]
+    assert len(seeds) == 2  # the control of the grid, beside the 1-seed fidelity reference run
     text = render(frame)
     assert f"{seeds.mean():.3f} ± {seeds.std(ddof=1):.3f}" in text
 
@@ -49,7 +48,7 @@ def test_unfinished_runs_are_ignored_and_rendering_is_byte_stable(runs, tmp_path
     first = render(load_runs(copy))
     unfinished = folders(copy)[0]
     (unfinished / "done").unlink()
-    assert len(load_runs(copy)) == 2
+    assert len(load_runs(copy)) == 5
     (unfinished / "done").write_text("x\n")
     assert render(load_runs(copy)) == first == render(load_runs(runs))
 
@@ -62,7 +61,7 @@ def test_bootstrap_interval_and_paired_effects():
     import numpy as np
     import pandas as pd
 
-    from bench.leaderboard import _verdict, bootstrap_interval, effect_rows
+    from bench.report.leaderboard import _verdict, bootstrap_interval, effect_rows
 
     assert bootstrap_interval([0.5]) == "—"
     low, high = (float(x) for x in bootstrap_interval([0.1, 0.2, 0.3, 0.4]).strip("[]").split(","))
@@ -104,20 +103,17 @@ def test_cli_writes_figures_beside_the_markdown_byte_for_byte(runs, tmp_path):
     assert all(f"]({name})" in text for name in pngs)
 
 
-def test_each_synthetic_set_used_gets_its_sample_grid_in_the_leaderboard(tmp_path):
+def test_each_synthetic_set_used_gets_its_sample_grid_in_the_leaderboard(runs, fixture_sets, tmp_path):
     from conftest import bench_cli
 
-    runs, synthetic = tmp_path / "runs", tmp_path / "synthetic"
-    execute(config.build(overrides=TINY + ("generator.name=real", "strategy.name=concat")),
-            Runtime(runs, "cpu", synthetic_dir=synthetic), say=lambda line: None)
     out = tmp_path / "board" / "README.md"
-    result = bench_cli("leaderboard", "--runs-dir", str(runs), "--synthetic-dir", str(synthetic), "--out", str(out))
+    result = bench_cli("leaderboard", "--runs-dir", str(runs), "--synthetic-dir", str(fixture_sets), "--out", str(out))
     assert result.returncode == 0, result.stderr
     (grid,) = out.parent.glob("*-samples-real-*.png")
-    (set_folder,) = folders(synthetic)
+    (set_folder,) = folders(fixture_sets)
     assert grid.read_bytes() == (set_folder / "grid.png").read_bytes()
     assert f"]({grid.name})" in out.read_text() and "Samples of generator `real`" in out.read_text()
-    shutil.rmtree(synthetic)  # sets deleted: the leaderboard still renders, without their grids
-    again = bench_cli("leaderboard", "--runs-dir", str(runs), "--synthetic-dir", str(synthetic),
+    shutil.rmtree(fixture_sets)  # sets deleted: the leaderboard still renders, without their grids
+    again = bench_cli("leaderboard", "--runs-dir", str(runs), "--synthetic-dir", str(fixture_sets),
                       "--out", str(tmp_path / "again" / "README.md"))
     assert again.returncode == 0 and "samples-real" not in (tmp_path / "again" / "README.md").read_text()

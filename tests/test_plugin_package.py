@@ -9,8 +9,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, TINY, bench_cli, folders
+
+pytestmark = pytest.mark.slow  # pip builds and installs real packages; every check runs a real `bench` process
 
 BROKEN_PYPROJECT = """
 [build-system]
@@ -23,10 +24,55 @@ version = "0.0.1"
 
 [project.entry-points."bench.generators"]
 broken-gen = "bench_broken_plugin:Broken"
+picky-gen = "bench_picky_plugin:Picky"
+legacy-gen = "bench_legacy_plugin:Legacy"
 
 [tool.setuptools]
-py-modules = ["bench_broken_plugin"]
+py-modules = ["bench_broken_plugin", "bench_picky_plugin", "bench_legacy_plugin"]
 """
+
+# Options that validate with a plain ValueError (no bench.api.require): still one line for the user.
+PICKY_PLUGIN = '''
+from dataclasses import dataclass
+import numpy as np
+from bench.api import Generator
+
+class Picky(Generator):
+    """Validates its options with a plain ValueError."""
+
+    @dataclass
+    class Options:
+        level: int = 1
+
+        def __post_init__(self):
+            if self.level > 3:
+                raise ValueError(f"level {self.level} is too high for this generator")
+
+    def sample(self, labels, *, resolution, seed, device):
+        return np.zeros((len(labels), 4, resolution, resolution), dtype=np.uint8)
+'''
+
+# A plugin written against 0.1, when require and runtime_field lived in bench.config.
+LEGACY_PLUGIN = '''
+from dataclasses import dataclass
+import numpy as np
+from bench.api import Generator
+from bench.config import OptionError, require, runtime_field
+
+class Legacy(Generator):
+    """Imports its helpers from bench.config, as 0.1 plugins did."""
+
+    @dataclass
+    class Options:
+        level: int = 1
+        cache: str = runtime_field(default="")
+
+        def __post_init__(self):
+            require(self.level >= 0, "level", "must be >= 0")
+
+    def sample(self, labels, *, resolution, seed, device):
+        return np.zeros((len(labels), 4, resolution, resolution), dtype=np.uint8)
+'''
 
 
 def pip_install(source: Path, target: Path) -> None:
@@ -44,6 +90,8 @@ def plugin_env(tmp_path_factory):
     broken = tmp_path_factory.mktemp("broken-src")
     (broken / "pyproject.toml").write_text(BROKEN_PYPROJECT)
     (broken / "bench_broken_plugin.py").write_text("import a_module_that_does_not_exist\n")
+    (broken / "bench_picky_plugin.py").write_text(PICKY_PLUGIN)
+    (broken / "bench_legacy_plugin.py").write_text(LEGACY_PLUGIN)
     pip_install(broken, target)
     assert list(target.glob("bench_plugin_example-*.dist-info"))
     return {"PYTHONPATH": os.pathsep.join([str(target), os.environ.get("PYTHONPATH", "")])}
@@ -77,6 +125,32 @@ def test_using_a_broken_plugin_is_one_clear_line(plugin_env, tmp_path):
     assert result.stderr.strip().splitlines() == [textwrap.shorten(result.stderr.strip(), 10_000)]
     assert "generator 'broken-gen' from bench-broken-plugin is broken: ModuleNotFoundError" in result.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_plain_value_error_in_plugin_options_is_one_line(plugin_env, tmp_path):
+    result = bench_cli("run", "--generator", "picky-gen", "--strategy", "concat", "generator.level=5",
+                       cwd=tmp_path, env=plugin_env)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == ("bench: error: generator: level 5 is too high for this generator "
+                                     "(options given: level=5)")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_names_that_moved_to_bench_api_still_work_with_a_deprecation_warning(plugin_env, tmp_path):
+    result = bench_cli("run", "--generator", "legacy-gen", "--strategy", "concat", "generator.level=-1",
+                       cwd=tmp_path, env={**plugin_env, "PYTHONWARNINGS": "always::DeprecationWarning"})
+    assert result.returncode == 2 and "bench: error: generator.level: must be >= 0 (got -1)" in result.stderr
+    assert "bench.config.require moved to bench.api.require" in result.stderr
+
+
+def test_contract_tests_leave_broken_plugins_out(plugin_env, tmp_path):
+    """With a broken plugin installed, the registry's contract cases are the working plugins only."""
+    result = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+                             str(REPO / "tests" / "test_registry.py")], capture_output=True, text=True,
+                            cwd=tmp_path, env={**os.environ, **plugin_env}, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert "test_generator_contract[picky-gen]" in result.stdout  # installed and working: a contract case
+    assert "broken-gen" not in result.stdout
 
 
 def test_the_readme_plugin_example_works_as_written(tmp_path):

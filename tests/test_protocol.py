@@ -10,8 +10,8 @@ import pytest
 from sklearn.model_selection import train_test_split
 
 from bench.config import SplitConfig
+from bench.data.splits import make_split, positives_per_role
 from bench.datasets.synthetic_cells import sample_labels
-from bench.protocol import make_split, positives_per_role
 
 IDS = [f"img{i:04d}" for i in range(1000)]
 LABELS = sample_labels(1000, seed=0)
@@ -68,8 +68,8 @@ def test_paper_split_on_the_real_train_csv_gives_the_papers_counts(shared_hpa):
 
 
 def test_shipped_hpa2018_v1_matches_the_real_train_csv(shared_hpa):
-    from bench.kaggle_layout import read_labels_csv
-    from bench.protocol import shipped_protocol
+    from bench.data.kaggle import read_labels_csv
+    from bench.data.splits import shipped_protocol
 
     meta, role_of = shipped_protocol("hpa2018-v1")
     ids, labels = read_labels_csv(shared_hpa / "train.csv")
@@ -85,8 +85,8 @@ def test_shipped_hpa2018_v1_matches_the_real_train_csv(shared_hpa):
 
 
 def test_shipped_protocol_needs_an_explicit_subset(shared_hpa):
+    from bench.data.kaggle import read_labels_csv
     from bench.errors import BenchError
-    from bench.kaggle_layout import read_labels_csv
 
     ids, labels = read_labels_csv(shared_hpa / "sample" / "train.csv")
     with pytest.raises(BenchError, match="only 4 of the protocol's 31072 ids; .* dataset.subset=true"):

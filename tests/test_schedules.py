@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from bench.config import TrainConfig
-from bench.schedules import EpochSchedule
+from bench.train.schedules import EpochSchedule
 
 pytestmark = pytest.mark.filterwarnings(r"ignore:Detected call of `lr_scheduler.step\(\)`")
 

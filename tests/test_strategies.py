@@ -7,12 +7,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bench.losses import bce
-from bench.pairing import SyntheticPool
 from baselines.classifiers.resnet import ResNet18
 from baselines.strategies.mix_loss import MixLoss
 from baselines.strategies.mix_rep import MixRep
 from baselines.strategies.mixing import MixOptions, draw_lambda
+from bench.train.losses import bce
+from bench.train.pairing import SyntheticPool
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +110,7 @@ def test_class_aware_pairing_shares_a_class():
 def test_mixed_precision_and_channels_last_train(train):
     from bench.api import LabelledImages, content_fingerprint
     from bench.config import TrainConfig
-    from bench.train import Trainer
+    from bench.train.loop import Trainer
 
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (24, 4, 32, 32), dtype=np.uint8)

@@ -7,13 +7,13 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import bench_cli, folders
 
+from bench.data.kaggle import write_layout
 from bench.datasets.synthetic_cells import SyntheticCells
 from bench.errors import BenchError
-from bench.kaggle_layout import write_layout
-from bench.runner import load_classifier
-from bench.submit import binarize, check_submission
-from conftest import bench_cli, folders
+from bench.records import load_classifier
+from bench.report.submission import binarize, check_submission
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def kaggle_folder(tmp_path_factory):
     result = bench_cli("run", "--dataset", "hpa-kaggle", f"dataset.path={root}", "dataset.resolution=32",
                        "--epochs", "1", "--runs-dir", str(root / "runs"), cwd=root)
     assert result.returncode == 0, result.stderr
-    return root, folders((root / "runs"))[0]
+    return root, folders(root / "runs")[0]
 
 
 def test_submission_has_the_sample_ids_in_order_and_valid_labels(kaggle_folder):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,57 +12,58 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import FIXTURES, TINY, bench_cli
 
-from bench import sweep
-from conftest import TINY, bench_cli
+from bench.runs import sweep
 
-GRID = {"generator": ["none", "real"], "strategy": ["none", "concat"], "classifier": ["resnet18"],
-        "seed": [0, 1], "overrides": [*TINY, "train.epochs=1"]}
-
-
-@pytest.fixture()
-def grid(tmp_path) -> Path:
-    path = tmp_path / "grid.yaml"
-    path.write_text(yaml.safe_dump(GRID))
-    return path
+# The fixture grid: generators none and real x strategies none and concat x seeds 0 and 1, whose run
+# folders are committed under tests/fixtures/runs (tools/make_test_fixtures.py writes them).
+FIXTURE_GRID = FIXTURES / "grid.yaml"
+STALE = "fixture runs are stale (a change altered run ids): run `python tools/make_test_fixtures.py`"
 
 
 def states(grid: Path, runs: Path) -> dict[str, str]:
     return {job.label: sweep.state(job, runs) for job in sweep.expand(sweep.load_grid(grid))}
 
 
-def test_the_product_skips_pairs_that_cannot_run(grid):
-    labels = [job.label for job in sweep.expand(sweep.load_grid(grid))]
+def test_the_product_skips_pairs_that_cannot_run():
+    labels = [job.label for job in sweep.expand(sweep.load_grid(FIXTURE_GRID))]
     assert labels == ["none none resnet18 0", "none none resnet18 1", "real concat resnet18 0",
                       "real concat resnet18 1"]  # none x concat needs images; real x none is the control
 
 
-def test_sweep_runs_what_is_missing_and_reports_status(grid, tmp_path):
-    runs = tmp_path / "runs"
-    common = ["--runs-dir", str(runs), "--synthetic-dir", str(tmp_path / "synthetic")]
-    before = bench_cli("sweep", str(grid), "--status", "--runs-dir", str(runs))
-    assert before.returncode == 0 and "0 done, 0 running, 0 failed, 4 missing" in before.stdout
-    first = bench_cli("sweep", str(grid), *common, "--parallel", "2", timeout=900)  # two 1-thread workers
-    assert first.returncode == 0, first.stderr[-1500:]
-    assert set(states(grid, runs).values()) == {"done"}
-    victim = next(job for job in sweep.expand(sweep.load_grid(grid)) if job.label.startswith("real concat"))
-    (runs / victim.run_id[:16] / "done").unlink()  # as if it had died before finishing
-    assert states(grid, runs)[victim.label] == "failed"
-    second = bench_cli("sweep", str(grid), *common, timeout=900)
-    assert second.returncode == 0 and "sweep: 3 already done, 1 run, 0 failed" in second.stdout
-    assert set(states(grid, runs).values()) == {"done"}
+def test_status_reads_the_run_folders(fixture_runs):
+    result = bench_cli("sweep", str(FIXTURE_GRID), "--status", "--runs-dir", str(fixture_runs))
+    assert result.returncode == 0 and "4 done, 0 running, 0 failed, 0 missing" in result.stdout, STALE
+    victim = next(job for job in sweep.expand(sweep.load_grid(FIXTURE_GRID)) if job.label.startswith("real"))
+    (fixture_runs / victim.run_id[:16] / "done").unlink()  # as if it had died before finishing
+    assert states(FIXTURE_GRID, fixture_runs)[victim.label] == "failed"
+    result = bench_cli("sweep", str(FIXTURE_GRID), "--status", "--runs-dir", str(fixture_runs))
+    assert "3 done, 0 running, 1 failed, 0 missing" in result.stdout
 
 
-def test_a_killed_sweep_loses_and_double_counts_nothing(grid, tmp_path):
-    from bench.leaderboard import load_runs, render
+def test_a_sweep_runs_only_what_is_not_done(fixture_runs, tmp_path):
+    victim = next(job for job in sweep.expand(sweep.load_grid(FIXTURE_GRID)) if job.label == "none none resnet18 1")
+    shutil.rmtree(fixture_runs / victim.run_id[:16])
+    assert states(FIXTURE_GRID, fixture_runs)[victim.label] == "missing"
+    result = bench_cli("sweep", str(FIXTURE_GRID), "--runs-dir", str(fixture_runs), "--synthetic-dir",
+                       str(tmp_path / "synthetic"))
+    assert result.returncode == 0 and "sweep: 3 already done, 1 run, 0 failed" in result.stdout, result.stderr
+    assert set(states(FIXTURE_GRID, fixture_runs).values()) == {"done"}
+    assert not (tmp_path / "synthetic").exists()  # the sets of finished jobs are not made again
 
-    runs = tmp_path / "runs"
-    command = [str(Path(sys.executable).with_name("bench")), "sweep", str(grid), "--runs-dir", str(runs),
-               "--synthetic-dir", str(tmp_path / "synthetic")]
+
+@pytest.mark.slow
+def test_a_killed_sweep_loses_and_double_counts_nothing(tmp_path):
+    from bench.report.leaderboard import load_runs, render
+
+    grid, runs = tmp_path / "grid.yaml", tmp_path / "runs"
+    grid.write_text(yaml.safe_dump({"seed": [0, 1, 2], "overrides": [*TINY, "train.epochs=1"]}))
+    command = [str(Path(sys.executable).with_name("bench")), "sweep", str(grid), "--runs-dir", str(runs)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 600
-    while list(states(grid, runs).values()).count("done") < 2 and time.monotonic() < deadline:
-        time.sleep(0.5)
+    while "done" not in states(grid, runs).values() and time.monotonic() < deadline:
+        time.sleep(0.2)
     os.killpg(process.pid, signal.SIGKILL)  # the sweep and the job it was running
     process.wait()
     assert "missing" in states(grid, runs).values() or "failed" in states(grid, runs).values()
@@ -86,7 +88,7 @@ def test_bad_grid_is_one_line(tmp_path):
 
 def test_controls_with_other_synthetic_settings_are_one_run():
     from bench import config
-    from bench.runner import normalise
+    from bench.config import normalise
 
     quiet = lambda line: None  # noqa: E731
     plain = normalise(config.build(), quiet)

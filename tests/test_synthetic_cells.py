@@ -8,21 +8,37 @@ import hashlib
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REPO
 
-from bench.datasets import hpa_label_stats
+from bench.data.kaggle import write_layout
+from bench.data.labels import NUM_CLASSES
 from bench.datasets.hpa_kaggle import HPAKaggle
 from bench.datasets.synthetic_cells import SyntheticCells, label_set_distribution, render_field, sample_labels
-from bench.hpa import NUM_CLASSES
-from bench.kaggle_layout import write_layout
 
 # Pinned output of the renderer: if this changes, the pixels changed; bump RENDER_VERSION
 # (so stale caches are not reused) and update the value.
 GOLDEN_FINGERPRINT_N20_R32_S0 = "2c515b142ed97caee3cd7550ffc92721ad1aa5b51bc223f38d0afa35ffd46501"
 
 
-def test_baked_label_statistics_match_the_real_train_csv(shared_hpa):
+LABEL_SETS = REPO / "bench" / "datasets" / "hpa_label_sets.csv"
+LABEL_SETS_SHA256 = "3fb45befae149bf3ccf32864c09758b06e229e92ef96161cf98f658484222731"
+
+
+def test_label_set_file_is_the_one_the_tool_writes_from_the_real_train_csv(shared_hpa):
+    import importlib.util
+
     path = shared_hpa / "train.csv"
-    assert hashlib.sha256(path.read_bytes()).hexdigest() == hpa_label_stats.SOURCE_SHA256
+    assert hashlib.sha256(LABEL_SETS.read_bytes()).hexdigest() == LABEL_SETS_SHA256
+    source = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert LABEL_SETS.read_text().splitlines()[0] == f"# source_sha256: {source}"
+    spec = importlib.util.spec_from_file_location("make_label_stats", REPO / "tools" / "make_label_stats.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    assert tool.label_set_csv(path) == LABEL_SETS.read_text()
+
+
+def test_label_statistics_match_the_real_train_csv(shared_hpa):
+    path = shared_hpa / "train.csv"
     targets = pd.read_csv(path)["Target"].str.split()
     real_classes = collections.Counter(int(t) for row in targets for t in row)
     real_sizes = collections.Counter(len(row) for row in targets)
@@ -46,7 +62,9 @@ def test_sampled_labels_follow_the_real_frequencies():
 
 
 def test_same_seed_same_bytes_other_seed_other_bytes():
-    load = lambda seed: SyntheticCells(SyntheticCells.Options(n_images=20, resolution=32, seed=seed)).load()
+    def load(seed):
+        return SyntheticCells(SyntheticCells.Options(n_images=20, resolution=32, seed=seed)).load()
+
     a, b, c = load(0), load(0), load(1)
     assert a.fingerprint == b.fingerprint != c.fingerprint
     assert np.array_equal(a.take(np.arange(20)), b.take(np.arange(20)))

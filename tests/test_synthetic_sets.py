@@ -7,13 +7,13 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import TINY, bench_cli, folders
 
 from bench import config
+from bench.data.splits import make_split
 from bench.datasets.synthetic_cells import SyntheticCells
 from bench.errors import BenchError
-from bench.protocol import make_split
-from bench.synthetic import obtain, set_key
-from conftest import TINY, bench_cli, folders
+from bench.synthetic.sets import obtain, set_key
 
 CPU = torch.device("cpu")
 
@@ -60,7 +60,8 @@ def test_sets_are_reused_by_key(roles, tmp_path):
 def test_key_depends_on_generator_options_data_and_split_not_the_run_seed():
     a = config.build(overrides=("generator.name=ddpm",))
     assert set_key(a, "d", "s") == set_key(config.build(overrides=("generator.name=ddpm", "seed=3")), "d", "s")
-    assert set_key(a, "d", "s") != set_key(config.build(overrides=("generator.name=ddpm", "generator.epochs=3")), "d", "s")
+    other_options = config.build(overrides=("generator.name=ddpm", "generator.epochs=3"))
+    assert set_key(a, "d", "s") != set_key(other_options, "d", "s")
     assert len({set_key(a, "d", "s"), set_key(a, "d2", "s"), set_key(a, "d", "s2")}) == 3
 
 
@@ -95,6 +96,7 @@ def test_damaged_set_through_the_cli_is_one_line(tmp_path):
                for name in names)
 
 
+@pytest.mark.slow
 def test_generate_killed_with_sigkill_resumes_to_the_same_set(tmp_path):
     """A real process killed with SIGKILL after a generator checkpoint: the next call resumes and
     writes the same bytes as an uninterrupted build."""

@@ -15,10 +15,9 @@ import json
 import sys
 from pathlib import Path
 
-from bench.config import SplitConfig
-from bench.hpa import CLASS_NAMES
-from bench.kaggle_layout import read_labels_csv
-from bench.protocol import make_split, positives_per_role
+from bench.data.kaggle import read_labels_csv
+from bench.data.labels import CLASS_NAMES
+from bench.data.splits import SplitConfig, make_split, positives_per_role
 
 source = Path(sys.argv[1])
 ids, labels = read_labels_csv(source)

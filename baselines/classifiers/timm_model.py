@@ -19,10 +19,8 @@ import timm
 import torch
 import torch.nn.functional as F
 
-from bench.api import Classifier
-from bench.config import require
-from bench.errors import BenchError
 from baselines.classifiers.heads import make_head
+from bench.api import BenchError, Classifier, require
 
 
 @dataclass
@@ -118,6 +116,7 @@ class TimmTransformer(TimmClassifier):
     """A timm vision transformer that resizes its input to `input_size` inside the model."""
 
     Options = TransformerOptions
+    quick_options = {"input_size": 32}
 
     def __init__(self, options=None, *, num_classes: int = 28, in_chans: int = 4):
         options = options or self.Options()

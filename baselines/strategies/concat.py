@@ -7,8 +7,7 @@ from typing import Literal
 
 import torch
 
-from bench.api import Strategy
-from bench.config import require
+from bench.api import Strategy, require
 
 
 class Concat(Strategy):
@@ -23,9 +22,6 @@ class Concat(Strategy):
 
         def __post_init__(self):
             require(self.ratio > 0, "ratio", "must be > 0")
-
-    def synthetic_batch_size(self, real_batch_size: int) -> int:
-        return max(1, round(self.options.ratio * real_batch_size))
 
     def loss(self, model, criterion, real_x, real_y, syn_x, syn_y, rng):
         return criterion(model(torch.cat([real_x, syn_x])), torch.cat([real_y, syn_y]))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from bench.api import Strategy
 from baselines.strategies.mixing import MixOptions, backbone_features, draw_lambda
+from bench.api import Strategy
 
 
 class MixLoss(Strategy):
@@ -19,9 +19,6 @@ class MixLoss(Strategy):
         # batch: mean(lambda) * L_real + (1 - mean(lambda)) * L_syn, the losses batch means (the paper's code);
         # per-sample: mean_i[lambda_i * l_real_i + (1 - lambda_i) * l_syn_i] over paired samples
         form: Literal["batch", "per-sample"] = "per-sample"
-
-    def synthetic_batch_size(self, real_batch_size: int) -> int:
-        return max(1, round(self.options.ratio * real_batch_size))
 
     def loss(self, model, criterion, real_x, real_y, syn_x, syn_y, rng):
         fr, fg = backbone_features(model, real_x, syn_x, self.options.joint_forward)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from bench.api import Strategy
 from baselines.strategies.mixing import MixOptions, backbone_features, draw_lambda
+from bench.api import Strategy
 
 
 class MixRep(Strategy):
@@ -13,9 +13,6 @@ class MixRep(Strategy):
 
     needs_synthetic = True
     Options = MixOptions
-
-    def synthetic_batch_size(self, real_batch_size: int) -> int:
-        return max(1, round(self.options.ratio * real_batch_size))
 
     def loss(self, model, criterion, real_x, real_y, syn_x, syn_y, rng):
         fr, fg = backbone_features(model, real_x, syn_x, self.options.joint_forward)

@@ -8,7 +8,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from bench.config import require
+from bench.api import require
 
 
 @dataclass

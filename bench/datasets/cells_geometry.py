@@ -23,7 +23,7 @@ class Canvas:
         return self.size / 64.0
 
     @classmethod
-    def of(cls, size: int) -> "Canvas":
+    def of(cls, size: int) -> Canvas:
         yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)
         return cls(size, yy + 0.5, xx + 0.5)
 

@@ -8,7 +8,7 @@ centrosome, endosomes vs lysosomes vs cytoplasmic bodies).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -205,7 +205,7 @@ def rods_and_rings(cv, cell, cells, rng):
     return cv.draw(np.concatenate(shapes) if shapes else np.zeros((0, 2)), 0.35)
 
 
-# Index = Kaggle class id; see bench.hpa.CLASS_NAMES.
+# Index = Kaggle class id; see bench.api.CLASS_NAMES.
 PATTERNS: tuple[Pattern, ...] = (
     nucleoplasm, nuclear_membrane, nucleoli, fibrillar_center, nuclear_speckles, nuclear_bodies,
     endoplasmic_reticulum, golgi, peroxisomes, endosomes, lysosomes, intermediate_filaments,

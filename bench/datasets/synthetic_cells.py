@@ -5,7 +5,7 @@ MTOC, green protein of interest, blue nucleus, yellow ER. The green channel draw
 classes as spatial patterns relative to those structures (bench/datasets/cells_patterns.py); each
 class is expressed by each cell with probability 0.85, at a random intensity, over noise.
 Label sets are drawn from the joint label distribution of the real Kaggle train.csv
-(bench/datasets/hpa_label_stats.py), so class frequencies, labels per image and co-occurrences
+(bench/datasets/hpa_label_sets.csv), so class frequencies, labels per image and co-occurrences
 match HPA, and the rare classes are as rare as they really are.
 
 Image i depends only on (seed, i, resolution): the structures come from one random stream and the
@@ -15,28 +15,29 @@ green patterns from another, so red/blue/yellow do not depend on the labels.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
+from importlib import resources
 
 import numpy as np
 
-from bench.api import Dataset, LabelledImages, content_fingerprint
-from bench.cache import cached_arrays
-from bench.config import require
-from bench.datasets import hpa_label_stats
+from bench.api import NUM_CLASSES, Dataset, LabelledImages, cached_arrays, content_fingerprint, require
 from bench.datasets.cells_geometry import Canvas, make_cells
 from bench.datasets.cells_patterns import PATTERNS, er_texture
-from bench.hpa import NUM_CLASSES
 
 EXPRESSION_PROBABILITY = 0.85
 RENDER_VERSION = 1  # bump whenever the rendered pixels change (tests pin a fingerprint)
 
 
-@lru_cache(maxsize=None)
+LABEL_SETS = "hpa_label_sets.csv"  # written by tools/make_label_stats.py from the real train.csv
+
+
+@cache
 def label_set_distribution() -> tuple[np.ndarray, np.ndarray]:
-    """(distinct label sets as multi-hot rows, probability of each) from the baked-in Kaggle counts."""
+    """(distinct label sets as multi-hot rows, probability of each) from the Kaggle label-set counts."""
+    text = resources.files(__package__).joinpath(LABEL_SETS).read_text(encoding="utf-8")
     sets, counts = [], []
-    for line in hpa_label_stats.LABEL_SET_COUNTS_TEXT.strip().splitlines():
-        count, labels = line.split(":")
+    for line in text.splitlines()[2:]:  # a '# source_sha256' line, then the header count,labels
+        count, labels = line.split(",")
         row = np.zeros(NUM_CLASSES, dtype=np.uint8)
         row[[int(t) for t in labels.split()]] = 1
         sets.append(row)

@@ -1,0 +1,136 @@
+"""A base for diffusion generators, on diffusers' split of model, noise scheduler and loop.
+
+A subclass says what is specific to it:
+- `new_model()`: the denoising network (an `nn.Module`);
+- `noise_scheduler()`: the diffusers scheduler that defines the forward process (used in training);
+- `training_size(train)` and `training_loss(model, scheduler, train, picks, g, device)`: how many
+  training items an epoch shuffles, and the loss of one batch of them (all randomness from `g`);
+- `conditions(labels, seed)` and `denoise(model, conditions, g, device)`: what the network is
+  conditioned on for each requested label row, and one batch of the reverse process, returning
+  float images in [0, 1] at `options.resolution`.
+
+The base runs the rest, the same for every generator: training epochs (`options.epochs`,
+`options.batch_size`, `options.lr`) with a per-epoch checkpoint in `workdir` and resume from it, an
+optional EMA of the weights used for sampling (`use_ema`), sampling in batches of
+`options.sampling_batch_size`, and bicubic resizing to the dataset's resolution when the generator
+samples at another.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from bench.api import Generator, LabelledImages, atomic_target
+
+
+class DiffusionGenerator(Generator):
+    """Base of the diffusion generators: per-epoch checkpoints and resume, optional EMA, batched sampling."""
+
+    checkpoint_name: ClassVar[str] = "diffusion.pt"  # file in the training folder
+    use_ema: ClassVar[bool] = False
+    ema_decay_option: ClassVar[str] = "ema_decay"
+    epoch_seed_stride: ClassVar[int] = 1009  # epoch e of seed s draws from seed * stride + e
+
+    model: nn.Module
+    ema: Any = None
+
+    # ---------------------------------------------------------------- what a subclass provides
+    def new_model(self) -> nn.Module:
+        raise NotImplementedError
+
+    def noise_scheduler(self):
+        raise NotImplementedError
+
+    def training_size(self, train: LabelledImages) -> int:
+        """How many items an epoch shuffles (default: one per image)."""
+        return len(train)
+
+    def training_loss(self, model: nn.Module, scheduler, train: LabelledImages, picks: np.ndarray,
+                      g: torch.Generator, device: torch.device) -> torch.Tensor:
+        raise NotImplementedError
+
+    def conditions(self, labels: np.ndarray, seed: int) -> np.ndarray:
+        """What each requested row conditions on (default: the multi-hot rows themselves)."""
+        return np.asarray(labels)
+
+    def denoise(self, model: nn.Module, conditions: np.ndarray, g: torch.Generator,
+                device: torch.device) -> torch.Tensor:
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- the shared machinery
+    def fit(self, train: LabelledImages, *, seed: int, device: torch.device, workdir: Path | None = None) -> None:
+        torch.manual_seed(seed)
+        o = self.options
+        self.model = self.new_model().to(device)
+        if self.use_ema:
+            from diffusers.training_utils import EMAModel
+
+            self.ema = EMAModel(self.model.parameters(), decay=getattr(o, self.ema_decay_option))
+        optimizer = self.new_optimizer(self.model)
+        scheduler = self.noise_scheduler()
+        checkpoint = Path(workdir) / self.checkpoint_name if workdir else None
+        start = self._resume(checkpoint, optimizer, device)
+        for epoch in range(start + 1, o.epochs + 1):
+            g = torch.Generator().manual_seed(seed * self.epoch_seed_stride + epoch)
+            order = torch.randperm(self.training_size(train), generator=g).numpy()
+            self.model.train()
+            for lo in range(0, len(order), o.batch_size):
+                loss = self.training_loss(self.model, scheduler, train, order[lo:lo + o.batch_size], g, device)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                if self.ema is not None:
+                    self.ema.step(self.model.parameters())
+            self._save(checkpoint, optimizer, epoch)
+
+    def new_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
+        return torch.optim.Adam(model.parameters(), lr=self.options.lr)
+
+    def _resume(self, checkpoint: Path | None, optimizer, device) -> int:
+        """Epochs already trained (0 without a checkpoint); the model, EMA and optimizer are restored."""
+        if checkpoint is None or not checkpoint.exists():
+            return 0
+        state = torch.load(checkpoint, map_location=device, weights_only=True)
+        self.model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"])
+        return int(state["epoch"])
+
+    def _save(self, checkpoint: Path | None, optimizer, epoch: int) -> None:
+        if checkpoint is None:
+            return
+        state = {"model": self.model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch}
+        if self.ema is not None:
+            state["ema"] = self.ema.state_dict()
+        with atomic_target(checkpoint) as tmp:
+            torch.save(state, tmp)
+
+    def sampling_model(self) -> nn.Module:
+        """The network that samples: a copy holding the EMA weights when there are any, in eval mode."""
+        if self.ema is None:
+            return self.model.eval()
+        model = copy.deepcopy(self.model).eval()
+        self.ema.copy_to(model.parameters())
+        return model
+
+    @torch.inference_mode()
+    def sample(self, labels, *, resolution, seed, device):
+        model = self.sampling_model()
+        conditions = self.conditions(labels, seed)
+        g = torch.Generator().manual_seed(seed)
+        size = self.options.sampling_batch_size
+        out = []
+        for lo in range(0, len(conditions), size):
+            x = self.denoise(model, conditions[lo:lo + size], g, device)
+            if x.shape[-1] != resolution:
+                x = F.interpolate(x, size=(resolution, resolution), mode="bicubic", align_corners=False).clamp(0, 1)
+            out.append((x * 255).round().to(torch.uint8).cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, 4, resolution, resolution), dtype=np.uint8)

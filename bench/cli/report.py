@@ -1,0 +1,68 @@
+"""`bench leaderboard`, `bench submit` (a Kaggle submission of a finished run) and `bench record-kaggle`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from bench.cli.common import device_option, runs_dir_option
+from bench.errors import BenchError
+
+
+@click.command("leaderboard")
+@click.option("--runs-dir", default="runs", show_default=True, help="Folder of run folders.")
+@click.option("--out", default="leaderboard/README.md", show_default=True, help="Markdown file to write.")
+@click.option("--no-plots", is_flag=True, help="Markdown only, no PNG figures.")
+@click.option("--synthetic-dir", default="synthetic", show_default=True,
+              help="Where the synthetic sets are (their sample grids are copied beside the markdown).")
+def leaderboard_cmd(runs_dir, out, no_plots, synthetic_dir):
+    """Render the leaderboard markdown from every finished run."""
+    from bench.files import write_text
+    from bench.report.leaderboard import load_runs, render, sections
+    from bench.report.plots import draw
+
+    if not Path(runs_dir).is_dir():
+        raise BenchError(f"runs folder {runs_dir} does not exist: run `bench run` first")
+    frame = load_runs(Path(runs_dir))
+    try:
+        figures = {} if frame.empty or no_plots else {
+            stem: draw(section, Path(runs_dir), Path(out).parent, stem, Path(synthetic_dir))
+            for stem, section in sections(frame)}
+        write_text(Path(out), render(frame, figures))
+    except OSError as exc:
+        raise BenchError(f"cannot write {out}: {exc.strerror or exc}") from None
+    click.echo(f"wrote {out} ({len(frame)} finished runs)")
+
+
+@click.command("submit")
+@click.argument("run")
+@click.option("--data", "data_path", required=True, help="Kaggle folder with sample_submission.csv and test/.")
+@click.option("--out", help="CSV to write (default RUN/submission.csv).")
+@runs_dir_option("Where to look RUN up by id prefix.")
+@device_option
+@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True, help="Decoding processes.")
+def submit_cmd(run, data_path, out, runs_dir, device, workers):
+    """Write the Kaggle submission (Id,Predicted) of a finished run: eval mode, tuned thresholds, argmax fallback."""
+    from bench.records import find_run
+    from bench.report.submission import write_submission
+    from bench.runs.execute import pick_device
+
+    folder = find_run(run, Path(runs_dir))
+    target = Path(out) if out else folder / "submission.csv"
+    write_submission(folder, Path(data_path), target, pick_device(device), workers)
+    click.echo(f"wrote {target}; ids and order match {Path(data_path) / 'sample_submission.csv'}")
+
+
+@click.command("record-kaggle")
+@click.argument("run")
+@click.option("--public", type=float, help="Kaggle public leaderboard macro F1.")
+@click.option("--private", type=float, help="Kaggle private leaderboard macro F1.")
+@runs_dir_option("Where to look RUN up by id prefix.")
+def record_kaggle_cmd(run, public, private, runs_dir):
+    """Store Kaggle's hidden-test scores in a run's record (shown by the leaderboard)."""
+    from bench.records import find_run
+    from bench.report.submission import record_kaggle
+
+    folder = find_run(run, Path(runs_dir))
+    click.echo(f"{folder}/kaggle.json: {record_kaggle(folder, public, private)}")

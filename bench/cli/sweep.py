@@ -1,0 +1,73 @@
+"""`bench sweep GRID.yaml`: every job of a grid, locally or on SLURM, and `--status`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from tabulate import tabulate
+
+from bench.cli.common import device_option, runs_dir_option, synthetic_dir_option
+from bench.errors import BenchError
+
+
+@click.command("sweep")
+@click.argument("grid_file", metavar="GRID.yaml")
+@click.option("--launcher", type=click.Choice(["local", "slurm"]), default="local", show_default=True,
+              help="local: jobs on this machine (one per GPU, or --parallel); slurm: job arrays through submitit.")
+@click.option("--status", "show_status", is_flag=True, help="Print done / running / failed / missing and exit.")
+@runs_dir_option()
+@synthetic_dir_option
+@device_option
+@click.option("--partition", help="SLURM partition.")
+@click.option("--time-min", type=click.IntRange(min=1), default=240, show_default=True, help="SLURM time limit.")
+@click.option("--gpus", type=click.IntRange(min=0), default=0, show_default=True, help="SLURM GPUs per job.")
+@click.option("--cpus", type=click.IntRange(min=1), default=2, show_default=True, help="SLURM CPUs per job.")
+@click.option("--mem-gb", type=click.IntRange(min=1), default=16, show_default=True, help="SLURM memory per job.")
+@click.option("--array-parallelism", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Most array tasks running at once.")
+@click.option("--wait", is_flag=True, help="slurm: wait until every submitted job has ended, then report.")
+@click.option("--parallel", type=click.IntRange(min=1),
+              help="local: jobs at once (default one per visible GPU, else 1); on a CPU each gets cores/N threads.")
+def sweep_cmd(grid_file, launcher, show_status, runs_dir, synthetic_dir, device, partition, time_min, gpus, cpus,
+              mem_gb, array_parallelism, wait, parallel):
+    """Run (or show) every job of a grid: datasets x generators x strategies x classifiers x presets x seeds."""
+    from bench.runs import launchers, sweep
+
+    jobs = sweep.expand(sweep.load_grid(Path(grid_file)))
+    if show_status:
+        states = [sweep.state(job, Path(runs_dir)) for job in jobs]
+        rows = [[job.label, state, job.run_id[:16]] for job, state in zip(jobs, states)]
+        click.echo(tabulate(rows, ["job", "state", "run folder"], tablefmt="simple"))
+        counts = {s: states.count(s) for s in ("done", "running", "failed", "missing")}
+        click.echo(", ".join(f"{n} {s}" for s, n in counts.items()))
+        return
+    common = ["--runs-dir", runs_dir, "--synthetic-dir", synthetic_dir, "--device", device]
+    if launcher == "slurm":
+        slurm = {"slurm_partition": partition, "timeout_min": time_min, "gpus_per_node": gpus or None,
+                 "cpus_per_task": cpus, "mem_gb": mem_gb, "slurm_array_parallelism": array_parallelism}
+        submitted = launchers.run_slurm(jobs, common, slurm, Path(runs_dir) / ".submitit", click.echo)
+        if wait and submitted:
+            click.echo(f"waiting for {len(submitted)} SLURM jobs (logs in {Path(runs_dir) / '.submitit'})")
+            launchers.wait_slurm(submitted)
+            _report_sweep(jobs, common, grid_file)
+        return
+    import torch
+
+    gpus_here = torch.cuda.device_count() if device in ("auto", "cuda") else 0
+    failed = launchers.run_local(jobs, common, click.echo, gpus_here, parallel or 1)
+    if failed:
+        raise BenchError(f"{failed} job(s) failed; `bench sweep {grid_file} --status` lists them, "
+                         f"running the sweep again retries them")
+
+
+def _report_sweep(jobs, common: list[str], grid_file) -> None:
+    """After a waited-for SLURM sweep: done / not done from the run folders (the only ground truth)."""
+    from bench.runs import sweep
+
+    missing, _ = sweep.pending(jobs, common)
+    click.echo(f"sweep: {len(jobs) - len(missing)} of {len(jobs)} jobs done")
+    if missing:
+        raise BenchError(f"{len(missing)} job(s) did not finish (first: {missing[0].label}); logs under "
+                         f"{sweep.runs_dir(common) / '.submitit'}; `bench sweep {grid_file} --launcher slurm` "
+                         f"resubmits them")

@@ -1,0 +1,157 @@
+"""Fixed split protocols: a manifest of (id, role) with a SHA-256 fingerprint.
+
+- `stratified` (default): multilabel-stratified train/val/test (iterative stratification,
+  Sechidis et al. 2011, via the iterative-stratification package), 80/10/10, fixed seed 0.
+- `paper`: the paper's code exactly: `train_test_split(sorted(ids), test_size=0.1,
+  random_state=42)`, unstratified, train/val only (its "test" was Kaggle's hidden set).
+- `hpa2018-v1`: shipped inside the package (bench/data/protocols/), the stratified split of all 31,072
+  labelled Kaggle HPA 2018 ids, built once by tools/make_hpa2018_v1.py, so every user of every
+  version gets the same split. A dataset holding only part of those ids must say so explicitly
+  (`dataset.subset=true`); the split is then restricted to those ids and its fingerprint differs.
+
+A split depends only on the ids and labels, never on the order the dataset lists them in.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Literal, Optional
+
+import numpy as np
+
+from bench.errors import BenchError
+from bench.options import require
+
+ROLES = ("train", "val", "test")
+
+
+SHIPPED_PROTOCOLS = ("hpa2018-v1",)
+
+
+@dataclass
+class SplitConfig:
+    """Which fixed split protocol to use (see bench.protocol); unset values take the protocol's own.
+
+    `stratified` and `paper` are computed from the dataset's ids and labels; a shipped protocol
+    (`hpa2018-v1`) is a manifest inside the package, so its seed and fractions are fixed.
+    """
+
+    name: Literal["stratified", "paper", "hpa2018-v1"] = "stratified"
+    seed: Optional[int] = None  # stratified: 0, paper: 42. Fixed across runs: a grid's seeds share one split
+    val_fraction: Optional[float] = None  # 0.1
+    test_fraction: Optional[float] = None  # stratified: 0.1, paper: 0 (the paper had no labelled test role)
+
+    def __post_init__(self):
+        if self.name in SHIPPED_PROTOCOLS:
+            for key in ("seed", "val_fraction", "test_fraction"):
+                require(getattr(self, key) is None, key, f"is fixed by the shipped protocol {self.name}")
+            self.seed, self.val_fraction, self.test_fraction = 0, 0.1, 0.1
+            return
+        paper = self.name == "paper"
+        if self.seed is None:
+            self.seed = 42 if paper else 0
+        if self.val_fraction is None:
+            self.val_fraction = 0.1
+        if self.test_fraction is None:
+            self.test_fraction = 0.0 if paper else 0.1
+        require(self.seed >= 0, "seed", "must be >= 0")
+        require(0 < self.val_fraction < 1, "val_fraction", "must be in (0, 1)")
+        require(0 <= self.test_fraction < 1, "test_fraction", "must be in [0, 1)")
+        require(not (paper and self.test_fraction), "test_fraction", "the paper split has no test role")
+        require(self.val_fraction + self.test_fraction < 1, "test_fraction", "val + test must leave a train role")
+
+
+@dataclass(frozen=True)
+class Split:
+    name: str
+    ids: tuple[str, ...]  # in the dataset's order
+    roles: tuple[str, ...]
+
+    @property
+    def manifest(self) -> str:
+        """CSV `id,role`, sorted by id: the text whose SHA-256 is the fingerprint."""
+        rows = sorted(zip(self.ids, self.roles))
+        return "id,role\n" + "".join(f"{i},{r}\n" for i, r in rows)
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(self.manifest.encode()).hexdigest()
+
+    def indices(self, role: str) -> np.ndarray:
+        """Positions in the dataset of the ids with this role."""
+        return np.flatnonzero(np.asarray(self.roles) == role)
+
+    def counts(self) -> dict[str, int]:
+        return {role: int(np.sum(np.asarray(self.roles) == role)) for role in ROLES}
+
+
+def _stratified(labels: np.ndarray, cfg: SplitConfig) -> np.ndarray:
+    from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
+
+    holdout = cfg.val_fraction + cfg.test_fraction
+    roles = np.full(len(labels), "train", dtype=object)
+    first = MultilabelStratifiedShuffleSplit(n_splits=1, test_size=holdout, random_state=cfg.seed)
+    _, held = next(first.split(np.zeros(len(labels)), labels))
+    if cfg.test_fraction == 0:
+        roles[held] = "val"
+        return roles
+    second = MultilabelStratifiedShuffleSplit(n_splits=1, test_size=cfg.test_fraction / holdout,
+                                              random_state=cfg.seed)
+    val, test = next(second.split(np.zeros(len(held)), labels[held]))
+    roles[held[val]] = "val"
+    roles[held[test]] = "test"
+    return roles
+
+
+def _paper(ids: list[str], cfg: SplitConfig) -> dict[str, str]:
+    from sklearn.model_selection import train_test_split
+
+    train, val = train_test_split(sorted(ids), test_size=cfg.val_fraction, random_state=cfg.seed)
+    return {**{i: "train" for i in train}, **{i: "val" for i in val}}
+
+
+@cache
+def shipped_protocol(name: str) -> tuple[dict, dict[str, str]]:
+    """(metadata, id -> role) of a protocol shipped in bench/data/protocols, checked against its fingerprint."""
+    folder = resources.files("bench.data.protocols")
+    meta = json.loads(folder.joinpath(f"{name}.json").read_text())
+    text = gzip.decompress(folder.joinpath(f"{name}.csv.gz").read_bytes()).decode()
+    if hashlib.sha256(text.encode()).hexdigest() != meta["fingerprint"]:
+        raise BenchError(f"shipped protocol {name} is damaged (fingerprint mismatch); reinstall synthloc-bench")
+    rows = [line.split(",") for line in text.splitlines()[1:]]
+    return meta, {image_id: role for image_id, role in rows}
+
+
+def _shipped(ids: list[str], name: str, is_subset: bool) -> dict[str, str]:
+    _, role_of = shipped_protocol(name)
+    unknown = [i for i in ids if i not in role_of]
+    if unknown:
+        raise BenchError(f"split {name}: {len(unknown)} of the dataset's {len(ids)} ids are not in the protocol "
+                         f"(first: {unknown[0]!r}); it covers the {len(role_of)} Kaggle HPA 2018 train ids")
+    if len(ids) < len(role_of) and not is_subset:
+        raise BenchError(f"split {name}: the dataset has only {len(ids)} of the protocol's {len(role_of)} ids; "
+                         f"to use that part on purpose pass dataset.subset=true (the split fingerprint then differs)")
+    return role_of
+
+
+def make_split(ids: list[str], labels: np.ndarray, cfg: SplitConfig, is_subset: bool = False) -> Split:
+    """The split named by `cfg` of a dataset with these ids and (N, 28) labels."""
+    if cfg.name in SHIPPED_PROTOCOLS:
+        role_of = _shipped(ids, cfg.name, is_subset)
+    elif cfg.name == "paper":
+        role_of = _paper(ids, cfg)
+    else:
+        order = np.argsort(np.asarray(ids, dtype=object), kind="stable")
+        roles = _stratified(np.asarray(labels)[order], cfg)
+        role_of = {ids[i]: role for i, role in zip(order, roles)}
+    return Split(cfg.name, tuple(ids), tuple(role_of[i] for i in ids))
+
+
+def positives_per_role(split: Split, labels: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-class positive counts in each role (to report classes absent from val or test)."""
+    return {role: labels[split.indices(role)].sum(axis=0).astype(int) for role in ROLES}

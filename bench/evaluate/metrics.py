@@ -1,0 +1,95 @@
+"""Multi-label metrics over all 28 classes (torchmetrics), per-class thresholds, val-vs-test gaps.
+
+Conventions, the same in every record:
+- macro averages are over all 28 classes; a class with no positives in a split gets F1 = 0 and
+  AP = 0 (sklearn/Kaggle `zero_division=0`) and is listed in `absent_classes`, never dropped;
+- `@0.5` uses a fixed threshold of 0.5 on sigmoid probabilities (the paper's rule);
+- `@tuned` uses per-class thresholds chosen on the validation role only (grid 0.05..0.95), so
+  validation `@tuned` is optimistic by construction and test `@tuned` is the honest number.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+from torchmetrics.functional.classification import multilabel_average_precision, multilabel_f1_score
+
+from bench.data.labels import NUM_CLASSES
+
+
+def metric_key(score: str, average: str, threshold: str | None = None) -> str:
+    """The one spelling of a metric's name in records, tables and plots: `f1_macro@tuned`, `map_macro`."""
+    return f"{score}_{average}" + (f"@{threshold}" if threshold else "")
+
+
+F1_HALF = metric_key("f1", "macro", "0.5")  # fixed threshold 0.5 (the paper's rule)
+F1_TUNED = metric_key("f1", "macro", "tuned")  # per-class thresholds tuned on validation
+F1_MICRO_TUNED = metric_key("f1", "micro", "tuned")
+MAP = metric_key("map", "macro")  # threshold-free
+LABELS = {F1_HALF: "macro F1 @0.5", F1_TUNED: "macro F1 @tuned", F1_MICRO_TUNED: "micro F1 @tuned", MAP: "macro mAP"}
+SUMMARY_KEYS = tuple(LABELS)
+
+THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.01), 2)
+SELECTION_EPOCH = {"best": "epoch with the best validation macro F1 @0.5", "last": "last epoch",
+                   "min_val_loss": "epoch with the lowest validation loss"}
+SELECTION_RULE = f"{SELECTION_EPOCH['best']}; per-class thresholds tuned on validation; test never used for selection"
+
+
+def selection_rule(select: str) -> str:
+    """How a run's model and thresholds were chosen (train.select), stated in its metrics and the leaderboard."""
+    return f"{SELECTION_EPOCH[select]}; per-class thresholds tuned on validation; test never used for selection"
+
+
+def _f1(probs: torch.Tensor, target: torch.Tensor, thresholds: np.ndarray, average: str | None) -> torch.Tensor:
+    binary = (probs >= torch.as_tensor(thresholds, dtype=probs.dtype)).to(probs.dtype)
+    return multilabel_f1_score(binary, target, num_labels=NUM_CLASSES, threshold=0.5, average=average,
+                               zero_division=0)
+
+
+def tune_thresholds(probs: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Per-class threshold maximising that class's F1; ties go to the value nearest 0.5; 0.5 if no positives."""
+    p, t = torch.as_tensor(probs, dtype=torch.float64), torch.as_tensor(target, dtype=torch.long)
+    scores = torch.stack([_f1(p, t, np.full(NUM_CLASSES, th), None) for th in THRESHOLD_GRID]).numpy()
+    best = np.full(NUM_CLASSES, 0.5)
+    for c in np.flatnonzero(target.sum(axis=0) > 0):
+        top = np.flatnonzero(scores[:, c] >= scores[:, c].max() - 1e-12)
+        best[c] = THRESHOLD_GRID[top[np.argmin(np.abs(THRESHOLD_GRID[top] - 0.5))]]
+    return best
+
+
+def _clean(value: float) -> float:
+    value = float(value)
+    return 0.0 if value == 0 else round(value, 6)
+
+
+def evaluate(probs: np.ndarray, target: np.ndarray, thresholds: np.ndarray) -> tuple[dict, dict]:
+    """(summary, per-class lists) for one split."""
+    p, t = torch.as_tensor(probs, dtype=torch.float64), torch.as_tensor(target, dtype=torch.long)
+    half = np.full(NUM_CLASSES, 0.5)
+    f1_half, f1_tuned = _f1(p, t, half, None), _f1(p, t, thresholds, None)
+    with warnings.catch_warnings():  # "no positive samples": those classes are reported in absent_classes
+        warnings.simplefilter("ignore", UserWarning)
+        ap = multilabel_average_precision(p, t, num_labels=NUM_CLASSES, average=None)
+    positives = target.sum(axis=0).astype(int)
+    summary = {
+        F1_HALF: _clean(f1_half.mean()),
+        F1_TUNED: _clean(f1_tuned.mean()),
+        F1_MICRO_TUNED: _clean(_f1(p, t, thresholds, "micro")),
+        MAP: _clean(torch.nan_to_num(ap, nan=0.0).mean()),
+        "n_images": int(len(target)),
+        "absent_classes": [int(c) for c in np.flatnonzero(positives == 0)],
+    }
+    per_class = {
+        "positives": positives.tolist(),
+        "f1@0.5": [_clean(v) for v in f1_half],
+        "f1@tuned": [_clean(v) for v in f1_tuned],
+        "ap": [_clean(v) for v in torch.nan_to_num(ap, nan=0.0)],
+    }
+    return summary, per_class
+
+
+def gaps(val: dict, test: dict) -> dict:
+    """Validation minus test for every summary metric."""
+    return {key: _clean(val[key] - test[key]) for key in SUMMARY_KEYS}

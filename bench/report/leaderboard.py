@@ -1,0 +1,251 @@
+"""Leaderboard markdown from finished run folders only (pandas + tabulate).
+
+One section per (dataset, split) fingerprint pair, so rows from different data or splits are never
+mixed. Within a section, one row per configuration (everything but the seed), aggregated over
+seeds as mean +- sample std. The same run folders always give the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from tabulate import tabulate
+
+from bench.data.labels import CLASS_NAMES
+from bench.evaluate.metrics import F1_MICRO_TUNED, F1_TUNED, LABELS, SELECTION_RULE
+from bench.records import DONE, read_json
+
+METRICS = LABELS
+NAMES = ["generator", "strategy", "classifier"]
+
+
+def _fallback_group(config: dict) -> str:
+    """Group key of records written before config.json carried one: the config without its seed."""
+    rest = {k: v for k, v in config.items() if k not in ("seed", "run_id")}
+    return hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:8]
+
+
+def sections(frame: pd.DataFrame):
+    """(stem, rows) of each (dataset, split) section."""
+    for _, section in frame.groupby(["dataset", "dataset_fp", "split", "split_fp"], sort=True):
+        yield section_stem(section), section
+
+
+def load_runs(runs_dir: Path) -> pd.DataFrame:
+    """One row per finished run (a folder with `done`); unfinished folders are ignored."""
+    rows = []
+    for done in sorted(Path(runs_dir).glob(f"*/{DONE}")):
+        folder = done.parent
+        config, record, metrics = (read_json(folder, name) for name in ("config.json", "record.json", "metrics.json"))
+        group = config.get("group") or _fallback_group(config)
+        comparable = {k: v for k, v in config.items() if k not in ("seed", "run_id", "group", "generator",
+                                                                    "strategy", "synthetic")}
+        row = {"run": folder.name, "group": group, "seed": config["seed"],
+               "control_key": hashlib.sha256(json.dumps(comparable, sort_keys=True).encode()).hexdigest()[:16],
+               "dataset": config["dataset"]["name"], "dataset_fp": record["dataset"]["fingerprint"],
+               "split": record["split"]["name"], "split_fp": record["split"]["fingerprint"],
+               "data_shape": f"{record['dataset']['n_images']} images, {record['dataset']['resolution']} px",
+               "epochs": config["train"]["epochs"], "wall_time_s": record["wall_time_s"],
+               "selection": metrics.get("selection", SELECTION_RULE),
+               "absent_test": tuple(metrics.get("test", {}).get("absent_classes", ())),
+               **{name: config[name]["name"] for name in NAMES}}
+        for role in ("val", "test", "gap"):
+            for key in METRICS:
+                row[f"{role}:{key}"] = metrics.get(role, {}).get(key)
+        row["synthetic_fp"] = (record.get("synthetic") or {}).get("fingerprint")
+        scores = (record.get("synthetic") or {}).get("fidelity") or {}
+        for key in ("fid", "kid", f"cas_{F1_TUNED}", "inception_fid"):
+            row[f"fidelity:{key}"] = scores.get(key)
+        kaggle = json.loads((folder / "kaggle.json").read_text()) if (folder / "kaggle.json").exists() else {}
+        row["kaggle:public"], row["kaggle:private"] = kaggle.get("public"), kaggle.get("private")
+        row["gap:kaggle_private"] = (row[f"val:{F1_TUNED}"] - kaggle["private"]) if "private" in kaggle else None
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _fmt(values: pd.Series) -> str:
+    values = values.dropna()
+    if values.empty:
+        return "—"
+    if len(values) == 1:
+        return f"{values.iloc[0]:.3f}"
+    return f"{values.mean():.3f} ± {values.std(ddof=1):.3f}"
+
+
+def _aggregate(section: pd.DataFrame, columns: dict[str, str]) -> tuple[list[str], list[list[str]]]:
+    rows = []
+    for (group, *names), runs in section.groupby(["group", *NAMES], sort=True):
+        sort_key = runs.get(f"test:{F1_TUNED}", pd.Series(dtype=float)).dropna()
+        if sort_key.empty:
+            sort_key = runs[f"val:{F1_TUNED}"].dropna()
+        score = sort_key.mean() if not sort_key.empty else float("-inf")
+        cells = [*names, group, int(runs["epochs"].iloc[0]), len(runs)] + [_fmt(runs[c]) for c in columns]
+        rows.append((-score, names, group, cells))
+    rows.sort(key=lambda r: (r[0], r[1], r[2]))
+    return [*NAMES, "config", "epochs", "seeds", *columns.values()], [r[3] for r in rows]
+
+
+def _duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+
+
+def _selection(section: pd.DataFrame) -> str:
+    rules = sorted(set(section["selection"]))
+    if len(rules) == 1:
+        return rules[0]
+    groups = {r: ", ".join(sorted(set(section.loc[section["selection"] == r, "group"]))) for r in rules}
+    by_rule = "; ".join(f"{groups[r]}: {r}" for r in rules)
+    return f"differs by configuration ({by_rule})"
+
+
+def bootstrap_interval(values) -> str:
+    """95% percentile bootstrap interval of the mean (scipy, 9,999 resamples, fixed seed: byte-stable)."""
+    values = np.asarray(pd.Series(values).dropna(), dtype=float)
+    if len(values) < 2:
+        return "—"
+    result = stats.bootstrap((values,), np.mean, confidence_level=0.95, n_resamples=9999, method="percentile",
+                             random_state=np.random.default_rng(0))
+    low, high = result.confidence_interval
+    return f"[{low:.3f}, {high:.3f}]"
+
+
+def _is_control(runs: pd.DataFrame) -> bool:
+    return bool((runs["generator"] == "none").all() and (runs["strategy"] == "none").all())
+
+
+def effect_rows(section: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """Each configuration against the no-synthetic control with the same classifier and training
+    settings: the mean paired difference over shared seeds, with a paired bootstrap interval; largest
+    test (else validation) gain first."""
+    rows, order = [], []
+    for (group, *names), runs in section.groupby(["group", *NAMES], sort=True):
+        if _is_control(runs):
+            continue
+        control = section[(section["control_key"] == runs["control_key"].iloc[0]) & (section["generator"] == "none")
+                          & (section["strategy"] == "none")].set_index("seed")
+        mine = runs.set_index("seed")
+        seeds = sorted(set(mine.index) & set(control.index))
+        cells, means = [*names, group, len(seeds)], {}
+        for role in ("val", "test"):
+            key = f"{role}:{F1_TUNED}"
+            diff = (mine.loc[seeds, key] - control.loc[seeds, key]) if seeds else pd.Series(dtype=float)
+            diff = diff.dropna()
+            means[role] = diff.mean() if len(diff) else float("-inf")
+            cells += [f"{diff.mean():+.3f}" if len(diff) else "—", bootstrap_interval(diff)]
+        rows.append(cells)
+        order.append((-means["test"] if np.isfinite(means["test"]) else -means["val"], group))
+    headers = [*NAMES, "config", "paired seeds", "Δ val macro F1 @tuned", "val 95% CI", "Δ test macro F1 @tuned",
+               "test 95% CI"]
+    return headers, [row for _, row in sorted(zip(order, rows), key=lambda pair: pair[0])]
+
+
+def _verdict(effects: list[list[str]], has_test: bool) -> str:
+    """Which configurations beat (and which fell below) the control, by their 95% intervals."""
+    def bounds(interval: str) -> tuple[float, float] | None:
+        return tuple(float(x) for x in interval.strip("[]").split(",")) if interval.startswith("[") else None
+
+    parts = []
+    for role, column in (("validation", -3), ("test", -1))[: 2 if has_test else 1]:
+        named = {"above": [], "below": []}
+        for row in effects:
+            ci = bounds(row[column])
+            if ci and ci[0] > 0:
+                named["above"].append("/".join(row[:len(NAMES)]))
+            elif ci and ci[1] < 0:
+                named["below"].append("/".join(row[:len(NAMES)]))
+        parts.append(f"on {role}, above the control: {', '.join(named['above']) or 'none'}; "
+                     f"below it: {', '.join(named['below']) or 'none'}")
+    return "**Verdict (95% intervals entirely above or below 0):** " + "; ".join(parts) + "."
+
+
+def render_section(section: pd.DataFrame) -> str:
+    first = section.iloc[0]
+    has_test = section[f"test:{F1_TUNED}"].notna().any()
+    main_cols = {f"val:{k}": f"val {v}" for k, v in METRICS.items() if k != F1_MICRO_TUNED}
+    if has_test:
+        main_cols.update({f"test:{k}": f"test {v}" for k, v in METRICS.items()})
+    has_kaggle = section["kaggle:private"].notna().any() or section["kaggle:public"].notna().any()
+    if has_kaggle:
+        main_cols.update({"kaggle:public": "Kaggle public", "kaggle:private": "Kaggle private"})
+    headers, rows = _aggregate(section, main_cols)
+    ci_key = f"test:{F1_TUNED}" if has_test else f"val:{F1_TUNED}"
+    intervals = {g: bootstrap_interval(r[ci_key]) for g, r in section.groupby("group")}
+    headers.append(f"{'test' if has_test else 'val'} macro F1 @tuned 95% CI")
+    for row in rows:
+        row.append(intervals[row[len(NAMES)]])
+    out = [f"## {first['dataset']} ({first['data_shape']}) · split `{first['split']}`", "",
+           f"Dataset fingerprint `{first['dataset_fp'][:16]}`, split fingerprint `{first['split_fp'][:16]}`. "
+           f"{len(section)} finished run{'s' if len(section) != 1 else ''}, "
+           f"wall time {_duration(section['wall_time_s'].sum())} in all (sum over the runs; "
+           f"{section['wall_time_s'].mean():.0f} s per run on average; generators and the fidelity reference "
+           f"not included).", "",
+           f"**Model selection:** {_selection(section)}. Values are mean ± sample std over seeds; rows sorted by "
+           f"{'test' if has_test else 'validation'} macro F1 @tuned; the interval is a 95% percentile bootstrap "
+           f"of the mean over seeds (coarse with 3 seeds; none with 1).", "",
+           "### Main table", "", tabulate(rows, headers, tablefmt="github", disable_numparse=True), ""]
+    effect_headers, effects = effect_rows(section)
+    if effects:
+        out += ["### Effect against the no-synthetic control", "",
+                "Change in macro F1 @tuned against the run with generator `none` and strategy `none` and the same "
+                "classifier and training settings, paired by seed; the interval is a paired bootstrap of the mean "
+                "difference. An interval that contains 0 is no evidence of an effect.", "",
+                tabulate(effects, effect_headers, tablefmt="github", disable_numparse=True), "",
+                _verdict(effects, has_test), ""]
+    if has_test or has_kaggle:
+        gap_cols = {f"gap:{k}": f"gap {v}" for k, v in METRICS.items()} if has_test else {}
+        if has_kaggle:
+            gap_cols["gap:kaggle_private"] = "val @tuned − Kaggle private"
+        headers, rows = _aggregate(section, gap_cols)
+        out += ["### Validation − test gap", "",
+                "Validation minus test for each metric (positive: validation overstates test). "
+                "The @tuned thresholds are fitted on validation, so the @tuned gap includes that fitting's "
+                "optimism; the @0.5 and mAP gaps do not.", "",
+                tabulate(rows, headers, tablefmt="github", disable_numparse=True), ""]
+    with_sets = section[section["fidelity:fid"].notna()]
+    if not with_sets.empty:
+        columns = {"fidelity:fid": "domain FID", "fidelity:kid": "domain KID",
+                   f"fidelity:cas_{F1_TUNED}": "CAS macro F1 @tuned", "fidelity:inception_fid": "Inception FID"}
+        headers, rows = _aggregate(with_sets, columns)
+        out += ["### Synthetic sets", "",
+                "Fidelity of each configuration's synthetic set against the real train role, measured before "
+                "any classifier used it: FID and KID on the penultimate features of the real-data reference "
+                "classifier (torch-fidelity), CAS = macro F1 on the real test role of a classifier trained on "
+                "the synthetic set alone.", "",
+                tabulate(rows, headers, tablefmt="github", disable_numparse=True), ""]
+    if has_test:
+        absent = sorted({c for classes in section["absent_test"] for c in classes})
+        if absent:
+            names = ", ".join(f"{c} {CLASS_NAMES[c]}" for c in absent)
+            out += [f"Classes with no positives in the test role (scored F1 = AP = 0, kept in every macro "
+                    f"average): {names}.", ""]
+    return "\n".join(out)
+
+
+def section_stem(section: pd.DataFrame) -> str:
+    first = section.iloc[0]
+    return f"{first['dataset']}-{first['split']}-{first['split_fp'][:8]}"
+
+
+def render(frame: pd.DataFrame, figures: dict[str, list[tuple[str, str]]] | None = None) -> str:
+    """The markdown; `figures` maps a section's stem to (caption, file) pairs to embed."""
+    header = ["# Leaderboard", "",
+              "Generated by `bench leaderboard` from finished run folders (`runs/*/done`); do not edit by hand.",
+              "All macro averages are over all 28 classes.", ""]
+    if frame.empty:
+        return "\n".join(header + ["No finished runs yet: run `bench run` first.", ""])
+    sections = []
+    for _, section in frame.groupby(["dataset", "dataset_fp", "split", "split_fp"], sort=True):
+        text = render_section(section)
+        pictures = (figures or {}).get(section_stem(section), [])
+        if pictures:
+            text += "\n### Figures\n\n" + "\n\n".join(f"{c}:\n\n![{c}]({f})" for c, f in pictures) + "\n"
+        sections.append(text)
+    from bench.report.paper import markdown  # noqa: PLC0415
+
+    return "\n".join(header) + "\n" + "\n".join(sections) + "\n" + markdown()

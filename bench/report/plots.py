@@ -1,0 +1,111 @@
+"""Figures beside the leaderboard markdown (matplotlib, Agg, no timestamps: the same runs give the same bytes)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench.data.labels import NUM_CLASSES
+from bench.evaluate.metrics import F1_TUNED
+
+PNG = {"metadata": {"Software": None}, "dpi": 110}
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def val_vs_test(section: pd.DataFrame, path: Path) -> bool:
+    """Validation vs test macro F1 @tuned, one point per run, with the diagonal. False if no test role."""
+    runs = section.dropna(subset=[f"test:{F1_TUNED}"])
+    if runs.empty:
+        return False
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    markers = dict(zip(sorted(runs["strategy"].unique()), "osD^vP*X"))
+    for (generator, strategy), part in runs.groupby(["generator", "strategy"], sort=True):
+        ax.scatter(part[f"val:{F1_TUNED}"], part[f"test:{F1_TUNED}"], marker=markers[strategy],
+                   label=f"{generator} / {strategy}", alpha=0.8)
+    values = pd.concat([runs[f"val:{F1_TUNED}"], runs[f"test:{F1_TUNED}"]])
+    low, high = values.min() - 0.02, values.max() + 0.02
+    ax.plot([low, high], [low, high], color="grey", lw=1, ls="--", label="val = test")
+    ax.set(xlim=(low, high), ylim=(low, high), xlabel="validation macro F1 @tuned", ylabel="test macro F1 @tuned",
+           title="below the diagonal: validation overstates test")
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, **PNG)
+    plt.close(fig)
+    return True
+
+
+def per_class_heatmap(section: pd.DataFrame, runs_dir: Path, path: Path) -> bool:
+    """Test F1 @tuned per class (columns) and configuration (rows), mean over seeds."""
+    rows, labels = [], []
+    for (group, generator, strategy, classifier), runs in section.groupby(["group", "generator", "strategy",
+                                                                           "classifier"], sort=True):
+        tables = [pd.read_csv(Path(runs_dir) / run / "per_class.csv") for run in runs["run"]]
+        scores = [t["test_f1@tuned"].to_numpy() for t in tables if "test_f1@tuned" in t]
+        if scores:
+            rows.append(np.mean(scores, axis=0))
+            labels.append(f"{generator} / {strategy} / {classifier} ({group})")
+    if not rows:
+        return False
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(11, 0.45 * len(rows) + 1.6))
+    image = ax.imshow(np.array(rows), vmin=0, vmax=1, cmap="viridis", aspect="auto")
+    ax.set_xticks(range(NUM_CLASSES), [str(c) for c in range(NUM_CLASSES)], fontsize=7)
+    ax.set_yticks(range(len(labels)), labels, fontsize=7)
+    ax.set_xlabel("class id")
+    fig.colorbar(image, ax=ax, label="test F1 @tuned", fraction=0.03)
+    fig.tight_layout()
+    fig.savefig(path, **PNG)
+    plt.close(fig)
+    return True
+
+
+def sample_grids(section: pd.DataFrame, synthetic_dir: Path, out_dir: Path, stem: str) -> list[tuple[str, str]]:
+    """Copy the sample grid (rows = classes) of every synthetic set the section's runs used, found by its
+    content fingerprint among the set folders; sets whose folder is gone are left out."""
+    used = section.dropna(subset=["synthetic_fp"]).drop_duplicates("synthetic_fp").sort_values(["generator",
+                                                                                                 "synthetic_fp"])
+    if used.empty or not Path(synthetic_dir).is_dir():
+        return []
+    folders = {}
+    for manifest in sorted(Path(synthetic_dir).glob("*/manifest.json")):
+        try:
+            folders[json.loads(manifest.read_text())["fingerprint"]] = manifest.parent
+        except (OSError, ValueError, KeyError):
+            continue  # a damaged set has no grid worth showing
+    figures = []
+    for _, row in used.iterrows():
+        folder = folders.get(row["synthetic_fp"])
+        if folder is None or not (folder / "grid.png").exists():
+            continue
+        name = f"{stem}-samples-{row['generator']}-{row['synthetic_fp'][:8]}.png"
+        shutil.copyfile(folder / "grid.png", out_dir / name)
+        figures.append((f"Samples of generator `{row['generator']}` (set `{folder.name}`; one row per class, "
+                        f"as labelled)", name))
+    return figures
+
+
+def draw(section: pd.DataFrame, runs_dir: Path, out_dir: Path, stem: str,
+         synthetic_dir: Path | None = None) -> list[tuple[str, str]]:
+    """Write this section's figures; (caption, file name) of each one written."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    figures = []
+    for caption, name, plot in (("Validation vs test, one point per run", f"{stem}-val-vs-test.png",
+                                 lambda p: val_vs_test(section, p)),
+                                ("Per-class test F1 @tuned (mean over seeds)", f"{stem}-per-class.png",
+                                 lambda p: per_class_heatmap(section, runs_dir, p))):
+        if plot(out_dir / name):
+            figures.append((caption, name))
+    return figures + (sample_grids(section, synthetic_dir, out_dir, stem) if synthetic_dir else [])

@@ -1,0 +1,249 @@
+"""One run, start to finish: dataset -> split -> generator -> synthetic set -> strategy + classifier
+-> predictions -> metrics -> run record. Plugins arrive resolved in the RunConfig (looked up once).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from bench.config import RunConfig, normalise
+from bench.data.images import LabelledImages
+from bench.data.labels import CLASS_NAMES, NUM_CLASSES, format_target
+from bench.data.splits import ROLES, Split, make_split
+from bench.errors import BenchError
+from bench.evaluate.metrics import F1_TUNED, evaluate, gaps, selection_rule, tune_thresholds
+from bench.evaluate.predict import predict
+from bench.files import atomic_target, write_json, write_text
+from bench.locks import exclusive
+from bench.records import DONE
+from bench.runs.environment import environment, peak_memory_mib
+from bench.synthetic import fidelity
+from bench.synthetic import sets as synthetic_sets
+from bench.train import distributed
+from bench.train.distributed import World
+from bench.train.loop import Trainer
+
+
+@dataclass
+class Runtime:
+    """Settings that change where and how a run executes, not what it measures (not hashed)."""
+
+    runs_dir: Path = Path("runs")
+    device: str = "auto"
+    force: bool = False
+    synthetic_dir: Path = Path("synthetic")
+    inception_weights: str | None = None  # Inception-v3 weights file for the RGB-composite FID
+
+
+@dataclass
+class Outcome:
+    run_dir: Path
+    reused: bool
+    metrics: dict
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise BenchError(f"--device {name!r}: expected auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise BenchError(f"--device {name}: CUDA is not available on this machine")
+    return device
+
+
+def check_writable(folder: Path) -> None:
+    """Fail before any work if `folder` (or its nearest existing parent) cannot be written."""
+    probe = Path(folder).resolve()
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise BenchError(f"runs folder {folder}: {probe} is not a writable folder")
+
+
+def run_id(cfg: RunConfig, data: LabelledImages, split: Split) -> str:
+    """Identity of a result: the resolved config plus the data and split it ran on."""
+    key = json.dumps({"config": cfg.to_dict(identity_only=True), "dataset": data.fingerprint,
+                      "split": split.fingerprint},
+                     sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def per_class_frame(results: dict, thresholds: np.ndarray) -> pd.DataFrame:
+    frame = pd.DataFrame({"class": range(NUM_CLASSES), "name": CLASS_NAMES, "threshold": thresholds})
+    for role, (_, per_class) in results.items():
+        for key, values in per_class.items():
+            frame[f"{role}_{key}"] = values
+    if "test" in results:
+        for key in ("f1@0.5", "f1@tuned", "ap"):
+            frame[f"gap_{key}"] = (frame[f"val_{key}"] - frame[f"test_{key}"]).round(6)
+    return frame
+
+
+def predictions_frame(data: LabelledImages, probs: np.ndarray, thresholds: np.ndarray) -> pd.DataFrame:
+    predicted = [format_target(row) for row in (probs >= thresholds)]
+    frame = pd.DataFrame({"Id": data.ids, "Target": [format_target(r) for r in data.labels], "Predicted": predicted})
+    probs_frame = pd.DataFrame(np.round(probs, 6), columns=[f"p{c}" for c in range(NUM_CLASSES)])
+    return pd.concat([frame, probs_frame], axis=1)
+
+
+def load_data(cfg: RunConfig) -> tuple[LabelledImages, Split, dict[str, LabelledImages]]:
+    """The dataset, its split and the images of each role."""
+    data = cfg.dataset.create().load()
+    split = make_split(data.ids, data.labels, cfg.split, is_subset=data.is_subset)
+    return data, split, {role: data.subset(split.indices(role)) for role in ROLES}
+
+
+def synthetic_for(cfg: RunConfig, data: LabelledImages, split: Split, roles: dict, runtime: Runtime,
+                  device: torch.device, say: Callable[[str], None]) -> tuple[LabelledImages | None, dict | None]:
+    """The run's synthetic set (reused or built from the train role) and its fidelity; (None, None) for a control."""
+    synthetic = synthetic_sets.obtain(cfg, roles["train"], data.fingerprint, split.fingerprint,
+                                      runtime.synthetic_dir, device, say)
+    if synthetic is None:
+        return None, None
+    return synthetic, ensure_fidelity(cfg, data, split, roles, synthetic, runtime, device, say)
+
+
+def execute(cfg: RunConfig, runtime: Runtime, say: Callable[[str], None] = print) -> Outcome:
+    """Run `cfg` (or reuse its finished run) and return where its record is.
+
+    Under torchrun every process calls this; they train together and rank 0 alone writes.
+    """
+    world = distributed.from_env()
+    say = say if world.is_main else (lambda line: None)
+    cfg = normalise(cfg, say)
+    check_writable(runtime.runs_dir)
+    device = distributed.start(world, pick_device(runtime.device))
+    data, split, roles = load_data(cfg)
+    rid = run_id(cfg, data, split)
+    run_dir = Path(runtime.runs_dir) / rid[:16]
+
+    def finished() -> bool:
+        return bool(world.from_main((run_dir / DONE).exists() and not runtime.force))
+
+    if finished():
+        return _reuse(run_dir, say)
+    if world.size > 1:
+        _require_synthetic_set(cfg, data, split, runtime)
+    # before anything is written to runs/
+    synthetic, scores = synthetic_for(cfg, data, split, roles, runtime, device, say)
+    # a second process with this config waits, then reuses
+    with exclusive(runtime.runs_dir, rid[:16], say) if world.is_main else nullcontext():
+        if finished():
+            return _reuse(run_dir, say)
+        if world.is_main:
+            if runtime.force and run_dir.exists():
+                shutil.rmtree(run_dir)
+            run_dir.mkdir(parents=True, exist_ok=True)
+        world.barrier()
+        return _train_and_record(cfg, data, split, roles, rid, run_dir, device, synthetic, scores, say, world)
+
+
+def _require_synthetic_set(cfg: RunConfig, data: LabelledImages, split: Split, runtime: Runtime) -> None:
+    """A multi-process run uses a finished synthetic set; it does not keep every GPU waiting on one that
+    trains a generator."""
+    if not cfg.generator.plugin.produces_images:
+        return
+    folder = synthetic_sets.set_folder(runtime.synthetic_dir, cfg, data.fingerprint, split.fingerprint)
+    if not (folder / synthetic_sets.MANIFEST).exists() or not fidelity.path(folder, cfg.fidelity).exists():
+        raise BenchError(f"a multi-process run needs its synthetic set made first: run `bench generate "
+                         f"--generator {cfg.generator.name}` with the same options in one process, then torchrun")
+
+
+def _reuse(run_dir: Path, say: Callable[[str], None]) -> Outcome:
+    say(f"reusing finished run {run_dir} (identical config, data and split; --force to run again)")
+    return Outcome(run_dir, True, json.loads((run_dir / "metrics.json").read_text()))
+
+
+def ensure_fidelity(cfg: RunConfig, data: LabelledImages, split: Split, roles: dict, synthetic: LabelledImages,
+                    runtime: Runtime, device: torch.device, say: Callable[[str], None]) -> dict:
+    """The set's fidelity metrics; the first time, after running (or reusing) the reference real-data run."""
+    folder = synthetic_sets.set_folder(runtime.synthetic_dir, cfg, data.fingerprint, split.fingerprint)
+    if fidelity.path(folder, cfg.fidelity).exists():
+        return json.loads(fidelity.path(folder, cfg.fidelity).read_text())
+    say("fidelity needs the reference classifier (the real-data run on this dataset and split)")
+    reference = execute(fidelity.reference_config(cfg), replace(runtime, force=False), say)
+    return fidelity.measure(folder, cfg, synthetic, roles, reference.run_dir, device, say, runtime.inception_weights)
+
+
+def _train_and_record(cfg: RunConfig, data: LabelledImages, split: Split, roles: dict, rid: str, run_dir: Path,
+                      device: torch.device, synthetic: LabelledImages | None, fidelity: dict | None,
+                      say: Callable[[str], None], world: World = distributed.SINGLE) -> Outcome:
+    started, t0 = datetime.now(timezone.utc), time.perf_counter()
+    log_lines: list[str] = []
+    main = world.is_main
+
+    def log(line: str) -> None:
+        log_lines.append(line)
+        say(line)
+        if main:
+            write_text(run_dir / "log.txt", "\n".join(log_lines) + "\n")
+
+    if main:
+        write_json(run_dir / "config.json", {"run_id": rid, "group": cfg.group_hash()[:8], **cfg.to_dict()})
+        write_text(run_dir / "split.csv", split.manifest)
+    log(f"run {rid[:16]}: {cfg.dataset.name} ({len(data)} images, {data.resolution}px), split {split.name} "
+        f"{split.counts()}, generator {cfg.generator.name}, strategy {cfg.strategy.name}, "
+        f"classifier {cfg.classifier.name}, seed {cfg.seed}, device {device}"
+        + (f", {world.size} processes" if world.size > 1 else ""))
+    if synthetic is not None:
+        log(f"synthetic set: {len(synthetic)} images from generator {cfg.generator.name}")
+    torch.manual_seed(cfg.seed)
+    model = cfg.classifier.create().to(device)
+    strategy = cfg.strategy.create()
+    trainer = Trainer(model, strategy, cfg.train, cfg.seed, device, run_dir / "checkpoint.pt", log, world)
+    trainer.try_resume()
+    state = trainer.fit(roles["train"], roles["val"], synthetic)
+
+    evaluated = [role for role in ("val", "test") if len(roles[role])]
+    probs = {role: predict(model, roles[role], cfg.train.eval_batch_size, device, cfg.train.precision)
+             for role in evaluated}
+    thresholds = tune_thresholds(probs["val"], roles["val"].labels)
+    results = {role: evaluate(probs[role], roles[role].labels, thresholds) for role in evaluated}
+    metrics = {role: summary for role, (summary, _) in results.items()}
+    if "test" in metrics:
+        metrics["gap"] = gaps(metrics["val"], metrics["test"])
+    metrics.update(best_epoch=state.best_epoch, epochs_run=state.epoch, selection=selection_rule(cfg.train.select),
+                   history=state.history)
+    if not main:
+        return Outcome(run_dir, False, metrics)
+
+    write_json(run_dir / "metrics.json", metrics)
+    write_text(run_dir / "per_class.csv", per_class_frame(results, thresholds).to_csv(index=False))
+    if "test" in probs:
+        write_text(run_dir / "predictions_test.csv",
+                   predictions_frame(roles["test"], probs["test"], thresholds).to_csv(index=False))
+    with atomic_target(run_dir / "model.pt") as tmp:
+        torch.save(model.state_dict(), tmp)
+    write_json(run_dir / "record.json", {
+        "run_id": rid, "config_hash": cfg.hash(), "seed": cfg.seed,
+        "dataset": {"name": cfg.dataset.name, "fingerprint": data.fingerprint, "n_images": len(data),
+                    "resolution": data.resolution},
+        "split": {"name": split.name, "fingerprint": split.fingerprint, "counts": split.counts()},
+        "synthetic": None if synthetic is None else {"n_images": len(synthetic), "fingerprint": synthetic.fingerprint,
+                                                     "fidelity": fidelity},
+        "environment": environment(device, world), "command": sys.argv,
+        "started": started.isoformat(timespec="seconds"), "wall_time_s": round(time.perf_counter() - t0, 1),
+        "peak_memory": peak_memory_mib(device),
+    })
+    (run_dir / "checkpoint.pt").unlink(missing_ok=True)
+    summary = ", ".join(f"{role} macro F1@tuned {metrics[role][F1_TUNED]:.4f}" for role in evaluated)
+    log(f"finished {run_dir} in {time.perf_counter() - t0:.0f} s; best epoch {state.best_epoch}; {summary}")
+    write_text(run_dir / DONE, datetime.now(timezone.utc).isoformat(timespec="seconds") + "\n")  # last
+    return Outcome(run_dir, False, metrics)

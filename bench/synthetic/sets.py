@@ -1,0 +1,175 @@
+"""Synthetic sets on disk, content-addressed and shared by every run that asks for the same one.
+
+A set's key hashes the generator's name and options, the synthetic config (count, labels, seed) and
+the fingerprints of the dataset and split whose train role it learned from. Its folder holds:
+- `images.npy`   uint8 (N, 4, S, S), channel order red, green, blue, yellow (one array, no pickle);
+- `labels.csv`   `Id,Target` in the Kaggle format;
+- `grid.png`     sample images, one row per class;
+- `../.train/<generator>-<training key>/` the generator's per-epoch checkpoints, shared by sets that
+                 differ only in sampling options or labels (a killed build resumes its training);
+- `manifest.json` written last: generator, options, key, fingerprints, count, resolution and the
+                 SHA-256 of images.npy and labels.csv. Without it the set is incomplete and is
+                 built again; with a mismatch it is damaged and is never used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import bench
+from bench.config import RunConfig
+from bench.data.images import LabelledImages, content_fingerprint
+from bench.data.kaggle import read_labels_csv, write_labels_csv
+from bench.data.labels import CLASS_NAMES, NUM_CLASSES
+from bench.data.preview import save_class_rows
+from bench.errors import BenchError
+from bench.files import atomic_target, write_json
+from bench.locks import exclusive
+from bench.options import identity
+
+MANIFEST = "manifest.json"
+
+
+def set_key(cfg: RunConfig, dataset_fp: str, split_fp: str) -> str:
+    spec = {"generator": cfg.generator.to_dict(identity_only=True), "synthetic": identity(cfg.synthetic),
+            "dataset": dataset_fp, "split": split_fp}
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+
+
+def set_folder(root: Path, cfg: RunConfig, dataset_fp: str, split_fp: str) -> Path:
+    return Path(root) / f"{cfg.generator.name}-{set_key(cfg, dataset_fp, split_fp)[:16]}"
+
+
+def training_folder(root: Path, cfg: RunConfig, dataset_fp: str, split_fp: str) -> Path:
+    """Where a generator's training checkpoints live: keyed by what training depends on only, so sets
+    that differ in sampling options (guidance, sampler, steps) or in their labels share one training."""
+    sampling_only = cfg.generator.plugin.sampling_options
+    options = {k: v for k, v in cfg.generator.to_dict(identity_only=True).items() if k not in sampling_only}
+    spec = {"generator": options, "seed": cfg.synthetic.seed, "dataset": dataset_fp, "split": split_fp}
+    key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+    return Path(root) / ".train" / f"{cfg.generator.name}-{key[:16]}"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_set(folder: Path, key: str) -> LabelledImages | None:
+    """The finished set in `folder`, None if there is none yet; a damaged set is an error."""
+    manifest = folder / MANIFEST
+    if not manifest.exists():
+        return None
+    try:
+        meta = json.loads(manifest.read_text())
+        ok = (meta["key"] == key and _sha256(folder / "images.npy") == meta["images_sha256"]
+              and _sha256(folder / "labels.csv") == meta["labels_sha256"])
+    except (OSError, ValueError, KeyError):
+        ok = False
+    if not ok:
+        raise BenchError(f"synthetic set {folder} is damaged (its files do not match {MANIFEST}); "
+                         f"delete the folder to build it again")
+    ids, labels = read_labels_csv(folder / "labels.csv")
+    try:
+        images = np.load(folder / "images.npy", mmap_mode="r", allow_pickle=False)
+    except ValueError as exc:  # an object (pickled) array, or not an .npy file: never loaded
+        raise BenchError(f"synthetic set {folder} is damaged (images.npy: {exc}); delete the folder to build it "
+                         f"again") from None
+    if images.dtype != np.uint8 or images.ndim != 4 or len(images) != len(ids):
+        raise BenchError(f"synthetic set {folder} is damaged (images.npy is {images.dtype} {images.shape}; expected "
+                         f"uint8 ({len(ids)}, 4, S, S)); delete the folder to build it again")
+    return LabelledImages(ids, labels, images, meta["fingerprint"])
+
+
+def rebalancing_weights(labels: np.ndarray) -> np.ndarray:
+    """Sampling probability of each train label set: proportional to 1 / frequency of its rarest class."""
+    frequency = labels.sum(axis=0).astype(np.float64)
+    inverse = np.where(labels > 0, 1.0 / np.maximum(frequency, 1.0), 0.0).max(axis=1)
+    return inverse / inverse.sum()
+
+
+def choose_labels(cfg: RunConfig, train: LabelledImages) -> np.ndarray:
+    """Label rows to sample: train label sets (as they are, or rebalanced toward rare classes), or one-hot uniform."""
+    n = max(1, round(cfg.synthetic.per_real * len(train)))
+    if cfg.synthetic.labels == "uniform":
+        return np.eye(NUM_CLASSES, dtype=np.uint8)[np.arange(n) % NUM_CLASSES]
+    rng = np.random.default_rng([cfg.synthetic.seed, 0x5E7])
+    p = rebalancing_weights(train.labels) if cfg.synthetic.labels == "rebalanced" else None
+    return train.labels[rng.choice(len(train), size=n, p=p)]
+
+
+def obtain(cfg: RunConfig, train: LabelledImages, dataset_fp: str, split_fp: str, root: Path,
+           device: torch.device, log: Callable[[str], None]) -> LabelledImages | None:
+    """The run's synthetic set: None for a control without images, else reused or built from the train role."""
+    generator = cfg.generator.create()
+    if not generator.produces_images:
+        return None
+    key = set_key(cfg, dataset_fp, split_fp)
+    folder = set_folder(root, cfg, dataset_fp, split_fp)
+    with exclusive(root, folder.name, log):  # concurrent runs needing one set: one builds it, the others wait
+        found = load_set(folder, key)
+        if found is not None:
+            log(f"reusing synthetic set {folder} ({len(found)} images)")
+            return found
+        workdir = training_folder(root, cfg, dataset_fp, split_fp)
+        with exclusive(root, f"train-{workdir.name}", log):  # sets sharing a training never train it twice at once
+            _fit(generator, cfg, train, folder, workdir, device, log)
+        return _build(generator, cfg, train, key, folder, dataset_fp, split_fp, device, log)
+
+
+def _fit(generator, cfg: RunConfig, train: LabelledImages, folder: Path, workdir: Path, device: torch.device,
+         log: Callable[[str], None]) -> None:
+    if (folder / "images.npy").exists():
+        log(f"synthetic set {folder} is incomplete (interrupted); building it again")
+    if workdir.exists() and any(workdir.iterdir()):
+        log(f"generator checkpoints found in {workdir}: resuming (or reusing) its training")
+    workdir.mkdir(parents=True, exist_ok=True)
+    log(f"training generator {cfg.generator.name} on the train role ({len(train)} images)")
+    generator.fit(train, seed=cfg.synthetic.seed, device=device, **workdir_argument(generator, workdir))
+
+
+def workdir_argument(generator, workdir: Path) -> dict:
+    """`workdir=` for a generator whose `fit` takes it (every built-in one); none for an older plugin's `fit`."""
+    parameters = inspect.signature(generator.fit).parameters.values()
+    takes = any(p.name == "workdir" or p.kind is p.VAR_KEYWORD for p in parameters)
+    return {"workdir": workdir} if takes else {}
+
+
+def _build(generator, cfg: RunConfig, train: LabelledImages, key: str, folder: Path, dataset_fp: str, split_fp: str,
+           device: torch.device, log: Callable[[str], None]) -> LabelledImages:
+    folder.mkdir(parents=True, exist_ok=True)
+    labels = choose_labels(cfg, train)
+    log(f"sampling {len(labels)} images")
+    images = np.asarray(generator.sample(labels, resolution=train.resolution, seed=cfg.synthetic.seed, device=device))
+    expected = (len(labels), 4, train.resolution, train.resolution)
+    if images.shape != expected or images.dtype != np.uint8:
+        raise BenchError(f"generator {cfg.generator.name!r} returned {images.dtype} {images.shape}; "
+                         f"expected uint8 {expected}")
+    _write(folder, cfg, key, dataset_fp, split_fp, images, labels)
+    log(f"wrote synthetic set {folder}")
+    return load_set(folder, key)
+
+
+def _write(folder: Path, cfg: RunConfig, key: str, dataset_fp: str, split_fp: str, images: np.ndarray,
+           labels: np.ndarray) -> None:
+    ids = [f"syn-{i:06d}" for i in range(len(labels))]
+    with atomic_target(folder / "images.npy") as tmp, open(tmp, "wb") as fh:
+        np.save(fh, images, allow_pickle=False)
+    write_labels_csv(folder / "labels.csv", ids, labels)
+    save_class_rows(images, labels, CLASS_NAMES, folder / "grid.png")
+    write_json(folder / MANIFEST, {
+        "generator": cfg.generator.to_dict(), "synthetic": identity(cfg.synthetic), "key": key,
+        "dataset_fingerprint": dataset_fp, "split_fingerprint": split_fp, "n_images": len(ids),
+        "resolution": int(images.shape[-1]), "fingerprint": content_fingerprint(ids, labels, images),
+        "images_sha256": _sha256(folder / "images.npy"), "labels_sha256": _sha256(folder / "labels.csv"),
+        "bench": bench.__version__})

@@ -1,0 +1,241 @@
+"""The one training loop: any classifier x any strategy, batches augmented on the training device,
+best epoch by validation macro F1 @0.5, a checkpoint every epoch and resume from it.
+
+All randomness of epoch e (shuffling, augmentation, synthetic pairing, the strategy's draws)
+comes from a generator seeded by (run seed, e), so a resumed run repeats an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import copy
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from bench.api import Classifier, Criterion, LabelledImages, Strategy
+from bench.config import TrainConfig
+from bench.evaluate.metrics import F1_HALF, evaluate
+from bench.evaluate.predict import autocast, predict_logits, to_device
+from bench.files import atomic_target
+from bench.train import losses
+from bench.train.augment import augment
+from bench.train.distributed import SINGLE, World
+from bench.train.pairing import SyntheticPool
+from bench.train.schedules import EpochSchedule
+
+
+def epoch_generator(seed: int, epoch: int, stream: int = 0, rank: int = 0) -> torch.Generator:
+    """The random stream `stream` of epoch `epoch` (of process `rank` in a multi-process run)."""
+    entropy = [seed, epoch, stream] if rank == 0 else [seed, epoch, stream, rank]
+    state = np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint64)[0]
+    return torch.Generator().manual_seed(int(state))
+
+
+def make_criterion(cfg: TrainConfig) -> Criterion:
+    return losses.make_criterion(cfg.loss, focal_gamma=cfg.focal_gamma, arcface_s=cfg.arcface_s,
+                                 arcface_m=cfg.arcface_m)
+
+
+def prefetched(items: Iterator, depth: int = 2) -> Iterator:
+    """Iterate over `items` computed `depth` ahead in a background thread (batch reading overlaps compute)."""
+    out: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+
+    def produce():
+        try:
+            for item in items:
+                out.put(item)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer
+            out.put(exc)
+        out.put(done)
+
+    threading.Thread(target=produce, daemon=True).start()
+    while (item := out.get()) is not done:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+
+
+def batches(n: int, batch_size: int, g: torch.Generator, processes: int = 1) -> list[np.ndarray]:
+    """A shuffled epoch of index batches; a last batch too small to give every process two images
+    (BatchNorm cannot train on one) is merged into the one before."""
+    order = torch.randperm(n, generator=g).numpy()
+    chunks = [order[i:i + batch_size] for i in range(0, n, batch_size)]
+    if len(chunks) > 1 and len(chunks[-1]) < 2 * processes:
+        chunks[-2] = np.concatenate([chunks[-2], chunks.pop()])
+    return chunks
+
+
+@dataclass
+class TrainState:
+    """Everything needed to resume: saved as a checkpoint after every epoch."""
+
+    epoch: int = 0  # epochs completed
+    best_epoch: int = 0
+    best_score: float = -1.0
+    best_state: dict | None = None
+    history: list = field(default_factory=list)
+    stale: int = 0  # epochs since the best validation macro F1 @0.5 (early stopping)
+    best_f1: float = -1.0
+
+
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig):
+    if cfg.optimizer == "sgd":
+        opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
+    elif cfg.optimizer == "adam":
+        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    else:
+        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return opt, EpochSchedule(opt, cfg)
+
+
+class StrategyStep(torch.nn.Module):
+    """A training step's loss as one module, so DistributedDataParallel sees the whole forward
+    (backbones, heads and mixing) whatever the strategy calls on the classifier."""
+
+    def __init__(self, model: Classifier, strategy: Strategy, criterion: Criterion):
+        super().__init__()
+        self.model, self.strategy, self.criterion = model, strategy, criterion
+
+    def forward(self, x, y, syn_x, syn_y, g):
+        return self.strategy.loss(self.model, self.criterion, x, y, syn_x, syn_y, g)
+
+
+class Trainer:
+    def __init__(self, model: Classifier, strategy: Strategy, cfg: TrainConfig, seed: int, device: torch.device,
+                 checkpoint: Path | None, log: Callable[[str], None], world: World = SINGLE):
+        self.model, self.strategy, self.cfg, self.seed, self.device = model, strategy, cfg, seed, device
+        self.checkpoint, self.log, self.world = checkpoint, log, world
+        self.criterion = make_criterion(cfg)
+        self.optimizer, self.scheduler = make_optimizer(model, cfg)
+        self.state = TrainState()
+
+    def _save(self) -> None:
+        if self.checkpoint is None or not self.world.is_main:  # no file: a side computation (CAS), redone
+            return
+        payload = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                   "scheduler": self.scheduler.state_dict(), "state": vars(self.state)}
+        with atomic_target(self.checkpoint) as tmp:
+            torch.save(payload, tmp)
+
+    def try_resume(self) -> bool:
+        if self.checkpoint is None or not self.checkpoint.exists():
+            return False
+        initial = copy.deepcopy(self.model.state_dict())  # to undo a partial load of a damaged checkpoint
+        try:
+            payload = torch.load(self.checkpoint, map_location=self.device, weights_only=True)
+            self.model.load_state_dict(payload["model"])
+            self.optimizer.load_state_dict(payload["optimizer"])
+            self.scheduler.load_state_dict(payload["scheduler"])
+            self.state = TrainState(**payload["state"])
+        except Exception as exc:  # noqa: BLE001 - any damage means: start this run again from scratch
+            self.log(f"checkpoint {self.checkpoint} is unreadable ({type(exc).__name__}); starting from epoch 1")
+            if self.world.is_main:  # the others read the same damage, or nothing: all start again
+                self.checkpoint.unlink(missing_ok=True)
+            self.model.load_state_dict(initial)
+            self.optimizer, self.scheduler = make_optimizer(self.model, self.cfg)
+            self.state = TrainState()
+            return False
+        self.log(f"resumed from {self.checkpoint} after epoch {self.state.epoch}")
+        return True
+
+    def _augment(self, batch: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        x = augment(batch, g, self.cfg)
+        return x.contiguous(memory_format=torch.channels_last) if self.cfg.channels_last else x
+
+    def _epoch_batches(self, train: LabelledImages, synthetic: LabelledImages | None, epoch: int):
+        """(real indices, synthetic indices or None) of every step of an epoch, drawn up front.
+
+        Shuffling uses the epoch's main stream; synthetic pairing its own stream, so the batches can be
+        read ahead in a thread without changing any random draw. In a multi-process run every process
+        shuffles alike, takes its share of each batch, and pairs and augments from streams of its own.
+        """
+        rank, size = self.world.rank, self.world.size
+        g = epoch_generator(self.seed, epoch)
+        plan = [(idx[rank::size], None) for idx in batches(len(train), self.cfg.batch_size, g, size)]
+        g = g if rank == 0 else epoch_generator(self.seed, epoch, stream=2, rank=rank)
+        if synthetic is not None and self.strategy.synthetic_batch_size(self.cfg.batch_size):
+            pool, g_pair = SyntheticPool(synthetic.labels), epoch_generator(self.seed, epoch, stream=1, rank=rank)
+            plan = [(idx, pool.draw(train.labels[idx], self.strategy.synthetic_batch_size(len(idx)),
+                                    self.strategy.pairing, g_pair)) for idx, _ in plan]
+        return g, plan
+
+    def _read(self, train: LabelledImages, synthetic: LabelledImages | None, plan) -> Iterator:
+        for idx, sidx in plan:
+            real = (to_device(train.take(idx), self.device), torch.from_numpy(train.labels[idx]))
+            syn = None if sidx is None else (to_device(synthetic.take(sidx), self.device),
+                                             torch.from_numpy(synthetic.labels[sidx]))
+            yield real, syn
+
+    def _train_epoch(self, step: torch.nn.Module, train: LabelledImages, synthetic: LabelledImages | None,
+                     epoch: int) -> float:
+        self.model.train()
+        g, plan = self._epoch_batches(train, synthetic, epoch)
+        total, count = 0.0, 0
+        steps = prefetched(self._read(train, synthetic, plan))
+        for (x, y), syn in tqdm(steps, total=len(plan), desc=f"epoch {epoch}", unit="batch", leave=False,
+                                disable=None):
+            x, y = self._augment(x, g), y.to(self.device).float()
+            syn_x = syn_y = None
+            if syn is not None:
+                syn_x, syn_y = self._augment(syn[0], g), syn[1].to(self.device).float()
+            with autocast(self.device, self.cfg.precision):
+                loss = step(x, y, syn_x, syn_y, g)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"non-finite training loss at epoch {epoch}")
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            total, count = total + loss.item() * len(x), count + len(x)
+        total, count = self.world.total(total, count)
+        return total / max(count, 1)
+
+    def _validate(self, val: LabelledImages) -> tuple[float, float]:
+        """(macro F1 @0.5, loss) on the validation role."""
+        logits = predict_logits(self.model, val, self.cfg.eval_batch_size, self.device, self.cfg.precision)
+        targets = torch.from_numpy(val.labels).float()
+        score = evaluate(torch.sigmoid(logits).numpy().astype(np.float64), val.labels,
+                         np.full(val.labels.shape[1], 0.5))[0][F1_HALF]
+        return score, float(self.criterion(logits, targets)) if len(val) else float("nan")
+
+    def _is_selected(self, score: float, val_loss: float) -> bool:
+        """Whether this epoch's weights become the run's model (train.select)."""
+        s = self.state
+        if self.cfg.select == "last":
+            return True
+        if self.cfg.select == "min_val_loss":
+            return s.best_epoch == 0 or val_loss < s.best_score
+        return score > s.best_score
+
+    def fit(self, train: LabelledImages, val: LabelledImages, synthetic: LabelledImages | None) -> TrainState:
+        s = self.state
+        if self.cfg.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        step = self.world.wrap(StrategyStep(self.model, self.strategy, self.criterion))
+        while s.epoch < self.cfg.epochs and not (self.cfg.patience and s.stale >= self.cfg.patience):
+            epoch = s.epoch + 1
+            lr = self.optimizer.param_groups[0]["lr"]
+            loss = self._train_epoch(step, train, synthetic, epoch)
+            self.world.share_buffers(self.model)
+            score, val_loss = map(self.world.from_main, self._validate(val))
+            self.scheduler.after_epoch(epoch, score)
+            selected = self._is_selected(score, val_loss)
+            if selected:
+                s.best_epoch, s.best_state = epoch, copy.deepcopy(self.model.state_dict())
+                s.best_score = val_loss if self.cfg.select == "min_val_loss" else score
+            s.stale = 0 if score > s.best_f1 else s.stale + 1
+            s.best_f1 = max(s.best_f1, score)
+            s.epoch = epoch
+            s.history.append({"epoch": epoch, "lr": lr, "train_loss": round(loss, 6), "val_loss": round(val_loss, 6),
+                              f"val_{F1_HALF}": score})
+            self.log(f"epoch {epoch}/{self.cfg.epochs}  lr {lr:.2e}  train loss {loss:.4f}  val loss {val_loss:.4f}  "
+                     f"val macro F1@0.5 {score:.4f}{'  *' if selected else ''}")
+            self._save()
+        self.model.load_state_dict(s.best_state)
+        return s
