@@ -13,12 +13,18 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from bench.errors import BenchError
+
 
 @contextlib.contextmanager
 def exclusive(folder: Path, name: str, say: Callable[[str], None] = lambda line: None) -> Iterator[None]:
     locks = Path(folder) / ".locks"
-    locks.mkdir(parents=True, exist_ok=True)
-    fd = os.open(locks / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        locks.mkdir(parents=True, exist_ok=True)
+        fd = os.open(locks / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise BenchError(f"{folder}: cannot write its lock files ({exc.strerror or exc}); "
+                         f"pass a folder you can write to") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

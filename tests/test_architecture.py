@@ -113,6 +113,18 @@ def test_the_core_never_imports_a_plugin_by_name(graph):
 
 def test_bench_api_sits_below_the_core(graph):
     """bench.api builds on the leaf modules and bench.data only, so every core package can use it."""
-    allowed = {"bench.api", "bench.data", "bench.errors", "bench.files", "bench.options"}
+    allowed = {"bench.api", "bench.data", "bench.errors", "bench.files", "bench.options", "bench.progress"}
     used = {_layer(t) for module, targets in graph.items() if module.startswith("bench.api") for t in targets}
     assert used <= allowed, used - allowed
+
+
+def test_the_code_is_clean_under_the_projects_ruff_configuration():
+    import shutil
+    import subprocess
+    import sys
+
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
+    if ruff is None:
+        pytest.skip("ruff is not installed (it comes with the [test] extra)")
+    result = subprocess.run([ruff, "check", "--no-cache", str(REPO)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout[-3000:]

@@ -41,6 +41,7 @@ def test_stem_init_needs_pretrained():
         config.build(overrides=("classifier.init=copy-red",))
 
 
+@pytest.mark.slow  # a real process: huggingface_hub reads HF_HUB_OFFLINE at import
 def test_pretrained_offline_says_so(tmp_path):
     env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
     result = bench_cli("run", "--pretrained", "--runs-dir", str(tmp_path / "runs"), *TINY, env=env)

@@ -94,3 +94,27 @@ def test_the_reference_depends_only_on_dataset_and_split():
     assert a.hash() == b.hash()
     c = fidelity.reference_config(config.build(overrides=("split.name=paper",)))
     assert c.hash() != b.hash()
+
+
+def test_a_weak_reference_is_labelled_and_flagged(generated, tmp_path):
+    """The tests' 1-epoch reference classifier is too weak to trust: the set's fidelity says so, and so
+    does the leaderboard, which labels the reference run as what it is."""
+    ddpm = generated["ddpm"]
+    assert ddpm["reference_val_f1_macro@tuned"] < 0.25 and "too weak to trust" in ddpm["reference_warning"]
+    assert "warning: the fidelity reference classifier" in generated["ddpm_stdout"]
+    result = bench_cli("leaderboard", "--runs-dir", str(generated["root"] / "runs"), "--out", str(tmp_path / "b.md"),
+                       "--no-plots")
+    board = (tmp_path / "b.md").read_text()
+    assert result.returncode == 0 and "(fidelity reference)" in board and "**Warning:** the fidelity reference" in board
+
+
+def test_an_edited_fidelity_file_is_measured_again(generated, tmp_path):
+    import shutil
+
+    root = tmp_path / "copy"
+    shutil.copytree(generated["root"], root)
+    path = next((root / "synthetic").glob("real-*/fidelity-*.json"))
+    path.write_text(path.read_text().replace('"fid": ', '"fid": 1'))  # a hand edit
+    result = bench_cli("generate", "--generator", "real", *TINY, cwd=root)
+    assert result.returncode == 0 and "does not match its checksum or its set: measuring again" in result.stdout
+    assert json.loads(path.read_text())["fid"] == generated["real"]["fid"]

@@ -110,8 +110,59 @@ def test_images_smaller_than_the_resolution(copy):
 
 
 def test_missing_folder(tmp_path):
-    with pytest.raises(BenchError, match="not a folder with train.csv"):
+    with pytest.raises(BenchError, match="not a folder; expected the Kaggle layout: .*train.csv"):
         _load(tmp_path / "nowhere")
+
+
+def test_an_empty_folder_names_the_kaggle_layout(tmp_path):
+    with pytest.raises(BenchError, match=r"no train.csv; expected the Kaggle layout: .*train.csv \(Id,Target\) and "):
+        _load(tmp_path)
+
+
+def test_a_missing_or_unreadable_train_folder_is_said_to_be_one(copy):
+    shutil.rmtree(copy / "train")
+    with pytest.raises(BenchError, match=r"train: missing folder; expected the Kaggle layout"):
+        _load(copy)
+
+
+def test_a_jpeg_named_png_is_refused(copy):
+    victim = next((copy / "train").glob("*_green.png"))
+    Image.open(victim).save(victim, format="JPEG")
+    with pytest.raises(BenchError, match=f"{victim.name}: a JPEG file, not a PNG"):
+        _load(copy)
+
+
+def test_a_bad_image_leaves_no_preallocated_cache_behind(copy, tmp_path):
+    victim = next((copy / "train").glob("*_green.png"))
+    victim.write_bytes(victim.read_bytes()[:500])
+    with pytest.raises(BenchError, match=r"truncated PNG .*\(pass dataset.skip_bad=true to skip bad images\)"):
+        _load(copy, cache_dir=str(tmp_path / "cache"))
+    assert not list((tmp_path / "cache").rglob("images.u8"))
+
+
+def test_each_command_names_its_own_option_to_skip_bad_images(copy, tmp_path):
+    from conftest import bench_cli
+
+    victim = next((copy / "train").glob("*_green.png"))
+    victim.write_bytes(victim.read_bytes()[:500])
+    result = bench_cli("data", "prepare", str(copy), "--resolution", "32", "--workers", "1", "--cache-dir",
+                       str(tmp_path / "cache"))
+    assert result.returncode == 2 and result.stderr.strip().endswith("(pass --skip-bad to skip bad images)")
+
+
+def test_a_non_utf8_byte_is_reported_by_row(tmp_path):
+    path = tmp_path / "train.csv"
+    path.write_bytes(b"Id,Target\na,1\nb\xe9,2\n")
+    with pytest.raises(BenchError, match=r"train.csv row 3: byte 0xe9 at column 2 is not UTF-8"):
+        read_labels_csv(path)
+
+
+@pytest.mark.parametrize("ending", ["\n\n", "\n\n\n", "\r\n\r\n"])
+def test_blank_lines_at_the_end_are_accepted(tmp_path, ending):
+    path = tmp_path / "train.csv"
+    path.write_bytes(("Id,Target\na,1\nb,2 3" + ending).encode())
+    ids, labels = read_labels_csv(path)
+    assert ids == ["a", "b"] and labels[1].nonzero()[0].tolist() == [2, 3]
 
 
 def test_cache_is_reused_and_a_killed_build_resumes_byte_identical(tmp_path, monkeypatch):

@@ -28,7 +28,8 @@ def test_rows_aggregate_seeds_and_never_mix_splits(runs):
             if line.startswith("| none")]
     cells = next(cells for cells in rows if cells[5] == "2")  # the grid's control: two seeds in one row
     assert cells[:3] == ["none", "none", "resnet18"] and cells[4] == "1"
-    assert all("±" in c for c in cells[6:-1]) and cells[-1].startswith("[")  # the bootstrap interval
+    assert all("±" in c for c in cells[6:-2]) and cells[-2].startswith("[")  # the bootstrap interval
+    assert cells[-1] == "defaults"  # no plugin option differs from its default
     assert SELECTION_RULE in text
     assert "### Validation − test gap" in text
 
@@ -117,3 +118,27 @@ def test_each_synthetic_set_used_gets_its_sample_grid_in_the_leaderboard(runs, f
     again = bench_cli("leaderboard", "--runs-dir", str(runs), "--synthetic-dir", str(fixture_sets),
                       "--out", str(tmp_path / "again" / "README.md"))
     assert again.returncode == 0 and "samples-real" not in (tmp_path / "again" / "README.md").read_text()
+
+
+def test_plugin_options_that_differ_from_the_defaults_are_shown():
+    from bench import config
+    from bench.report.leaderboard import plugin_options
+
+    cfg = config.build(overrides=("generator.name=ddpm", "strategy.name=mix_rep", "generator.epochs=3",
+                                  "strategy.lam=uniform"))
+    assert plugin_options(cfg.to_dict()) == "generator.epochs=3, strategy.lam=uniform"
+    assert plugin_options(config.build().to_dict()) == "defaults"
+
+
+def test_runs_from_other_library_versions_are_flagged(runs):
+    import json
+
+    text = render(load_runs(runs))
+    assert "**Library versions:** " in text and "(every run)" in text and "mixed library versions" not in text
+    record_path = next(p for p in sorted(runs.glob("*/record.json")) if '"seed": 1' in p.read_text())
+    record = json.loads(record_path.read_text())
+    record["environment"]["libraries"]["torch"] = "0.0.1"
+    record_path.write_text(json.dumps(record))
+    text = render(load_runs(runs))
+    assert "**Library versions differ between runs**" in text and "torch 0.0.1" in text
+    assert "(mixed library versions)" in text

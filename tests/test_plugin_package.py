@@ -139,7 +139,7 @@ def test_a_plain_value_error_in_plugin_options_is_one_line(plugin_env, tmp_path)
 def test_names_that_moved_to_bench_api_still_work_with_a_deprecation_warning(plugin_env, tmp_path):
     result = bench_cli("run", "--generator", "legacy-gen", "--strategy", "concat", "generator.level=-1",
                        cwd=tmp_path, env={**plugin_env, "PYTHONWARNINGS": "always::DeprecationWarning"})
-    assert result.returncode == 2 and "bench: error: generator.level: must be >= 0 (got -1)" in result.stderr
+    assert result.returncode == 2 and "bench: error: generator.level: must be >= 0 (got '-1')" in result.stderr
     assert "bench.config.require moved to bench.api.require" in result.stderr
 
 

@@ -54,8 +54,11 @@ def weights_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("imagenet-stand-in")
 
 
-@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow) if "vit" in name or "swin" in name
-                                  else name for name in PRESETS])  # ViT-B and Swin-B: 86M-88M parameters each
+SLOW = ("vit", "swin", "mix")  # ViT-B and Swin-B (86M-88M parameters); the MixModels train the paper's DDPM first
+
+
+@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow) if any(s in name for s in SLOW)
+                                  else name for name in PRESETS])
 def test_preset_runs_on_the_embedded_dataset(name, tmp_path, weights_dir):
     cfg = config.build(preset=name)
     small = ["dataset.n_images=120", "dataset.resolution=32", "train.epochs=2", "train.eval_batch_size=64",

@@ -45,4 +45,4 @@ def test_readme_main_command_learns_but_not_trivially(tmp_path):
     common, rare = per_class[prevalence > 0.10], per_class[(prevalence > 0) & (prevalence < 0.02)]
     assert rare["test_f1@tuned"].mean() < common["test_f1@tuned"].mean()  # rare classes stay hard
     board = bench_cli("leaderboard", cwd=tmp_path)
-    assert board.returncode == 0 and "| none " in (tmp_path / "leaderboard" / "README.md").read_text()
+    assert board.returncode == 0 and "| none " in (tmp_path / "runs" / "leaderboard" / "README.md").read_text()

@@ -124,10 +124,10 @@ def test_random_resized_crop_is_per_sample_seeded_and_keeps_the_size():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sig", ["SIGTERM", "SIGKILL"])
+@pytest.mark.parametrize("sig", ["SIGTERM"])  # SIGKILL: test_sigkill_at_random_points_then_resume_gives_the_same_bytes
 def test_a_process_killed_by_a_signal_resumes_to_the_same_metrics(finished, tmp_path, sig):
     """`bench run` as a real process: SIGTERM (SLURM's pre-emption) exits cleanly with one line and
-    code 143; SIGKILL just dies. Either way the same command resumes and ends with the same bytes."""
+    code 143, and the same command resumes and ends with the same bytes."""
     import os
     import signal
     import subprocess
@@ -158,7 +158,7 @@ def test_a_process_killed_by_a_signal_resumes_to_the_same_metrics(finished, tmp_
 
 @pytest.mark.slow
 def test_runs_started_at_once_in_one_folder_all_land(tmp_path):
-    """Three configs, two of them started twice, all at the same moment: three complete records, none mixed."""
+    """Two configs, each started twice, all at the same moment: two complete records, none mixed."""
     import subprocess
     import sys
     from pathlib import Path
@@ -166,14 +166,14 @@ def test_runs_started_at_once_in_one_folder_all_land(tmp_path):
     from bench.report.leaderboard import load_runs
 
     exe = Path(sys.executable).with_name("bench")
-    seeds = [0, 1, 2, 0, 1]
+    seeds = [0, 1, 0, 1]
     processes = [subprocess.Popen([str(exe), "run", "--runs-dir", str(tmp_path), "--seed", str(seed), *TINY,
                                    "train.epochs=1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                  for seed in seeds]
     outputs = [p.communicate(timeout=900) for p in processes]
     assert [p.returncode for p in processes] == [0] * len(seeds), [err[-500:] for _, err in outputs]
     runs = load_runs(tmp_path)
-    assert sorted(runs["seed"]) == [0, 1, 2] and runs["run"].is_unique
+    assert sorted(runs["seed"]) == [0, 1] and runs["run"].is_unique
     for folder in tmp_path.glob("*/done"):
         config_seed = json.loads((folder.parent / "config.json").read_text())["seed"]
         assert json.loads((folder.parent / "record.json").read_text())["seed"] == config_seed
@@ -246,3 +246,49 @@ def test_a_synthetic_set_with_a_pickled_array_is_refused(tmp_path):
     with pytest.raises(BenchError, match="is damaged"):
         load_set(folder, "k")
     assert not (tmp_path / "executed").exists()
+
+
+def test_an_empty_validation_role_is_refused_before_training(shared_hpa, tmp_path):
+    """The real case: a subset of the shipped protocol's ids (here the 4 real sample images) with no validation id."""
+    from conftest import bench_cli
+
+    result = bench_cli("run", "--dataset", "hpa-kaggle", f"dataset.path={shared_hpa / 'sample'}",
+                       "dataset.resolution=32", "dataset.subset=true", "split.name=hpa2018-v1", "--runs-dir",
+                       str(tmp_path / "runs"), "--epochs", "1")
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "the hpa2018-v1 split of dataset hpa-kaggle (4 images) leaves the val role empty" in result.stderr
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").glob("*/config.json"))
+
+
+def test_too_few_images_to_split_is_one_line(tmp_path):
+    from bench.errors import BenchError
+
+    with pytest.raises(BenchError, match=r"split stratified: 10 images give 2 held-out images, too few to share"):
+        run(tmp_path, "dataset.n_images=10", "split.val_fraction=0.01", "split.test_fraction=0.2")
+
+
+def test_an_unwritable_results_folder_is_one_line():
+    from conftest import bench_cli
+
+    for option in ("--runs-dir", "--synthetic-dir"):
+        result = bench_cli("run", option, "/proc/bench-runs", "--generator", "real", "--strategy", "concat", *TINY)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert result.stderr.startswith("bench: error: ") and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_dataset_that_returns_float_images_is_refused(tmp_path, monkeypatch):
+    import numpy as np
+
+    from bench.datasets.synthetic_cells import SyntheticCells
+    from bench.errors import BenchError
+
+    load = SyntheticCells.load
+
+    def as_float(self):
+        data = load(self)
+        data._images = np.asarray(data._images, dtype=np.float32) / 255
+        return data
+
+    monkeypatch.setattr(SyntheticCells, "load", as_float)
+    with pytest.raises(BenchError, match=r"dataset synthetic-cells returned float32 images .*expected uint8"):
+        run(tmp_path)

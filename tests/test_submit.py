@@ -112,3 +112,29 @@ def test_data_prepare_then_run_reads_the_cache(kaggle_folder, tmp_path):
     assert "120 images at 32px cached and verified" in prepared.stdout
     cache = next((tmp_path / "cache").glob("hpa-kaggle/*/r32"))
     assert (cache / "manifest.json").exists() and (cache / "images.u8").stat().st_size == 120 * 4 * 32 * 32
+
+
+def test_skipped_images_are_listed_in_the_run_record_and_log(kaggle_folder, tmp_path):
+    import json
+
+    root, _ = kaggle_folder
+    copy = tmp_path / "copy"
+    shutil.copytree(root / "train", copy / "train")
+    shutil.copyfile(root / "train.csv", copy / "train.csv")
+    victim = sorted((copy / "train").glob("*_green.png"))[5]
+    victim.write_bytes(victim.read_bytes()[:40])
+    result = bench_cli("run", "--dataset", "hpa-kaggle", f"dataset.path={copy}", "dataset.resolution=32",
+                       "dataset.skip_bad=true", "dataset.workers=1", "--epochs", "1", "--runs-dir",
+                       str(tmp_path / "runs"))
+    assert result.returncode == 0, result.stderr
+    (run,) = folders(tmp_path / "runs")
+    skipped = json.loads((run / "record.json").read_text())["dataset"]["skipped_images"]
+    bad_id = victim.name.rsplit("_", 1)[0]
+    assert [entry["id"] for entry in skipped] == [bad_id] and "truncated PNG" in skipped[0]["error"]
+    assert "1 unreadable images skipped" in (run / "log.txt").read_text() and bad_id in (run / "log.txt").read_text()
+
+
+def test_submit_with_an_unknown_run_says_how_to_find_runs(kaggle_folder):
+    root, _ = kaggle_folder
+    result = bench_cli("submit", "nosuchrun", "--data", str(root), "--runs-dir", str(root / "runs"))
+    assert result.returncode == 2 and "no run folders match" in result.stderr and f"ls {root / 'runs'}" in result.stderr

@@ -142,3 +142,43 @@ def test_sets_differing_only_in_sampling_options_share_one_training(roles, tmp_p
                    log=said.append)
     assert any("generator checkpoints found" in line for line in said)  # no second training
     assert len(list((tmp_path / ".train").iterdir())) == 1 and second.fingerprint != first.fingerprint
+
+
+def test_interrupted_sampling_resumes_from_its_finished_chunks(roles, tmp_path, monkeypatch):
+    from generators.real import RealImages
+
+    whole = build(roles, tmp_path / "whole", "synthetic.per_real=5")  # 645 images: three chunks of up to 256
+    calls = []
+    sample = RealImages.sample
+
+    def dies_in_the_second_chunk(self, labels, **kwargs):
+        calls.append(len(labels))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return sample(self, labels, **kwargs)
+
+    monkeypatch.setattr(RealImages, "sample", dies_in_the_second_chunk)
+    with pytest.raises(KeyboardInterrupt):
+        build(roles, tmp_path / "killed", "synthetic.per_real=5")
+    (folder,) = folders(tmp_path / "killed")
+    assert [p.name for p in (folder / ".chunks").iterdir()] == ["00000.npy"] and not (folder / "manifest.json").exists()
+    said = []
+    monkeypatch.setattr(RealImages, "sample", lambda self, labels, **kw: calls.append(len(labels)) or sample(
+        self, labels, **kw))
+    calls.clear()
+    resumed = build(roles, tmp_path / "killed", "synthetic.per_real=5", log=said.append)
+    assert len(calls) == 2 and calls[0] == 256  # chunks 2 and 3: the first was not sampled again
+    assert any("resuming sampling: 1 of 3 chunks" in line for line in said)
+    assert resumed.fingerprint == whole.fingerprint and not (folder / ".chunks").exists()
+
+
+def test_a_build_says_what_it_will_do_and_how_to_make_it_quick(roles, tmp_path, capsys):
+    said = []
+    build(roles, tmp_path, "generator.name=ddpm", "generator.epochs=2", "generator.sampling_steps=3",
+          "synthetic.per_real=0.1", log=said.append)
+    plan = next(line for line in said if line.startswith("synthetic set: generator ddpm"))
+    assert "for 2 epochs" in plan and "13 images with 3 denoising steps each" in plan
+    assert "for a quick check: generator.epochs=1 generator.sampling_steps=4 synthetic.per_real=0.1" in plan
+    err = capsys.readouterr().err  # not a terminal: one progress line per epoch and per chunk, with an ETA
+    assert "PaperDDPM training: 1/2 epoch, loss " in err and "PaperDDPM training: 2/2 epoch" in err
+    assert "sampling ddpm: 13/13 image" in err and "ETA" in err

@@ -10,7 +10,8 @@ A subclass says what is specific to it:
   float images in [0, 1] at `options.resolution`.
 
 The base runs the rest, the same for every generator: training epochs (`options.epochs`,
-`options.batch_size`, `options.lr`) with a per-epoch checkpoint in `workdir` and resume from it, an
+`options.batch_size`, `options.lr`) with progress (loss, rate, ETA), the loss of every epoch in
+`loss_history`, a per-epoch checkpoint in `workdir` and resume from it, an
 optional EMA of the weights used for sampling (`use_ema`), sampling in batches of
 `options.sampling_batch_size`, and bicubic resizing to the dataset's resolution when the generator
 samples at another.
@@ -19,6 +20,7 @@ samples at another.
 from __future__ import annotations
 
 import copy
+import sys
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -27,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.api import Generator, LabelledImages, atomic_target
+from bench.api import Generator, LabelledImages, Progress, atomic_target
 
 
 class DiffusionGenerator(Generator):
@@ -40,6 +42,7 @@ class DiffusionGenerator(Generator):
 
     model: nn.Module
     ema: Any = None
+    loss_history: list  # {"epoch", "loss"} (mean training loss) of every epoch trained, resumed ones included
 
     # ---------------------------------------------------------------- what a subclass provides
     def new_model(self) -> nn.Module:
@@ -68,6 +71,7 @@ class DiffusionGenerator(Generator):
     def fit(self, train: LabelledImages, *, seed: int, device: torch.device, workdir: Path | None = None) -> None:
         torch.manual_seed(seed)
         o = self.options
+        self.loss_history = []
         self.model = self.new_model().to(device)
         if self.use_ema:
             from diffusers.training_utils import EMAModel
@@ -77,18 +81,28 @@ class DiffusionGenerator(Generator):
         scheduler = self.noise_scheduler()
         checkpoint = Path(workdir) / self.checkpoint_name if workdir else None
         start = self._resume(checkpoint, optimizer, device)
+        if start:
+            print(f"{type(self).__name__}: resumed training after epoch {start} of {o.epochs} ({checkpoint})",
+                  file=sys.stderr, flush=True)
+        tracker = Progress(o.epochs, f"{type(self).__name__} training", "epoch", start=start)
         for epoch in range(start + 1, o.epochs + 1):
             g = torch.Generator().manual_seed(seed * self.epoch_seed_stride + epoch)
             order = torch.randperm(self.training_size(train), generator=g).numpy()
             self.model.train()
+            total = 0.0
             for lo in range(0, len(order), o.batch_size):
-                loss = self.training_loss(self.model, scheduler, train, order[lo:lo + o.batch_size], g, device)
+                picks = order[lo:lo + o.batch_size]
+                loss = self.training_loss(self.model, scheduler, train, picks, g, device)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
                 if self.ema is not None:
                     self.ema.step(self.model.parameters())
+                total += loss.item() * len(picks)
+            self.loss_history.append({"epoch": epoch, "loss": round(total / max(len(order), 1), 6)})
             self._save(checkpoint, optimizer, epoch)
+            tracker.update(1, f"loss {self.loss_history[-1]['loss']:.4f}")
+        tracker.close()
 
     def new_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
         return torch.optim.Adam(model.parameters(), lr=self.options.lr)
@@ -102,12 +116,14 @@ class DiffusionGenerator(Generator):
         optimizer.load_state_dict(state["optimizer"])
         if self.ema is not None:
             self.ema.load_state_dict(state["ema"])
+        self.loss_history = list(state.get("loss_history", []))
         return int(state["epoch"])
 
     def _save(self, checkpoint: Path | None, optimizer, epoch: int) -> None:
         if checkpoint is None:
             return
-        state = {"model": self.model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch}
+        state = {"model": self.model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
+                 "loss_history": self.loss_history}
         if self.ema is not None:
             state["ema"] = self.ema.state_dict()
         with atomic_target(checkpoint) as tmp:

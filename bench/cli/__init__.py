@@ -44,7 +44,8 @@ class BenchGroup(click.Group):
                        err=True)
             sys.exit(128 + signal.SIGTERM)
         except (KeyboardInterrupt, click.exceptions.Abort):
-            click.echo("bench: interrupted", err=True)
+            click.echo("bench: interrupted; finished epochs and sampled chunks are kept, the same command resumes",
+                       err=True)
             sys.exit(130)
         sys.exit(result if isinstance(result, int) else 0)
 

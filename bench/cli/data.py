@@ -49,7 +49,11 @@ def prepare_cmd(path, resolution, workers, subset, skip_bad, cache_dir):
     cfg = config_from_cli(None, {"dataset.name": "hpa-kaggle", "dataset.path": path, "dataset.resolution": resolution,
                                   "dataset.workers": workers, "dataset.subset": subset, "dataset.skip_bad": skip_bad,
                                   "dataset.cache_dir": cache_dir}, ())
-    data = cfg.dataset.create().load()
+    from bench.data.kaggle_folder import load_kaggle_folder
+
+    o = cfg.dataset.options  # validated as `bench run --dataset hpa-kaggle` would; the same cache folder
+    data = load_kaggle_folder(o.path, resolution=o.resolution, subset=o.subset, skip_bad=o.skip_bad, workers=o.workers,
+                              cache_dir=o.cache_dir, skip_hint="pass --skip-bad to skip bad images")
     click.echo(f"{len(data)} images at {data.resolution}px cached and verified; fingerprint {data.fingerprint[:16]}")
 
 

@@ -12,7 +12,8 @@ from bench.errors import BenchError
 
 @click.command("leaderboard")
 @click.option("--runs-dir", default="runs", show_default=True, help="Folder of run folders.")
-@click.option("--out", default="leaderboard/README.md", show_default=True, help="Markdown file to write.")
+@click.option("--out", help="Markdown file to write, figures beside it (default RUNS_DIR/leaderboard/README.md; "
+                            "the committed one is regenerated with --out leaderboard/README.md).")
 @click.option("--no-plots", is_flag=True, help="Markdown only, no PNG figures.")
 @click.option("--synthetic-dir", default="synthetic", show_default=True,
               help="Where the synthetic sets are (their sample grids are copied beside the markdown).")
@@ -24,6 +25,7 @@ def leaderboard_cmd(runs_dir, out, no_plots, synthetic_dir):
 
     if not Path(runs_dir).is_dir():
         raise BenchError(f"runs folder {runs_dir} does not exist: run `bench run` first")
+    out = out or str(Path(runs_dir) / "leaderboard" / "README.md")
     frame = load_runs(Path(runs_dir))
     try:
         figures = {} if frame.empty or no_plots else {

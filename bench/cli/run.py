@@ -89,3 +89,5 @@ def generate_cmd(generator, dataset, preset, config_file, synthetic_dir, runs_di
     cas = scores.get(f"cas_{F1_TUNED}")
     click.echo(f"{len(synthetic)} synthetic images at {synthetic.resolution}px; domain FID {scores['fid']:.3f}, "
                f"KID {scores['kid']:.5f}, CAS macro F1 " + (f"{cas:.4f}" if cas is not None else "not measured"))
+    if "reference_warning" in scores:
+        click.echo(f"warning: {scores['reference_warning']}")

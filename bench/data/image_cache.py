@@ -97,10 +97,13 @@ def _verify(images: np.ndarray, chunks: list[str]) -> None:
 
 
 def build(folder: Path, source: Path, ids: list[str], labels: np.ndarray, resolution: int, *,
-          signature: str, skip_bad: bool, workers: int) -> CachedImages:
+          signature: str, skip_bad: bool, workers: int, skip_hint: str | None = None) -> CachedImages:
     """The complete cache of `ids` at `folder`, decoding whatever is still missing.
 
     `signature` identifies the source files' versions: any change to them invalidates the cache.
+    A bad image stops the build (`skip_hint` says how to skip bad images, in the caller's terms) and
+    removes the preallocated array: fixing the file or skipping it changes the key, so it could not
+    be resumed. An interrupted build (a kill) keeps it and resumes.
     """
     folder.mkdir(parents=True, exist_ok=True)
     key = hashlib.sha256(json.dumps([str(source), ids, resolution, skip_bad, signature]).encode()).hexdigest()
@@ -118,7 +121,13 @@ def build(folder: Path, source: Path, ids: list[str], labels: np.ndarray, resolu
         _check_disk(folder, needed)
     images = np.memmap(path, dtype=np.uint8, mode="w+" if fresh else "r+", shape=shape)
     progress = _new_progress(key) if fresh else _progress(folder, key)
-    _fill(images, progress, folder, source, ids, resolution, skip_bad, workers)
+    try:
+        _fill(images, progress, folder, source, ids, resolution, skip_bad, workers, skip_hint)
+    except BenchError:
+        del images
+        for name in ("images.u8", "progress.json"):
+            (folder / name).unlink(missing_ok=True)
+        raise
     del images
     images = np.memmap(path, dtype=np.uint8, mode="r", shape=shape)
     _verify(images, progress["chunks"])
@@ -130,7 +139,7 @@ def build(folder: Path, source: Path, ids: list[str], labels: np.ndarray, resolu
     return _open(folder, ids, labels, shape, meta)
 
 
-def _fill(images, progress, folder, source, ids, resolution, skip_bad, workers) -> None:
+def _fill(images, progress, folder, source, ids, resolution, skip_bad, workers, skip_hint) -> None:
     start = progress["done"]
     if start >= len(ids):
         return
@@ -145,7 +154,7 @@ def _fill(images, progress, folder, source, ids, resolution, skip_bad, workers) 
             for row, (image, error) in zip(range(lo, hi), decoded):
                 if error is not None:
                     if not skip_bad:
-                        raise BenchError(f"{error} (pass dataset.skip_bad=true to skip bad images)")
+                        raise BenchError(f"{error}" + (f" ({skip_hint})" if skip_hint else ""))
                     progress["bad"].append({"row": row, "id": ids[row], "error": error})
                     image = 0
                 images[row] = image

@@ -16,9 +16,10 @@ class LabelledImages:
     """
 
     def __init__(self, ids: list[str], labels: np.ndarray, images: np.ndarray, fingerprint: str,
-                 rows: np.ndarray | None = None, is_subset: bool = False):
+                 rows: np.ndarray | None = None, is_subset: bool = False, skipped: list[dict] | None = None):
         self.ids = list(ids)
         self.is_subset = is_subset  # the user asked for part of the data on purpose (split protocols check it)
+        self.skipped = list(skipped or [])  # {"id", "error"} of source images left out as unreadable
         self.labels = np.asarray(labels, dtype=np.uint8)
         self._images = images
         self._rows = np.arange(len(self.ids)) if rows is None else np.asarray(rows)
@@ -40,7 +41,8 @@ class LabelledImages:
     def subset(self, index: np.ndarray) -> LabelledImages:
         index = np.asarray(index, dtype=np.int64)
         return LabelledImages([self.ids[i] for i in index], self.labels[index], self._images,
-                              self.fingerprint, rows=self._rows[index], is_subset=self.is_subset)
+                              self.fingerprint, rows=self._rows[index], is_subset=self.is_subset,
+                              skipped=self.skipped)
 
 
 def content_fingerprint(ids: list[str], labels: np.ndarray, images: np.ndarray) -> str:

@@ -34,12 +34,21 @@ def read_labels_csv(path: Path) -> tuple[list[str], np.ndarray]:
         raise BenchError(f"cannot read {path}: {exc.strerror or exc}") from None
     if raw.startswith(b"\xef\xbb\xbf"):
         raise BenchError(f"{path}: starts with a UTF-8 byte-order mark; expected a plain 'Id,Target' header")
+    lines = raw.split(b"\n")
+    for number, line in enumerate(lines, start=1):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BenchError(f"{path} row {number}: byte {line[exc.start]:#04x} at column {exc.start + 1} is not "
+                             f"UTF-8; save the file as UTF-8") from None
     try:
         rows = list(csv.reader(raw.decode("utf-8").splitlines()))
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise BenchError(f"{path}: not a readable UTF-8 CSV ({exc})") from None
+    except csv.Error as exc:
+        raise BenchError(f"{path}: not a readable CSV ({exc})") from None
     if not rows or [c.strip() for c in rows[0]] != ["Id", "Target"]:
         raise BenchError(f"{path}: header {rows[0] if rows else []} is not the expected ['Id', 'Target']")
+    while len(rows) > 1 and not any(cell.strip() for cell in rows[-1]):
+        rows.pop()  # blank lines at the end of the file (an editor's trailing newline) carry no row
     ids, labels, seen = [], [], set()
     for number, row in enumerate(rows[1:], start=2):
         where = f"{path} row {number}"
@@ -83,6 +92,9 @@ def read_channel(path: Path, resolution: int) -> tuple[np.ndarray, int]:
     """One 8-bit grayscale PNG as uint8 (resolution, resolution), area-resized, and its original side."""
     try:
         with Image.open(path) as img:
+            if img.format != "PNG":
+                raise BenchError(f"{path}: a {img.format} file, not a PNG; the Kaggle layout holds lossless PNGs "
+                                 f"(convert it, or remove the id from train.csv)")
             img.load()
             if img.mode != "L":
                 raise BenchError(f"{path}: image mode {img.mode!r}; expected 8-bit grayscale 'L'")

@@ -7,6 +7,7 @@ same ahead of time, in parallel); later loads read the cache.
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 from bench.data import image_cache
@@ -40,24 +41,34 @@ def _labelled_ids(root: Path, listing: dict, subset: bool):
 
 
 def load_kaggle_folder(path: str | Path, *, resolution: int, subset: bool = False, skip_bad: bool = False,
-                       workers: int = 0, cache_dir: str | None = None) -> LabelledImages:
+                       workers: int = 0, cache_dir: str | None = None,
+                       skip_hint: str = "pass dataset.skip_bad=true to skip bad images") -> LabelledImages:
     """Every labelled image of a Kaggle-layout folder at `resolution` px (area-resized), cached and verified.
 
     `subset`: use only the ids whose four files are present; `skip_bad`: skip unreadable images (both
     change the fingerprint); `workers`: decoding processes (0 = one per core).
     """
     root = Path(path).expanduser()
+    layout = f"the Kaggle layout: {root / 'train.csv'} (Id,Target) and {root / 'train'}/<Id>_<color>.png"
     if not root.is_dir():
-        raise BenchError(f"dataset.path {root}: not a folder with train.csv and train/")
+        raise BenchError(f"dataset.path {root}: not a folder; expected {layout}")
+    if not (root / "train.csv").is_file():
+        raise BenchError(f"dataset.path {root}: no train.csv; expected {layout}")
+    if not (root / "train").is_dir():
+        raise BenchError(f"{root / 'train'}: missing folder; expected {layout}")
+    if not os.access(root / "train", os.R_OK | os.X_OK):
+        raise BenchError(f"{root / 'train'}: not readable (permissions); let this user read it")
     listing = scan(root / "train")
     ids, labels = _labelled_ids(root, listing, subset)
     folder = _cache_folder(root, resolution, (root / "train.csv").read_bytes(), cache_dir)
     try:
         cached = image_cache.build(folder, root / "train", ids, labels, resolution,
-                                   signature=files_signature(listing, ids), skip_bad=skip_bad, workers=workers)
+                                   signature=files_signature(listing, ids), skip_bad=skip_bad, workers=workers,
+                                   skip_hint=skip_hint)
     except OSError as exc:
         raise BenchError(f"image cache {folder}: {exc.strerror or exc}") from None
     for bad in cached.bad:
         print(f"skipped bad image {bad['id']}: {bad['error']}")
     return LabelledImages(cached.ids, cached.labels, cached.images, cached.fingerprint, rows=cached.rows,
-                          is_subset=subset or bool(cached.bad))
+                          is_subset=subset or bool(cached.bad),
+                          skipped=[{"id": bad["id"], "error": bad["error"]} for bad in cached.bad])

@@ -96,13 +96,22 @@ def _stratified(labels: np.ndarray, cfg: SplitConfig) -> np.ndarray:
     holdout = cfg.val_fraction + cfg.test_fraction
     roles = np.full(len(labels), "train", dtype=object)
     first = MultilabelStratifiedShuffleSplit(n_splits=1, test_size=holdout, random_state=cfg.seed)
-    _, held = next(first.split(np.zeros(len(labels)), labels))
+    try:
+        _, held = next(first.split(np.zeros(len(labels)), labels))
+    except ValueError:  # scikit-learn: a role rounds to no image
+        raise BenchError(f"split stratified: {len(labels)} images are too few for a {holdout:.0%} held-out share; "
+                         f"use more images or larger fractions") from None
     if cfg.test_fraction == 0:
         roles[held] = "val"
         return roles
     second = MultilabelStratifiedShuffleSplit(n_splits=1, test_size=cfg.test_fraction / holdout,
                                               random_state=cfg.seed)
-    val, test = next(second.split(np.zeros(len(held)), labels[held]))
+    try:
+        val, test = next(second.split(np.zeros(len(held)), labels[held]))
+    except ValueError:  # scikit-learn: a share rounds to no image
+        raise BenchError(f"split stratified: {len(labels)} images give {len(held)} held-out images, too few to "
+                         f"share between validation ({cfg.val_fraction}) and test ({cfg.test_fraction}); "
+                         f"use more images or larger fractions") from None
     roles[held[val]] = "val"
     roles[held[test]] = "test"
     return roles

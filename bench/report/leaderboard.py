@@ -7,6 +7,7 @@ seeds as mean +- sample std. The same run folders always give the same bytes.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -16,7 +17,9 @@ import pandas as pd
 from scipy import stats
 from tabulate import tabulate
 
+from bench import registry
 from bench.data.labels import CLASS_NAMES
+from bench.errors import BenchError
 from bench.evaluate.metrics import F1_MICRO_TUNED, F1_TUNED, LABELS, SELECTION_RULE
 from bench.records import DONE, read_json
 
@@ -28,6 +31,25 @@ def _fallback_group(config: dict) -> str:
     """Group key of records written before config.json carried one: the config without its seed."""
     rest = {k: v for k, v in config.items() if k not in ("seed", "run_id")}
     return hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:8]
+
+
+def library_versions(environment: dict) -> str:
+    """The versions a run's numbers depend on, as one comparable string (older records: torch and numpy)."""
+    libraries = environment.get("libraries") or {"torch": environment.get("torch"), "numpy": environment.get("numpy")}
+    return ", ".join(f"{name} {version}" for name, version in sorted(libraries.items()) if version)
+
+
+def plugin_options(config: dict) -> str:
+    """The generator, strategy and classifier options of a run that differ from the plugin's defaults."""
+    parts = []
+    for kind in NAMES:
+        chosen = {k: v for k, v in config[kind].items() if k != "name"}
+        try:
+            defaults = dataclasses.asdict(registry.get(kind, config[kind]["name"]).Options())
+        except BenchError:  # the plugin is not installed here: show every option
+            defaults = {}
+        parts += [f"{kind}.{k}={v}" for k, v in sorted(chosen.items()) if k not in defaults or defaults[k] != v]
+    return ", ".join(parts) or "defaults"
 
 
 def sections(frame: pd.DataFrame):
@@ -51,6 +73,8 @@ def load_runs(runs_dir: Path) -> pd.DataFrame:
                "split": record["split"]["name"], "split_fp": record["split"]["fingerprint"],
                "data_shape": f"{record['dataset']['n_images']} images, {record['dataset']['resolution']} px",
                "epochs": config["train"]["epochs"], "wall_time_s": record["wall_time_s"],
+               "purpose": record.get("purpose", ""), "options": plugin_options(config),
+               "versions": library_versions(record["environment"]),
                "selection": metrics.get("selection", SELECTION_RULE),
                "absent_test": tuple(metrics.get("test", {}).get("absent_classes", ())),
                **{name: config[name]["name"] for name in NAMES}}
@@ -59,7 +83,7 @@ def load_runs(runs_dir: Path) -> pd.DataFrame:
                 row[f"{role}:{key}"] = metrics.get(role, {}).get(key)
         row["synthetic_fp"] = (record.get("synthetic") or {}).get("fingerprint")
         scores = (record.get("synthetic") or {}).get("fidelity") or {}
-        for key in ("fid", "kid", f"cas_{F1_TUNED}", "inception_fid"):
+        for key in ("fid", "kid", f"cas_{F1_TUNED}", "inception_fid", f"reference_val_{F1_TUNED}", "reference_warning"):
             row[f"fidelity:{key}"] = scores.get(key)
         kaggle = json.loads((folder / "kaggle.json").read_text()) if (folder / "kaggle.json").exists() else {}
         row["kaggle:public"], row["kaggle:private"] = kaggle.get("public"), kaggle.get("private")
@@ -84,7 +108,9 @@ def _aggregate(section: pd.DataFrame, columns: dict[str, str]) -> tuple[list[str
         if sort_key.empty:
             sort_key = runs[f"val:{F1_TUNED}"].dropna()
         score = sort_key.mean() if not sort_key.empty else float("-inf")
-        cells = [*names, group, int(runs["epochs"].iloc[0]), len(runs)] + [_fmt(runs[c]) for c in columns]
+        label = group + "".join(f" ({p})" for p in sorted(set(runs["purpose"])) if p)
+        label += " (mixed library versions)" if runs["versions"].nunique() > 1 else ""
+        cells = [*names, label, int(runs["epochs"].iloc[0]), len(runs)] + [_fmt(runs[c]) for c in columns]
         rows.append((-score, names, group, cells))
     rows.sort(key=lambda r: (r[0], r[1], r[2]))
     return [*NAMES, "config", "epochs", "seeds", *columns.values()], [r[3] for r in rows]
@@ -102,6 +128,15 @@ def _selection(section: pd.DataFrame) -> str:
     groups = {r: ", ".join(sorted(set(section.loc[section["selection"] == r, "group"]))) for r in rules}
     by_rule = "; ".join(f"{groups[r]}: {r}" for r in rules)
     return f"differs by configuration ({by_rule})"
+
+
+def _versions_note(section: pd.DataFrame) -> str:
+    versions = sorted(set(section["versions"]))
+    if len(versions) == 1:
+        return f"**Library versions:** {versions[0]} (every run)."
+    return ("**Library versions differ between runs** (" + "; ".join(versions) + "): numbers from different "
+            "versions are repeated measurements, not identical ones; rows that mix them are marked "
+            "(mixed library versions).")
 
 
 def bootstrap_interval(values) -> str:
@@ -177,8 +212,11 @@ def render_section(section: pd.DataFrame) -> str:
     ci_key = f"test:{F1_TUNED}" if has_test else f"val:{F1_TUNED}"
     intervals = {g: bootstrap_interval(r[ci_key]) for g, r in section.groupby("group")}
     headers.append(f"{'test' if has_test else 'val'} macro F1 @tuned 95% CI")
+    headers.append("options (where not the plugin's default)")
+    options = dict(zip(section["group"], section["options"]))
     for row in rows:
-        row.append(intervals[row[len(NAMES)]])
+        group = row[len(NAMES)].split(" ")[0]  # the group id, without its purpose label
+        row += [intervals[group], options[group]]
     out = [f"## {first['dataset']} ({first['data_shape']}) · split `{first['split']}`", "",
            f"Dataset fingerprint `{first['dataset_fp'][:16]}`, split fingerprint `{first['split_fp'][:16]}`. "
            f"{len(section)} finished run{'s' if len(section) != 1 else ''}, "
@@ -188,6 +226,7 @@ def render_section(section: pd.DataFrame) -> str:
            f"**Model selection:** {_selection(section)}. Values are mean ± sample std over seeds; rows sorted by "
            f"{'test' if has_test else 'validation'} macro F1 @tuned; the interval is a 95% percentile bootstrap "
            f"of the mean over seeds (coarse with 3 seeds; none with 1).", "",
+           _versions_note(section), "",
            "### Main table", "", tabulate(rows, headers, tablefmt="github", disable_numparse=True), ""]
     effect_headers, effects = effect_rows(section)
     if effects:
@@ -210,14 +249,17 @@ def render_section(section: pd.DataFrame) -> str:
     with_sets = section[section["fidelity:fid"].notna()]
     if not with_sets.empty:
         columns = {"fidelity:fid": "domain FID", "fidelity:kid": "domain KID",
-                   f"fidelity:cas_{F1_TUNED}": "CAS macro F1 @tuned", "fidelity:inception_fid": "Inception FID"}
+                   f"fidelity:cas_{F1_TUNED}": "CAS macro F1 @tuned", "fidelity:inception_fid": "Inception FID",
+                   f"fidelity:reference_val_{F1_TUNED}": "reference val macro F1 @tuned"}
         headers, rows = _aggregate(with_sets, columns)
         out += ["### Synthetic sets", "",
                 "Fidelity of each configuration's synthetic set against the real train role, measured before "
                 "any classifier used it: FID and KID on the penultimate features of the real-data reference "
-                "classifier (torch-fidelity), CAS = macro F1 on the real test role of a classifier trained on "
-                "the synthetic set alone.", "",
+                "classifier (torch-fidelity; the run labelled `fidelity reference` above), CAS = macro F1 on the "
+                "real test role of a classifier trained on the synthetic set alone.", "",
                 tabulate(rows, headers, tablefmt="github", disable_numparse=True), ""]
+        warnings = sorted(set(with_sets["fidelity:reference_warning"].dropna()))
+        out += [f"**Warning:** {w}." for w in warnings] + ([""] if warnings else [])
     if has_test:
         absent = sorted({c for classes in section["absent_test"] for c in classes})
         if absent:

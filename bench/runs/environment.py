@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import platform
 import resource
+import subprocess
+from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -13,14 +16,48 @@ import bench
 from bench.train import distributed
 from bench.train.distributed import World
 
+# every library whose version can change a number
+LIBRARIES = ("torch", "torchvision", "timm", "torchmetrics", "torch-fidelity", "diffusers", "numpy", "scipy",
+             "scikit-learn", "pandas", "iterative-stratification")
+REPRODUCIBILITY = ("metrics.json is byte-identical for the same config, seed, library versions and hardware on "
+                   "a CPU; other torch or library versions, another CPU model or a GPU change the numbers slightly "
+                   "(floating-point order), so compare such runs as repeated measurements, not as the same one")
+
+
+def _version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _git(*args: str) -> str | None:
+    folder = Path(bench.__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def source() -> dict:
+    """The harness's version and, when it runs from a git checkout, its commit and whether the tree was dirty."""
+    out = {"version": bench.__version__}
+    commit = _git("rev-parse", "HEAD")
+    if commit:
+        out.update(commit=commit, dirty=bool(_git("status", "--porcelain", "--untracked-files=no")))
+    return out
+
 
 def environment(device: torch.device, world: World = distributed.SINGLE) -> dict:
-    env = {"processes": world.size, "bench": bench.__version__, "python": platform.python_version(),
-           "torch": torch.__version__,
-           "numpy": np.__version__, "platform": platform.platform(), "machine": platform.machine(),
-           "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "device": str(device)}
+    env = {"processes": world.size, "bench": bench.__version__, "source": source(),
+           "python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
+           "libraries": {name: _version(name) for name in LIBRARIES}, "platform": platform.platform(),
+           "machine": platform.machine(), "processor": platform.processor(), "cpu_count": os.cpu_count(),
+           "torch_threads": torch.get_num_threads(), "device": str(device), "reproducibility": REPRODUCIBILITY}
     if device.type == "cuda":
-        env["gpu"] = torch.cuda.get_device_name(device)
+        env.update(gpu=torch.cuda.get_device_name(device), gpu_count=torch.cuda.device_count(),
+                   cuda=torch.version.cuda, cudnn=torch.backends.cudnn.version())
     if os.environ.get("SLURM_JOB_ID"):  # where a cluster ran it: job, array task, node
         env["slurm"] = {key: os.environ[f"SLURM_{key.upper()}"] for key in ("job_id", "array_job_id",
                         "array_task_id", "job_nodelist") if f"SLURM_{key.upper()}" in os.environ}

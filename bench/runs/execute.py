@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -47,6 +48,10 @@ class Runtime:
     force: bool = False
     synthetic_dir: Path = Path("synthetic")
     inception_weights: str | None = None  # Inception-v3 weights file for the RGB-composite FID
+    purpose: str = ""  # why the run exists when it is not the user's own (recorded; the leaderboard labels it)
+
+
+REFERENCE = "fidelity reference"  # the purpose of the real-data run whose features measure synthetic sets
 
 
 @dataclass
@@ -68,13 +73,36 @@ def pick_device(name: str) -> torch.device:
     return device
 
 
-def check_writable(folder: Path) -> None:
+def check_writable(folder: Path, what: str = "runs folder") -> None:
     """Fail before any work if `folder` (or its nearest existing parent) cannot be written."""
     probe = Path(folder).resolve()
     while not probe.exists():
         probe = probe.parent
     if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
-        raise BenchError(f"runs folder {folder}: {probe} is not a writable folder")
+        raise BenchError(f"{what} {folder}: {probe} is not a writable folder")
+    try:  # os.access says yes to root everywhere (/proc too): try it, leaving nothing behind
+        tempfile.TemporaryDirectory(dir=probe, prefix=".bench-probe-").cleanup()
+    except OSError as exc:
+        raise BenchError(f"{what} {folder}: cannot write there ({exc.strerror or exc}); pass another folder") from None
+
+
+def check_roles(cfg: RunConfig, data: LabelledImages, split: Split) -> None:
+    """Refuse a split whose validation role (or test role, when one is asked for) holds no image."""
+    counts = split.counts()
+    wanted = ["val"] + (["test"] if cfg.split.test_fraction else [])
+    for role in (r for r in wanted if not counts[r]):
+        raise BenchError(f"the {split.name} split of dataset {cfg.dataset.name} ({len(data)} images) leaves the "
+                         f"{role} role empty ({counts}): a run needs validation images to select and tune on; "
+                         f"use more images{' (dataset.subset keeps only the ids with files)' if data.is_subset else ''}"
+                         f" or larger split fractions")
+
+
+def check_images(cfg: RunConfig, data: LabelledImages) -> None:
+    """What a dataset plugin returned: uint8 images (N, 4, S, S), values 0..255."""
+    sample = data.take(np.arange(min(len(data), 8)))
+    if sample.dtype != np.uint8 or sample.ndim != 4 or sample.shape[1] != 4 or sample.shape[2] != sample.shape[3]:
+        raise BenchError(f"dataset {cfg.dataset.name} returned {sample.dtype} images of shape {sample.shape[1:]}; "
+                         f"expected uint8 (4, S, S) with values 0..255 (red, green, blue, yellow)")
 
 
 def run_id(cfg: RunConfig, data: LabelledImages, split: Split) -> str:
@@ -106,7 +134,9 @@ def predictions_frame(data: LabelledImages, probs: np.ndarray, thresholds: np.nd
 def load_data(cfg: RunConfig) -> tuple[LabelledImages, Split, dict[str, LabelledImages]]:
     """The dataset, its split and the images of each role."""
     data = cfg.dataset.create().load()
+    check_images(cfg, data)
     split = make_split(data.ids, data.labels, cfg.split, is_subset=data.is_subset)
+    check_roles(cfg, data, split)
     return data, split, {role: data.subset(split.indices(role)) for role in ROLES}
 
 
@@ -129,6 +159,8 @@ def execute(cfg: RunConfig, runtime: Runtime, say: Callable[[str], None] = print
     say = say if world.is_main else (lambda line: None)
     cfg = normalise(cfg, say)
     check_writable(runtime.runs_dir)
+    if cfg.generator.plugin.produces_images:
+        check_writable(runtime.synthetic_dir, "synthetic folder")
     device = distributed.start(world, pick_device(runtime.device))
     data, split, roles = load_data(cfg)
     rid = run_id(cfg, data, split)
@@ -152,7 +184,8 @@ def execute(cfg: RunConfig, runtime: Runtime, say: Callable[[str], None] = print
                 shutil.rmtree(run_dir)
             run_dir.mkdir(parents=True, exist_ok=True)
         world.barrier()
-        return _train_and_record(cfg, data, split, roles, rid, run_dir, device, synthetic, scores, say, world)
+        return _train_and_record(cfg, data, split, roles, rid, run_dir, device, synthetic, scores, say, world,
+                                 runtime.purpose)
 
 
 def _require_synthetic_set(cfg: RunConfig, data: LabelledImages, split: Split, runtime: Runtime) -> None:
@@ -175,16 +208,19 @@ def ensure_fidelity(cfg: RunConfig, data: LabelledImages, split: Split, roles: d
                     runtime: Runtime, device: torch.device, say: Callable[[str], None]) -> dict:
     """The set's fidelity metrics; the first time, after running (or reusing) the reference real-data run."""
     folder = synthetic_sets.set_folder(runtime.synthetic_dir, cfg, data.fingerprint, split.fingerprint)
+    stored = fidelity.read(folder, cfg.fidelity, synthetic)
+    if stored is not None:
+        return stored
     if fidelity.path(folder, cfg.fidelity).exists():
-        return json.loads(fidelity.path(folder, cfg.fidelity).read_text())
+        say(f"{fidelity.path(folder, cfg.fidelity)} does not match its checksum or its set: measuring again")
     say("fidelity needs the reference classifier (the real-data run on this dataset and split)")
-    reference = execute(fidelity.reference_config(cfg), replace(runtime, force=False), say)
+    reference = execute(fidelity.reference_config(cfg), replace(runtime, force=False, purpose=REFERENCE), say)
     return fidelity.measure(folder, cfg, synthetic, roles, reference.run_dir, device, say, runtime.inception_weights)
 
 
 def _train_and_record(cfg: RunConfig, data: LabelledImages, split: Split, roles: dict, rid: str, run_dir: Path,
                       device: torch.device, synthetic: LabelledImages | None, fidelity: dict | None,
-                      say: Callable[[str], None], world: World = distributed.SINGLE) -> Outcome:
+                      say: Callable[[str], None], world: World = distributed.SINGLE, purpose: str = "") -> Outcome:
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
     log_lines: list[str] = []
     main = world.is_main
@@ -202,6 +238,11 @@ def _train_and_record(cfg: RunConfig, data: LabelledImages, split: Split, roles:
         f"{split.counts()}, generator {cfg.generator.name}, strategy {cfg.strategy.name}, "
         f"classifier {cfg.classifier.name}, seed {cfg.seed}, device {device}"
         + (f", {world.size} processes" if world.size > 1 else ""))
+    if data.skipped:
+        shown = "; ".join(f"{bad['id']}: {bad['error']}" for bad in data.skipped[:5])
+        log(f"dataset: {len(data.skipped)} unreadable images skipped (dataset.skip_bad=true; all listed in "
+            f"record.json; the dataset fingerprint covers the images kept): {shown}"
+            + ("; ..." if len(data.skipped) > 5 else ""))
     if synthetic is not None:
         log(f"synthetic set: {len(synthetic)} images from generator {cfg.generator.name}")
     torch.manual_seed(cfg.seed)
@@ -234,11 +275,11 @@ def _train_and_record(cfg: RunConfig, data: LabelledImages, split: Split, roles:
     write_json(run_dir / "record.json", {
         "run_id": rid, "config_hash": cfg.hash(), "seed": cfg.seed,
         "dataset": {"name": cfg.dataset.name, "fingerprint": data.fingerprint, "n_images": len(data),
-                    "resolution": data.resolution},
+                    "resolution": data.resolution, "skipped_images": data.skipped},
         "split": {"name": split.name, "fingerprint": split.fingerprint, "counts": split.counts()},
         "synthetic": None if synthetic is None else {"n_images": len(synthetic), "fingerprint": synthetic.fingerprint,
                                                      "fidelity": fidelity},
-        "environment": environment(device, world), "command": sys.argv,
+        "environment": environment(device, world), "command": sys.argv, "purpose": purpose,
         "started": started.isoformat(timespec="seconds"), "wall_time_s": round(time.perf_counter() - t0, 1),
         "peak_memory": peak_memory_mib(device),
     })

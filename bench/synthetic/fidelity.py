@@ -17,6 +17,8 @@ the reference and CAS classifiers' epochs and batch size (recorded in the file).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,11 +36,13 @@ from bench.data.images import LabelledImages
 from bench.evaluate.metrics import F1_HALF, F1_TUNED, evaluate, tune_thresholds
 from bench.evaluate.predict import predict
 from bench.files import write_json
-from bench.records import load_classifier
+from bench.records import load_classifier, read_json
 from bench.train.loop import Trainer
 
 EXTRACTOR = "bench-domain"
 MIN_PER_CLASS = 50
+MIN_REFERENCE_F1 = 0.25  # below it, the reference classifier's features are flagged as too weak (the default
+#                         10-epoch reference on synthetic-cells reaches 0.44; a 1-epoch one about 0.07)
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
 
 
@@ -182,6 +186,37 @@ def measure(folder: Path, cfg: RunConfig, synthetic: LabelledImages, roles: dict
     if cfg.fidelity.cas:
         log("fidelity: CAS (train on the synthetic set alone, score on the real test role)")
         result.update(cas(cfg, synthetic, roles["val"], roles["test"], device, log))
-    result["settings"] = dataclasses.asdict(cfg.fidelity)
-    write_json(path(folder, cfg.fidelity), {k: (round(v, 6) if isinstance(v, float) else v) for k, v in result.items()})
+    result.update(reference_strength(reference_run))
+    if "reference_warning" in result:
+        log(f"warning: {result['reference_warning']}")
+    result.update(settings=dataclasses.asdict(cfg.fidelity), set_fingerprint=synthetic.fingerprint)
+    result = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in result.items()}
+    write_json(path(folder, cfg.fidelity), {**result, "checksum": _checksum(result)})
     return result
+
+
+def reference_strength(reference_run: Path) -> dict:
+    """The reference classifier's own validation macro F1 @tuned, and a warning when its features are too weak."""
+    score = read_json(reference_run, "metrics.json")["val"][F1_TUNED]
+    out = {f"reference_val_{F1_TUNED}": score}
+    if score < MIN_REFERENCE_F1:
+        out["reference_warning"] = (f"the fidelity reference classifier reaches validation macro F1 {score:.3f} < "
+                                    f"{MIN_REFERENCE_F1}: its features are too weak to trust FID/KID; train it longer "
+                                    f"(fidelity.epochs)")
+    return out
+
+
+def _checksum(result: dict) -> str:
+    return hashlib.sha256(json.dumps(result, sort_keys=True).encode()).hexdigest()
+
+
+def read(folder: Path, settings: FidelityConfig, synthetic: LabelledImages) -> dict | None:
+    """The set's fidelity under these settings, or None when it is missing, damaged or of other images."""
+    try:
+        stored = json.loads(path(folder, settings).read_text())
+        checksum = stored.pop("checksum")
+    except (OSError, ValueError, KeyError):
+        return None
+    if checksum != _checksum(stored) or stored.get("set_fingerprint") != synthetic.fingerprint:
+        return None
+    return stored

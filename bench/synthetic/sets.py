@@ -5,6 +5,8 @@ the fingerprints of the dataset and split whose train role it learned from. Its 
 - `images.npy`   uint8 (N, 4, S, S), channel order red, green, blue, yellow (one array, no pickle);
 - `labels.csv`   `Id,Target` in the Kaggle format;
 - `grid.png`     sample images, one row per class;
+- `.chunks/`     while the set is being sampled: each finished chunk of 256 images, so an interrupted
+                 build samples only what is missing (removed once the set is written);
 - `../.train/<generator>-<training key>/` the generator's per-epoch checkpoints, shared by sets that
                  differ only in sampling options or labels (a killed build resumes its training);
 - `manifest.json` written last: generator, options, key, fingerprints, count, resolution and the
@@ -17,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,8 +36,11 @@ from bench.errors import BenchError
 from bench.files import atomic_target, write_json
 from bench.locks import exclusive
 from bench.options import identity
+from bench.progress import Progress
 
 MANIFEST = "manifest.json"
+CHUNKS = ".chunks"  # sampled chunks of a set being built, removed once it is written
+SAMPLING_CHUNK = 256
 
 
 def set_key(cfg: RunConfig, dataset_fp: str, split_fp: str) -> str:
@@ -122,9 +128,22 @@ def obtain(cfg: RunConfig, train: LabelledImages, dataset_fp: str, split_fp: str
             log(f"reusing synthetic set {folder} ({len(found)} images)")
             return found
         workdir = training_folder(root, cfg, dataset_fp, split_fp)
+        log(plan(cfg, len(train)))
         with exclusive(root, f"train-{workdir.name}", log):  # sets sharing a training never train it twice at once
             _fit(generator, cfg, train, folder, workdir, device, log)
         return _build(generator, cfg, train, key, folder, dataset_fp, split_fp, device, log)
+
+
+def plan(cfg: RunConfig, n_train: int) -> str:
+    """What building the set will do, said before it starts, and how to make it quick."""
+    options, plugin = cfg.generator.options, cfg.generator.plugin
+    epochs = f" for {options.epochs} epochs" if hasattr(options, "epochs") else ""
+    steps = f" with {options.sampling_steps} denoising steps each" if hasattr(options, "sampling_steps") else ""
+    n = max(1, round(cfg.synthetic.per_real * n_train))
+    quick = " ".join(f"generator.{k}={v}" for k, v in plugin.quick_options.items())
+    hint = f"; for a quick check: {quick} synthetic.per_real=0.1" if quick else ""
+    return (f"synthetic set: generator {cfg.generator.name} trains on {n_train} train-role images{epochs}, then "
+            f"samples {n} images{steps} (progress below; interrupted, the same command resumes){hint}")
 
 
 def _fit(generator, cfg: RunConfig, train: LabelledImages, folder: Path, workdir: Path, device: torch.device,
@@ -149,15 +168,50 @@ def _build(generator, cfg: RunConfig, train: LabelledImages, key: str, folder: P
            device: torch.device, log: Callable[[str], None]) -> LabelledImages:
     folder.mkdir(parents=True, exist_ok=True)
     labels = choose_labels(cfg, train)
-    log(f"sampling {len(labels)} images")
-    images = np.asarray(generator.sample(labels, resolution=train.resolution, seed=cfg.synthetic.seed, device=device))
-    expected = (len(labels), 4, train.resolution, train.resolution)
-    if images.shape != expected or images.dtype != np.uint8:
-        raise BenchError(f"generator {cfg.generator.name!r} returned {images.dtype} {images.shape}; "
-                         f"expected uint8 {expected}")
+    images = _sample(generator, cfg, labels, train.resolution, folder / CHUNKS, device, log)
     _write(folder, cfg, key, dataset_fp, split_fp, images, labels)
+    shutil.rmtree(folder / CHUNKS, ignore_errors=True)
     log(f"wrote synthetic set {folder}")
     return load_set(folder, key)
+
+
+def chunk_seed(seed: int, chunk: int) -> int:
+    """The sampling seed of one chunk: a set's images depend on its seed and their position only."""
+    return int(np.random.SeedSequence([seed, chunk]).generate_state(1, dtype=np.uint32)[0])
+
+
+def _sample(generator, cfg: RunConfig, labels: np.ndarray, resolution: int, chunks: Path, device: torch.device,
+            log: Callable[[str], None]) -> np.ndarray:
+    """Images for `labels`, sampled SAMPLING_CHUNK at a time; each finished chunk is kept on disk, so an
+    interrupted build samples only what is missing."""
+    chunks.mkdir(parents=True, exist_ok=True)
+    starts = list(range(0, len(labels), SAMPLING_CHUNK))
+    kept = {k for k in range(len(starts)) if (chunks / f"{k:05d}.npy").exists()}
+    if kept:
+        log(f"resuming sampling: {len(kept)} of {len(starts)} chunks of {SAMPLING_CHUNK} images already sampled")
+    log(f"sampling {len(labels)} images with generator {cfg.generator.name}")
+    tracker = Progress(len(labels), f"sampling {cfg.generator.name}", "image",
+                       start=sum(len(labels[starts[k]:starts[k] + SAMPLING_CHUNK]) for k in kept))
+    out = []
+    for k, lo in enumerate(starts):
+        part, path = labels[lo:lo + SAMPLING_CHUNK], chunks / f"{k:05d}.npy"
+        expected = (len(part), 4, resolution, resolution)
+        if k in kept:
+            images = np.load(path, allow_pickle=False)
+            if images.shape == expected and images.dtype == np.uint8:
+                out.append(images)
+                continue
+        images = np.asarray(generator.sample(part, resolution=resolution, seed=chunk_seed(cfg.synthetic.seed, k),
+                                             device=device))
+        if images.shape != expected or images.dtype != np.uint8:
+            raise BenchError(f"generator {cfg.generator.name!r} returned {images.dtype} {images.shape}; "
+                             f"expected uint8 {expected}")
+        with atomic_target(path) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, images, allow_pickle=False)
+        out.append(images)
+        tracker.update(len(part))
+    tracker.close()
+    return np.concatenate(out)
 
 
 def _write(folder: Path, cfg: RunConfig, key: str, dataset_fp: str, split_fp: str, images: np.ndarray,
