@@ -16,7 +16,8 @@ from tqdm import tqdm
 T = TypeVar("T")
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """12 s, 3 min 05 s, 1 h 02 min."""
     seconds = max(0, round(seconds))
     if seconds >= 3600:
         return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
@@ -45,7 +46,7 @@ class Progress:
         elapsed = time.perf_counter() - self.began
         rate = (self.done - self.start) / elapsed if elapsed > 0 else 0.0
         left = (self.total - self.done) / rate if rate > 0 else float("nan")
-        eta = _duration(left) if left == left else "?"
+        eta = duration(left) if left == left else "?"
         speed = f"{rate:.2f} {self.unit}/s" if rate >= 1 else f"{1 / rate:.1f} s/{self.unit}" if rate else "?"
         extra = f", {note}" if note else ""
         print(f"{self.desc}: {self.done}/{self.total} {self.unit}{extra}, {speed}, ETA {eta}", file=self.stream,

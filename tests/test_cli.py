@@ -71,3 +71,20 @@ def test_the_console_script_itself(tmp_path):
     bad = bench_cli("run", "--generator", "nope", cwd=tmp_path)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and bad.stderr.startswith("bench: error:")
     assert bench_cli("--version", cwd=tmp_path).stdout.startswith("synthloc-bench, version")
+
+
+def test_suggested_commands_write_under_the_results_folder_and_keep_existing_files(tmp_path):
+    from conftest import bench_cli
+
+    small = ("dataset.n_images=40", "dataset.resolution=32")
+    first = bench_cli("data", "preview", *small, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    picture = tmp_path / "runs" / "previews" / "synthetic-cells.png"
+    assert picture.read_bytes().startswith(b"\x89PNG") and not (tmp_path / "docs").exists()
+    again = bench_cli("data", "preview", *small, cwd=tmp_path)
+    assert again.returncode == 2 and "exists; pass --force to replace it" in again.stderr
+    assert bench_cli("data", "preview", *small, "--force", cwd=tmp_path).returncode == 0
+    (tmp_path / "runs").mkdir(exist_ok=True)
+    board = bench_cli("leaderboard", cwd=tmp_path)
+    assert board.returncode == 0 and (tmp_path / "runs" / "leaderboard" / "README.md").exists()
+    assert not (tmp_path / "leaderboard").exists()

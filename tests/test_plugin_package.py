@@ -153,11 +153,11 @@ def test_contract_tests_leave_broken_plugins_out(plugin_env, tmp_path):
     assert "broken-gen" not in result.stdout
 
 
-def test_the_readme_plugin_example_works_as_written(tmp_path):
-    """Build a package from README.md's two snippets, pip-install it, list it and run it."""
+def test_the_documented_plugin_example_works_as_written(tmp_path):
+    """Build a package from docs/plugins.md's two snippets, pip-install it, list it and run it."""
     import re
 
-    readme = (REPO / "README.md").read_text()
+    readme = (REPO / "docs" / "plugins.md").read_text()
     code = re.search(r"```python\n# my_plugins/blur.py\n(.*?)```", readme, re.S).group(1)
     entry = re.search(r"```toml\n# pyproject.toml of your package\n(.*?)```", readme, re.S).group(1)
     src = tmp_path / "src"

@@ -46,3 +46,14 @@ def test_readme_main_command_learns_but_not_trivially(tmp_path):
     assert rare["test_f1@tuned"].mean() < common["test_f1@tuned"].mean()  # rare classes stay hard
     board = bench_cli("leaderboard", cwd=tmp_path)
     assert board.returncode == 0 and "| none " in (tmp_path / "runs" / "leaderboard" / "README.md").read_text()
+
+
+def test_readme_and_docs_link_only_to_files_in_the_repository():
+    for page in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
+        text = page.read_text()
+        assert "../shared" not in text, page.name
+        for target in re.findall(r"\]\(([^)#\s]+)[^)]*\)", text):
+            if target.startswith(("http://", "https://")):
+                continue
+            assert (page.parent / target).resolve().exists(), f"{page.name} links {target}, which does not exist"
+            assert REPO in (page.parent / target).resolve().parents or (page.parent / target).resolve() == REPO

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from bench.config import TrainConfig
 from bench.evaluate.metrics import F1_HALF, evaluate
 from bench.evaluate.predict import autocast, predict_logits, to_device
 from bench.files import atomic_target
+from bench.progress import duration
 from bench.train import losses
 from bench.train.augment import augment
 from bench.train.distributed import SINGLE, World
@@ -218,6 +220,7 @@ class Trainer:
         if self.cfg.channels_last:
             self.model.to(memory_format=torch.channels_last)
         step = self.world.wrap(StrategyStep(self.model, self.strategy, self.criterion))
+        began, first = time.perf_counter(), s.epoch
         while s.epoch < self.cfg.epochs and not (self.cfg.patience and s.stale >= self.cfg.patience):
             epoch = s.epoch + 1
             lr = self.optimizer.param_groups[0]["lr"]
@@ -234,8 +237,10 @@ class Trainer:
             s.epoch = epoch
             s.history.append({"epoch": epoch, "lr": lr, "train_loss": round(loss, 6), "val_loss": round(val_loss, 6),
                               f"val_{F1_HALF}": score})
+            per_epoch = (time.perf_counter() - began) / (epoch - first)
             self.log(f"epoch {epoch}/{self.cfg.epochs}  lr {lr:.2e}  train loss {loss:.4f}  val loss {val_loss:.4f}  "
-                     f"val macro F1@0.5 {score:.4f}{'  *' if selected else ''}")
+                     f"val macro F1@0.5 {score:.4f}{'  *' if selected else ''}  "
+                     f"({per_epoch:.0f} s/epoch, ETA {duration(per_epoch * (self.cfg.epochs - epoch))})")
             self._save()
         self.model.load_state_dict(s.best_state)
         return s
