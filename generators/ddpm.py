@@ -86,22 +86,22 @@ class PaperDDPM(DiffusionGenerator):
 
         return DDPMScheduler(num_train_timesteps=1000)
 
-    def training_size(self, train: LabelledImages) -> int:
-        self._pairs = single_label_pairs(train.labels)
-        return len(self._pairs[0])
+    def training_items(self, train: LabelledImages) -> np.ndarray:
+        """(image row, class) pairs: every image once per positive label, as the paper expanded them."""
+        return np.stack(single_label_pairs(train.labels), axis=1)
 
-    def training_loss(self, model, scheduler, train, picks, g, device):
+    def training_loss(self, model, scheduler, train, items, g, device):
         from torchvision.transforms.functional import resize
 
-        rows, classes = self._pairs
-        x0 = torch.from_numpy(train.take(rows[picks])).to(device).float().div_(255.0)
+        rows, classes = items[:, 0], items[:, 1]
+        x0 = torch.from_numpy(train.take(rows)).to(device).float().div_(255.0)
         size = self.options.resolution
         x0 = resize(x0, [size, size], antialias=True) if x0.shape[-1] != size else x0
-        turns = torch.randint(0, 4, (len(picks),), generator=g)
+        turns = torch.randint(0, 4, (len(items),), generator=g)
         x0 = torch.stack([torch.rot90(img, int(k), dims=(1, 2)) for img, k in zip(x0, turns)])
         noise = torch.randn(x0.shape, generator=g).to(device)
-        t = torch.randint(0, 1000, (len(picks),), generator=g).to(device)
-        pred = model(scheduler.add_noise(x0, noise, t), t, torch.from_numpy(classes[picks]).to(device))
+        t = torch.randint(0, 1000, (len(items),), generator=g).to(device)
+        pred = model(scheduler.add_noise(x0, noise, t), t, torch.from_numpy(classes).to(device))
         return F.mse_loss(pred, noise)
 
     def conditions(self, labels, seed):

@@ -113,13 +113,13 @@ class DDPMUNet(DiffusionGenerator):
         flip = torch.rand(len(x), generator=g) < 0.5
         return torch.where(flip[:, None, None, None], x.flip(3), x).to(device)
 
-    def training_loss(self, model, scheduler, train, picks, g, device):
+    def training_loss(self, model, scheduler, train, items, g, device):
         o = self.options
-        x0 = self._inputs(train, picks, g, device)
-        labels = torch.from_numpy(train.labels[picks]).float()
-        labels[torch.rand(len(picks), generator=g) < o.p_uncond] = 0.0  # the unconditional branch
+        x0 = self._inputs(train, items, g, device)
+        labels = torch.from_numpy(train.labels[items]).float()
+        labels[torch.rand(len(items), generator=g) < o.p_uncond] = 0.0  # the unconditional branch
         noise = torch.randn(x0.shape, generator=g).to(device)
-        t = torch.randint(0, 1000, (len(picks),), generator=g).to(device)
+        t = torch.randint(0, 1000, (len(items),), generator=g).to(device)
         pred = model(scheduler.add_noise(x0, noise, t), t, labels.to(device))
         target = noise if o.prediction == "epsilon" else scheduler.get_velocity(x0, noise, t)
         return F.mse_loss(pred, target)

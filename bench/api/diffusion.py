@@ -3,8 +3,9 @@
 A subclass says what is specific to it:
 - `new_model()`: the denoising network (an `nn.Module`);
 - `noise_scheduler()`: the diffusers scheduler that defines the forward process (used in training);
-- `training_size(train)` and `training_loss(model, scheduler, train, picks, g, device)`: how many
-  training items an epoch shuffles, and the loss of one batch of them (all randomness from `g`);
+- `training_items(train)` and `training_loss(model, scheduler, train, items, g, device)`: what an
+  epoch shuffles (default: the image indices), and the loss of one batch of them (all randomness
+  from `g`);
 - `conditions(labels, seed)` and `denoise(model, conditions, g, device)`: what the network is
   conditioned on for each requested label row, and one batch of the reverse process, returning
   float images in [0, 1] at `options.resolution`.
@@ -51,11 +52,11 @@ class DiffusionGenerator(Generator):
     def noise_scheduler(self):
         raise NotImplementedError
 
-    def training_size(self, train: LabelledImages) -> int:
-        """How many items an epoch shuffles (default: one per image)."""
-        return len(train)
+    def training_items(self, train: LabelledImages) -> np.ndarray:
+        """What an epoch shuffles and batches, one row per item (default: the image indices)."""
+        return np.arange(len(train))
 
-    def training_loss(self, model: nn.Module, scheduler, train: LabelledImages, picks: np.ndarray,
+    def training_loss(self, model: nn.Module, scheduler, train: LabelledImages, items: np.ndarray,
                       g: torch.Generator, device: torch.device) -> torch.Tensor:
         raise NotImplementedError
 
@@ -85,14 +86,15 @@ class DiffusionGenerator(Generator):
             print(f"{type(self).__name__}: resumed training after epoch {start} of {o.epochs} ({checkpoint})",
                   file=sys.stderr, flush=True)
         tracker = Progress(o.epochs, f"{type(self).__name__} training", "epoch", start=start)
+        items = self.training_items(train)
         for epoch in range(start + 1, o.epochs + 1):
             g = torch.Generator().manual_seed(seed * self.epoch_seed_stride + epoch)
-            order = torch.randperm(self.training_size(train), generator=g).numpy()
+            order = torch.randperm(len(items), generator=g).numpy()
             self.model.train()
             total = 0.0
             for lo in range(0, len(order), o.batch_size):
                 picks = order[lo:lo + o.batch_size]
-                loss = self.training_loss(self.model, scheduler, train, picks, g, device)
+                loss = self.training_loss(self.model, scheduler, train, items[picks], g, device)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
