@@ -256,7 +256,8 @@ def test_an_empty_validation_role_is_refused_before_training(shared_hpa, tmp_pat
                        "dataset.resolution=32", "dataset.subset=true", "split.name=hpa2018-v1", "--runs-dir",
                        str(tmp_path / "runs"), "--epochs", "1")
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
-    assert "the hpa2018-v1 split of dataset hpa-kaggle (4 images) leaves the val role empty" in result.stderr
+    assert "the hpa2018-v1 split of dataset hpa-kaggle (4 images kept by dataset.subset) leaves the val role " \
+           "empty" in result.stderr
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").glob("*/config.json"))
 
 

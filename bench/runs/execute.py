@@ -88,13 +88,13 @@ def check_writable(folder: Path, what: str = "runs folder") -> None:
 
 def check_roles(cfg: RunConfig, data: LabelledImages, split: Split) -> None:
     """Refuse a split whose validation role (or test role, when one is asked for) holds no image."""
-    counts = split.counts()
-    wanted = ["val"] + (["test"] if cfg.split.test_fraction else [])
-    for role in (r for r in wanted if not counts[r]):
-        raise BenchError(f"the {split.name} split of dataset {cfg.dataset.name} ({len(data)} images) leaves the "
-                         f"{role} role empty ({counts}): a run needs validation images to select and tune on; "
-                         f"use more images{' (dataset.subset keeps only the ids with files)' if data.is_subset else ''}"
-                         f" or larger split fractions")
+    counts, needs = split.counts(), {"val": "to select the epoch and tune thresholds on", "test": "to score"}
+    empty = [role for role in ("val", "test") if not counts[role] and (role == "val" or cfg.split.test_fraction)]
+    if empty:
+        subset = " kept by dataset.subset" if data.is_subset else ""
+        raise BenchError(f"the {split.name} split of dataset {cfg.dataset.name} ({len(data)} images{subset}) leaves "
+                         f"the {empty[0]} role empty ({counts}): a run needs {empty[0]} images {needs[empty[0]]}; "
+                         f"use more images or larger split fractions")
 
 
 def check_images(cfg: RunConfig, data: LabelledImages) -> None:
