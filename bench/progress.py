@@ -8,12 +8,8 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterable, Iterator
-from typing import TypeVar
 
 from tqdm import tqdm
-
-T = TypeVar("T")
 
 
 def duration(seconds: float) -> str:
@@ -56,13 +52,3 @@ class Progress:
         if self.bar is not None:
             self.bar.close()
 
-
-def progress(items: Iterable[T], total: int, desc: str, unit: str) -> Iterator[T]:
-    """Iterate over `items`, reporting one step per item."""
-    tracker = Progress(total, desc, unit)
-    try:
-        for item in items:
-            yield item
-            tracker.update(1)
-    finally:
-        tracker.close()

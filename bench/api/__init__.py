@@ -29,12 +29,12 @@ from bench.data.labels import CHANNELS, CLASS_NAMES, NUM_CLASSES
 from bench.errors import BenchError
 from bench.files import atomic_target
 from bench.options import NoOptions, OptionError, require, runtime_field
-from bench.progress import Progress, progress
+from bench.progress import Progress
 
 __all__ = [
     "BenchError", "CHANNELS", "CLASS_NAMES", "Classifier", "Criterion", "Dataset", "Generator", "LabelledImages",
     "NUM_CLASSES", "NoOptions", "OptionError", "Plugin", "Progress", "Strategy", "atomic_target", "cached_arrays",
-    "content_fingerprint", "describe", "load_kaggle_folder", "progress", "require", "runtime_field",
+    "content_fingerprint", "describe", "load_kaggle_folder", "require", "runtime_field",
 ]
 
 Criterion = Callable[..., torch.Tensor]
