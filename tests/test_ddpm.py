@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from bench.datasets.synthetic_cells import SyntheticCells
@@ -71,6 +72,7 @@ def test_samples_are_seeded_clamped_and_upsampled():
     assert a.shape == (5, 4, 64, 64) and a.dtype == np.uint8 and np.array_equal(a, b)
 
 
+@pytest.mark.slow  # end to end: generator training, sampling, fidelity, the run
 def test_bench_run_with_the_papers_ddpm_and_concat(tmp_path):
     from conftest import TINY, bench_cli, folders
 

@@ -42,6 +42,7 @@ def test_status_reads_the_run_folders(fixture_runs):
     assert "3 done, 0 running, 1 failed, 0 missing" in result.stdout
 
 
+@pytest.mark.slow  # the local launcher runs each job as a real `bench run` process
 def test_a_sweep_runs_only_what_is_not_done(fixture_runs, tmp_path):
     victim = next(job for job in sweep.expand(sweep.load_grid(FIXTURE_GRID)) if job.label == "none none resnet18 1")
     shutil.rmtree(fixture_runs / victim.run_id[:16])
