@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from bench import config, registry
+from bench import config
 from bench.api import Classifier
 from bench.errors import BenchError
 
@@ -44,9 +44,7 @@ def find_run(run: str, runs_dir: Path) -> Path:
 
 def load_classifier(run_dir: Path, device: torch.device | str = "cpu") -> Classifier:
     """A finished run's selected classifier, rebuilt from its config.json and model.pt, in eval mode."""
-    choice = read_json(run_dir, "config.json")["classifier"]
-    plugin = registry.get("classifier", choice["name"])
-    options = config.to_dataclass(plugin.Options, {k: v for k, v in choice.items() if k != "name"}, "classifier")
-    model = plugin(options)
+    recorded = read_json(run_dir, "config.json")["classifier"]
+    model = config.choice("classifier", recorded["name"], {k: v for k, v in recorded.items() if k != "name"}).create()
     model.load_state_dict(torch.load(Path(run_dir) / "model.pt", map_location="cpu", weights_only=True))
     return model.to(device).eval()

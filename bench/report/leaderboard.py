@@ -23,7 +23,6 @@ from bench.errors import BenchError
 from bench.evaluate.metrics import F1_MICRO_TUNED, F1_TUNED, LABELS, SELECTION_RULE
 from bench.records import DONE, read_json
 
-METRICS = LABELS
 NAMES = ["generator", "strategy", "classifier"]
 
 
@@ -79,7 +78,7 @@ def load_runs(runs_dir: Path) -> pd.DataFrame:
                "absent_test": tuple(metrics.get("test", {}).get("absent_classes", ())),
                **{name: config[name]["name"] for name in NAMES}}
         for role in ("val", "test", "gap"):
-            for key in METRICS:
+            for key in LABELS:
                 row[f"{role}:{key}"] = metrics.get(role, {}).get(key)
         row["synthetic_fp"] = (record.get("synthetic") or {}).get("fingerprint")
         scores = (record.get("synthetic") or {}).get("fidelity") or {}
@@ -202,9 +201,9 @@ def _verdict(effects: list[list[str]], has_test: bool) -> str:
 def render_section(section: pd.DataFrame) -> str:
     first = section.iloc[0]
     has_test = section[f"test:{F1_TUNED}"].notna().any()
-    main_cols = {f"val:{k}": f"val {v}" for k, v in METRICS.items() if k != F1_MICRO_TUNED}
+    main_cols = {f"val:{k}": f"val {v}" for k, v in LABELS.items() if k != F1_MICRO_TUNED}
     if has_test:
-        main_cols.update({f"test:{k}": f"test {v}" for k, v in METRICS.items()})
+        main_cols.update({f"test:{k}": f"test {v}" for k, v in LABELS.items()})
     has_kaggle = section["kaggle:private"].notna().any() or section["kaggle:public"].notna().any()
     if has_kaggle:
         main_cols.update({"kaggle:public": "Kaggle public", "kaggle:private": "Kaggle private"})
@@ -237,7 +236,7 @@ def render_section(section: pd.DataFrame) -> str:
                 tabulate(effects, effect_headers, tablefmt="github", disable_numparse=True), "",
                 _verdict(effects, has_test), ""]
     if has_test or has_kaggle:
-        gap_cols = {f"gap:{k}": f"gap {v}" for k, v in METRICS.items()} if has_test else {}
+        gap_cols = {f"gap:{k}": f"gap {v}" for k, v in LABELS.items()} if has_test else {}
         if has_kaggle:
             gap_cols["gap:kaggle_private"] = "val @tuned − Kaggle private"
         headers, rows = _aggregate(section, gap_cols)

@@ -30,7 +30,7 @@ from bench.evaluate.metrics import F1_TUNED, evaluate, gaps, selection_rule, tun
 from bench.evaluate.predict import predict
 from bench.files import atomic_target, write_json, write_text
 from bench.locks import exclusive
-from bench.records import DONE
+from bench.records import DONE, is_finished
 from bench.runs.environment import environment, peak_memory_mib
 from bench.synthetic import fidelity
 from bench.synthetic import sets as synthetic_sets
@@ -167,7 +167,7 @@ def execute(cfg: RunConfig, runtime: Runtime, say: Callable[[str], None] = print
     run_dir = Path(runtime.runs_dir) / rid[:16]
 
     def finished() -> bool:
-        return bool(world.from_main((run_dir / DONE).exists() and not runtime.force))
+        return bool(world.from_main(is_finished(run_dir) and not runtime.force))
 
     if finished():
         return _reuse(run_dir, say)

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from bench import config, registry
 from bench.errors import BenchError
-from bench.records import DONE
+from bench.records import is_finished
 from bench.runs.execute import load_data, run_id
 
 AXES = {"dataset": "--dataset", "generator": "--generator", "strategy": "--strategy",
@@ -104,7 +104,7 @@ def expand(grid: Grid) -> list[Job]:
 def state(job: Job, runs_dir: Path) -> str:
     """done | running | failed | missing, from the run folder and its lock alone."""
     folder = Path(runs_dir) / job.run_id[:16]
-    if (folder / DONE).exists():
+    if is_finished(folder):
         return "done"
     lock = Path(runs_dir) / ".locks" / f"{job.run_id[:16]}.lock"
     if lock.exists():
