@@ -1,8 +1,46 @@
-"""synthloc-bench: does diffusion-generated data help multi-label protein localization classifiers?"""
+"""synthloc-bench: does diffusion-generated data help multi-label protein localization classifiers?
 
-from importlib.metadata import PackageNotFoundError, version
+The Python API (`bench.library`), for notebooks: `bench.run(...)`, `bench.generate(...)`,
+`bench.sweep(...)`, `bench.configure(...)` and `bench.load_runs(runs_dir)`. Importing `bench` stays
+light: each loads the harness when first called.
+"""
 
-try:
-    __version__ = version("synthloc-bench")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
+from bench.version import __version__
+
+
+def run(*args, **kwargs):
+    """Train and evaluate one configuration; see `bench.library.run`."""
+    from bench import library
+
+    return library.run(*args, **kwargs)
+
+
+def generate(*args, **kwargs):
+    """Build one synthetic set and its fidelity; see `bench.library.generate`."""
+    from bench import library
+
+    return library.generate(*args, **kwargs)
+
+
+def sweep(*args, **kwargs):
+    """Run every configuration of a grid; see `bench.library.sweep`."""
+    from bench import library
+
+    return library.sweep(*args, **kwargs)
+
+
+def configure(*args, **kwargs):
+    """The RunConfig the other functions would use; see `bench.library.configure`."""
+    from bench import library
+
+    return library.configure(*args, **kwargs)
+
+
+def load_runs(*args, **kwargs):
+    """Every finished run as one pandas row; see `bench.library.load_runs`."""
+    from bench import library
+
+    return library.load_runs(*args, **kwargs)
+
+
+__all__ = ["__version__", "configure", "generate", "load_runs", "run", "sweep"]

@@ -1,14 +1,16 @@
-"""Sampling throughput of `ddpm` (the paper's, 1000 ancestral steps) vs `ddpm-unet` (DDIM, 50 steps).
+"""Sampling throughput of `ddpm` (the paper's, 1000 ancestral steps) vs `ddpm-unet` and `edm`.
 
     python benchmarks/sampling_throughput.py [--n 256] [--device auto] [--ddpm-epochs 30] [--unet-epochs 40]
-        [--unet-variant "width=32"] [--sampling-variant "guidance_scale=1"] ...
+        [--edm-epochs 70] [--skip ddpm-unet] [--unet-variant "width=32"] [--edm-variant "width=32"]
+        [--sampling-variant "guidance_scale=1"] ...
 
-Both generators are trained on the train role of the embedded dataset (default split), then each
-samples the same N label sets on the same device, timed (sampling only, after a warm-up batch).
-`--unet-variant` (repeatable) trains a `ddpm-unet` with those options on top of its defaults (instead
-of the defaults alone);
-`--sampling-variant` (repeatable) samples every trained `ddpm-unet` again with other sampling
-options (guidance, sampler, steps) without retraining. Each line also prints the domain FID of
+Every generator is trained on the train role of the embedded dataset (default split), then each
+samples the same N label sets on the same device, timed (sampling only, after a warm-up batch),
+at its default sampling settings (guidance included).
+`--unet-variant` / `--edm-variant` (repeatable) train a `ddpm-unet` / `edm` with those options on top
+of its defaults (instead of the defaults alone);
+`--sampling-variant` (repeatable) samples every trained `ddpm-unet` and `edm` again with other
+sampling options (guidance, steps) without retraining. Each line also prints the domain FID of
 those N samples against the real train role (reference classifier: the default real-data run,
 reused from ./runs or trained once). Fewer epochs make the script quicker on a CPU; throughput does
 not depend on them, FID does (it is printed with them). The ratio printed is against `ddpm`.
@@ -65,7 +67,11 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--ddpm-epochs", type=int, default=30)
     parser.add_argument("--unet-epochs", type=int, default=40)
+    parser.add_argument("--edm-epochs", type=int, default=70)
+    parser.add_argument("--skip", action="append", default=[], choices=["ddpm-unet", "edm"],
+                        help="leave a generator out (ddpm, the baseline, always runs)")
     parser.add_argument("--unet-variant", action="append", default=[], help="ddpm-unet training options to try")
+    parser.add_argument("--edm-variant", action="append", default=[], help="edm training options to try")
     parser.add_argument("--sampling-variant", action="append", default=[], help="extra ddpm-unet sampling options")
     parser.add_argument("--runs-dir", default="runs")
     parser.add_argument("--synthetic-dir", default="synthetic",
@@ -78,9 +84,11 @@ def main() -> None:
     reference = execute(fidelity.reference_config(cfg), Runtime(Path(args.runs_dir), args.device), say=lambda s: None)
     labels = train.labels[np.random.default_rng(0).integers(0, len(train), args.n)]
     jobs = [("ddpm", {"epochs": args.ddpm_epochs, "sampling_steps": 1000}, [{}])]
-    for variant in args.unet_variant or [""]:
-        jobs.append(("ddpm-unet", {"epochs": args.unet_epochs, **parse_options(variant)},
-                     [{}] + [parse_options(v) for v in args.sampling_variant]))
+    samplings = [{}] + [parse_options(v) for v in args.sampling_variant]
+    for name, epochs, variants in (("ddpm-unet", args.unet_epochs, args.unet_variant),
+                                   ("edm", args.edm_epochs, args.edm_variant)):
+        if name not in args.skip:
+            jobs += [(name, {"epochs": epochs, **parse_options(v)}, samplings) for v in variants or [""]]
     rows = []
     for name, options, samplings in jobs:
         generator = config.choice("generator", name, options).create()

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.api import NUM_CLASSES, LabelledImages, require
+from bench.api import NUM_CLASSES, LabelledImages, option, require
 from bench.api.diffusion import DiffusionGenerator
 
 
@@ -60,12 +60,12 @@ class PaperDDPM(DiffusionGenerator):
 
     @dataclass
     class Options:
-        epochs: int = 30
-        batch_size: int = 64
-        lr: float = 1e-4
-        resolution: int = 32  # generation resolution; samples are upsampled bicubically to the dataset's
-        sampling_steps: int = 1000  # the paper's full ancestral loop; fewer only for quick checks
-        sampling_batch_size: int = 256
+        epochs: int = option(30, "training epochs over the (image, single label) pairs (the paper: 30)")
+        batch_size: int = option(64, "pairs per training step (the paper: 64)")
+        lr: float = option(1e-4, "Adam learning rate (the paper: 1e-4)")
+        resolution: int = option(32, "generation resolution; samples are upsampled bicubically to the dataset's")
+        sampling_steps: int = option(1000, "the paper's full ancestral loop; fewer only for quick checks")
+        sampling_batch_size: int = option(256, "images denoised together")
 
         def __post_init__(self):
             for name in ("epochs", "batch_size", "resolution", "sampling_steps", "sampling_batch_size"):

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.api import NUM_CLASSES, require
+from bench.api import NUM_CLASSES, option, require
 from bench.api.diffusion import DiffusionGenerator
 
 
@@ -58,22 +58,26 @@ class DDPMUNet(DiffusionGenerator):
 
     @dataclass
     class Options:
-        resolution: int = 32
-        width: int = 16  # channels of the first block (deeper blocks have 2x and 4x); 32-64 on a GPU
-        depth: int = 3  # resolution levels (the lowest has self-attention)
-        layers_per_block: int = 1
-        epochs: int = 40
-        batch_size: int = 64
-        lr: float = 2e-4
-        ema_decay: float = 0.999
-        beta_schedule: Literal["linear", "squaredcos_cap_v2"] = "squaredcos_cap_v2"
-        # what the network predicts: v (Salimans & Ho 2022; stable at high noise) or the noise itself
-        prediction: Literal["v_prediction", "epsilon"] = "v_prediction"
-        p_uncond: float = 0.1
-        guidance_scale: float = 2.0
-        sampler: Literal["ddim", "dpm-solver"] = "ddim"
-        sampling_steps: int = 50
-        sampling_batch_size: int = 256
+        resolution: int = option(32, "generation resolution; samples are resized bicubically to the dataset's")
+        width: int = option(16, "channels of the first block (deeper blocks have 2x and 4x); 32-64 on a GPU")
+        depth: int = option(3, "resolution levels (the lowest has self-attention)")
+        layers_per_block: int = option(1, "ResNet blocks per U-Net level")
+        epochs: int = option(40, "training epochs over the train role")
+        batch_size: int = option(64, "images per training step")
+        lr: float = option(2e-4, "AdamW learning rate")
+        ema_decay: float = option(0.999, "decay of the weights' exponential moving average used for sampling")
+        beta_schedule: Literal["linear", "squaredcos_cap_v2"] = option("squaredcos_cap_v2", "noise schedule of the "
+                                                                       "1000-step forward process")
+        prediction: Literal["v_prediction", "epsilon"] = option("v_prediction", "what the network predicts: v "
+                                                                "(Salimans & Ho 2022; stable at high noise) or the "
+                                                                "noise itself")
+        p_uncond: float = option(0.1, "probability of training without labels (the unconditional branch of "
+                                 "classifier-free guidance)")
+        guidance_scale: float = option(2.0, "classifier-free guidance at sampling; 1 = conditional only (one network "
+                                       "pass per step)")
+        sampler: Literal["ddim", "dpm-solver"] = option("ddim", "DDIM (eta 0) or DPM-Solver++")
+        sampling_steps: int = option(50, "denoising steps")
+        sampling_batch_size: int = option(256, "images denoised together")
 
         def __post_init__(self):
             require(self.resolution >= 8 and self.resolution % 2 ** (self.depth - 1) == 0, "resolution",

@@ -39,7 +39,9 @@ def _imports(name: str, path: Path, known: set[str]) -> set[str]:
                 anchor = name.split(".") if is_package else name.split(".")[:-1]
                 anchor = anchor[: len(anchor) - node.level + 1]
                 base = ".".join(anchor + ([base] if base else []))
-            targets = [f"{base}.{alias.name}" for alias in node.names] + [base]
+            targets = [f"{base}.{alias.name}" for alias in node.names]
+            if not all(t in known for t in targets):  # names defined in `base` itself, not its submodules
+                targets.append(base)
         for target in targets:
             while target and target not in known:
                 target = target.rpartition(".")[0]

@@ -23,3 +23,24 @@ def test_the_wheel_holds_the_three_packages_their_data_and_the_license(tmp_path)
                  "bench/config/presets/controlled.yaml", "bench/config/presets/paper/mixrep-resnet18.yaml"):
         assert data in names
     assert any(name.endswith(".dist-info/licenses/LICENSE") for name in names)
+
+
+def test_citation_changelog_and_version_agree():
+    import yaml
+
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+
+    from bench import __version__
+
+    version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    citation = yaml.safe_load((REPO / "CITATION.cff").read_text())
+    assert citation["cff-version"] == "1.2.0" and str(citation["version"]) == version == __version__
+    assert {"title", "authors", "message", "license"} <= set(citation)
+    paper = citation["references"][0]
+    assert "2505.22926" in paper["url"] and [a["family-names"] for a in paper["authors"]] == ["Lin", "Cao"]
+    assert f"({version})" in (REPO / "CHANGELOG.md").read_text()
+    result = subprocess.run([sys.executable, "-m", "bench", "--version"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and version in result.stdout

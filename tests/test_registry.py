@@ -17,7 +17,7 @@ from bench.train import losses
 
 BUILTINS = {
     "dataset": {"synthetic-cells", "hpa-kaggle"},
-    "generator": {"none", "real", "ddpm", "ddpm-unet"},
+    "generator": {"none", "real", "ddpm", "ddpm-unet", "edm"},
     "classifier": {"resnet18", "resnet34", "resnet50"},
     "strategy": {"none", "concat"},
 }

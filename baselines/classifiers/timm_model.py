@@ -20,18 +20,19 @@ import torch
 import torch.nn.functional as F
 
 from baselines.classifiers.heads import make_head
-from bench.api import BenchError, Classifier, require
+from bench.api import BenchError, Classifier, option, require
 
 
 @dataclass
 class TimmOptions:
-    pretrained: bool = False  # ImageNet weights for everything but the stem (see init)
-    init: Literal["random", "copy-red", "timm"] = "random"  # how the 4-channel stem is initialised
-    weights: Optional[str] = None  # a local weights file instead of the Hugging Face cache/hub
-    tag: Optional[str] = None  # timm pretrained tag; None: the class's default
-    head: Literal["linear", "arcface"] = "linear"  # arcface needs train.loss=arcface
-    head_dropout_in_eval: bool = False  # the paper's ArcFace quirk: dropout stays on at inference
-    drop_rate: float = 0.0  # dropout before a linear head
+    pretrained: bool = option(False, "ImageNet weights for everything but the stem (see init)")
+    init: Literal["random", "copy-red", "timm"] = option("random", "how the 4-channel stem is initialised")
+    weights: Optional[str] = option(None, "a local weights file instead of the Hugging Face cache/hub")
+    tag: Optional[str] = option(None, "timm pretrained tag (none: the model's default)")
+    head: Literal["linear", "arcface"] = option("linear", "classification head: linear, or ArcFace (needs "
+                                                "train.loss=arcface)")
+    head_dropout_in_eval: bool = option(False, "the paper's ArcFace quirk: dropout stays on at inference")
+    drop_rate: float = option(0.0, "dropout before a linear head")
 
     def __post_init__(self):
         require(0.0 <= self.drop_rate < 1.0, "drop_rate", "must be in [0, 1)")
@@ -105,7 +106,7 @@ class TimmClassifier(Classifier):
 
 @dataclass
 class TransformerOptions(TimmOptions):
-    input_size: int = 224  # inputs are resized (bilinear) to this inside the model, as in the paper
+    input_size: int = option(224, "inputs are resized (bilinear) to this inside the model, as in the paper")
 
     def __post_init__(self):
         super().__post_init__()

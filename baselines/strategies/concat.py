@@ -7,7 +7,7 @@ from typing import Literal
 
 import torch
 
-from bench.api import Strategy, require
+from bench.api import Strategy, option, require
 
 
 class Concat(Strategy):
@@ -17,8 +17,9 @@ class Concat(Strategy):
 
     @dataclass
     class Options:
-        ratio: float = 0.5  # synthetic images per real image in a batch
-        pairing: Literal["random", "class-aware"] = "random"
+        ratio: float = option(0.5, "synthetic images per real image in a batch")
+        pairing: Literal["random", "class-aware"] = option("random", "which synthetic images join a batch: random, or "
+                                                           "ones sharing a class with the batch's real images")
 
         def __post_init__(self):
             require(self.ratio > 0, "ratio", "must be > 0")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from baselines.strategies.mixing import MixOptions, backbone_features, draw_lambda
-from bench.api import Strategy
+from bench.api import Strategy, option
 
 
 class MixLoss(Strategy):
@@ -16,9 +16,10 @@ class MixLoss(Strategy):
 
     @dataclass
     class Options(MixOptions):
-        # batch: mean(lambda) * L_real + (1 - mean(lambda)) * L_syn, the losses batch means (the paper's code);
-        # per-sample: mean_i[lambda_i * l_real_i + (1 - lambda_i) * l_syn_i] over paired samples
-        form: Literal["batch", "per-sample"] = "per-sample"
+        form: Literal["batch", "per-sample"] = option("per-sample", "batch: mean(lambda) * L_real + (1 - "
+                                                      "mean(lambda)) * L_syn, the losses batch means (the paper's "
+                                                      "code); per-sample: mean_i[lambda_i * l_real_i + (1 - lambda_i) "
+                                                      "* l_syn_i] over paired samples")
 
     def loss(self, model, criterion, real_x, real_y, syn_x, syn_y, rng):
         fr, fg = backbone_features(model, real_x, syn_x, self.options.joint_forward)

@@ -8,17 +8,19 @@ from typing import Literal
 import numpy as np
 import torch
 
-from bench.api import require
+from bench.api import option, require
 
 
 @dataclass
 class MixOptions:
-    ratio: float = 1.0  # synthetic images per real image in a batch (the paper: 1)
-    pairing: Literal["random", "class-aware"] = "random"  # the paper: random
-    lam: Literal["beta", "uniform", "fixed"] = "beta"  # distribution of lambda, the real share
-    alpha: float = 0.3  # beta: Beta(alpha, alpha) (the paper: 0.3)
-    lam_value: float = 0.5  # fixed: lambda itself
-    joint_forward: bool = True  # real and synthetic through the backbone in one pass (the paper: two)
+    ratio: float = option(1.0, "synthetic images per real image in a batch (the paper: 1)")
+    pairing: Literal["random", "class-aware"] = option("random", "which synthetic image each real one is mixed with: "
+                                                       "random (the paper) or one sharing a class")
+    lam: Literal["beta", "uniform", "fixed"] = option("beta", "how lambda, the real share of each mix, is drawn: "
+                                                      "Beta(alpha, alpha), uniform on [0, 1], or fixed")
+    alpha: float = option(0.3, "lam=beta: lambda ~ Beta(alpha, alpha) (the paper: 0.3)")
+    lam_value: float = option(0.5, "lam=fixed: the value of lambda")
+    joint_forward: bool = option(True, "real and synthetic through the backbone in one pass (the paper: two)")
 
     def __post_init__(self):
         require(0 < self.ratio <= 1, "ratio", "must be in (0, 1]: every synthetic image has a real partner")

@@ -5,10 +5,12 @@ entry point (`bench.datasets`, `bench.generators`, `bench.classifiers`, `bench.s
 class carries a nested `Options` dataclass (its configuration: validated when a run is configured,
 hashed into the run id) and a docstring whose first line is its one-line description.
 
-Options validate themselves in `__post_init__` with `require(condition, field, message)`; any
-exception raised there reaches the user as one line naming the option, never a traceback. A field
-made with `runtime_field(...)` says where or how to run (a path, a worker count): it is recorded but
-not hashed. `bench.api.diffusion` holds a base class for diffusion generators.
+Each option is declared with `option(default, "help text")` (`bench options KIND NAME` prints the
+help with the type, default and allowed values). Options validate themselves in `__post_init__` with
+`require(condition, field, message)`; any exception raised there reaches the user as one line naming
+the option, never a traceback. A field made with `option(..., runtime=True)` (or `runtime_field(...)`)
+says where or how to run (a path, a worker count): it is recorded but not hashed.
+`bench.api.diffusion` holds a base class for diffusion generators.
 """
 
 from __future__ import annotations
@@ -28,13 +30,13 @@ from bench.data.kaggle_folder import load_kaggle_folder
 from bench.data.labels import CHANNELS, CLASS_NAMES, NUM_CLASSES
 from bench.errors import BenchError
 from bench.files import atomic_target
-from bench.options import NoOptions, OptionError, require, runtime_field
+from bench.options import NoOptions, OptionError, option, require, runtime_field
 from bench.progress import Progress
 
 __all__ = [
     "BenchError", "CHANNELS", "CLASS_NAMES", "Classifier", "Criterion", "Dataset", "Generator", "LabelledImages",
     "NUM_CLASSES", "NoOptions", "OptionError", "Plugin", "Progress", "Strategy", "atomic_target", "cached_arrays",
-    "content_fingerprint", "describe", "load_kaggle_folder", "require", "runtime_field",
+    "content_fingerprint", "describe", "load_kaggle_folder", "option", "require", "runtime_field",
 ]
 
 Criterion = Callable[..., torch.Tensor]

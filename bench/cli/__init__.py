@@ -7,9 +7,9 @@ import sys
 
 import click
 
-from bench import __version__
 from bench.cli import data, plugins, report, run, sweep
 from bench.errors import BenchError
+from bench.version import __version__
 
 EXIT_USER_ERROR = 2
 
@@ -56,7 +56,8 @@ def cli():
     """synthloc-bench: do diffusion-generated images help multi-label protein localization classifiers?"""
 
 
-for command in (plugins.list_plugins, plugins.presets_cmd, run.run_cmd, run.generate_cmd, sweep.sweep_cmd,
+for command in (plugins.list_plugins, plugins.presets_cmd, plugins.options_cmd,
+                run.run_cmd, run.generate_cmd, sweep.sweep_cmd,
                 report.leaderboard_cmd, data.data_group, report.submit_cmd, report.record_kaggle_cmd):
     cli.add_command(command)
 

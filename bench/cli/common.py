@@ -16,13 +16,50 @@ def runs_dir_option(help: str = "Where run folders are written."):  # noqa: A002
 
 synthetic_dir_option = click.option("--synthetic-dir", default="synthetic", show_default=True,
                                     help="Where synthetic sets are kept.")
-device_option = click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+device_option = click.option("--device", default="auto", show_default=True,
+                             help="auto (a CUDA GPU, else Apple MPS, else the CPU), cpu, cuda, cuda:N or mps.")
 inception_option = click.option("--inception-weights", metavar="PATH",
                                 help="Inception-v3 weights for the RGB-composite FID.")
 preset_option = click.option("--preset", metavar="NAME", help="Named config layer under the file, flags and "
                              "overrides (`bench presets` lists them).")
 config_option = click.option("--config", "config_file", metavar="FILE", help="YAML or TOML config file.")
-overrides_argument = click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
+def complete_plugin(kind: str):
+    """Shell completion of a plugin flag: the installed plugins of that kind."""
+    def complete(ctx, param, incomplete: str) -> list[str]:
+        from bench import registry  # noqa: PLC0415
+
+        return [name for name in registry.names(kind) if name.startswith(incomplete)]
+    return complete
+
+
+def option_keys() -> list[str]:
+    """Every KEY of a KEY=VALUE override: config sections' options, `seed`, and every installed plugin's options
+    (under its kind: `generator.width`), each once."""
+    import dataclasses  # noqa: PLC0415
+
+    from bench import registry  # noqa: PLC0415
+
+    keys = {"seed"} | {f"{kind}.name" for kind in config.PLUGIN_SECTIONS}
+    keys |= {f"{name}.{f.name}" for name, cls in config.SECTION_TYPES.items() for f in dataclasses.fields(cls)}
+    for kind in config.PLUGIN_SECTIONS:
+        for info in registry.discover(kind):
+            options = getattr(info.plugin, "Options", None) if info.error is None else None
+            if options is not None and dataclasses.is_dataclass(options):
+                keys |= {f"{kind}.{f.name}" for f in dataclasses.fields(options)}
+    return sorted(keys)
+
+
+def complete_override(ctx, param, incomplete: str):
+    """Shell completion of KEY=VALUE: config keys (`train.lr=`), then a Literal option's values."""
+    from click.shell_completion import CompletionItem  # noqa: PLC0415
+
+    if "=" in incomplete:
+        return []
+    return [CompletionItem(f"{key}=") for key in option_keys() if key.startswith(incomplete)]
+
+
+overrides_argument = click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...",
+                                    shell_complete=complete_override)
 
 
 def config_from_cli(config_file, flags, overrides, preset=None) -> config.RunConfig:

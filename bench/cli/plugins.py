@@ -1,11 +1,15 @@
-"""`bench list` (installed plugins) and `bench presets` (named configurations)."""
+"""`bench list` (installed plugins), `bench presets` (named configurations), `bench options` (every option)."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import click
 from tabulate import tabulate
 
 from bench import registry
+from bench.api import describe
+from bench.errors import BenchError
 
 
 @click.command("list")
@@ -27,3 +31,61 @@ def presets_cmd():
 
     rows = [[name, description] for name, description in presets.available().items()]
     click.echo(tabulate(rows, ["preset", "description"], tablefmt="simple", maxcolwidths=[None, 100]))
+
+
+CONFIG = "config"  # `bench options config [SECTION]`: the config sections, not a plugin kind
+
+
+def _option_rows(prefix: str, cls) -> list[list]:
+    from bench.options import describe_fields  # noqa: PLC0415
+
+    rows = []
+    for o in describe_fields(cls):
+        default = "true" if o["default"] is True else "false" if o["default"] is False else o["default"]
+        default = "none" if default is None else default
+        notes = " (runtime: recorded, not hashed)" if o["runtime"] else ""
+        rows.append([f"{prefix}.{o['name']}", o["type"], default, ", ".join(o["allowed"]) or "",
+                     (o["help"] or "—") + notes])
+    return rows
+
+
+def _config_sections() -> dict[str, type]:
+    from bench.config import SECTION_TYPES  # noqa: PLC0415
+
+    return dict(SECTION_TYPES)
+
+
+@click.command("options")
+@click.argument("kind", required=False, type=click.Choice(sorted(registry.KINDS) + [CONFIG]))
+@click.argument("name", required=False)
+def options_cmd(kind, name):
+    """Every option of the config sections and installed plugins: type, default, allowed values, help.
+
+    `bench options` lists all; `bench options generator` every generator's; `bench options generator edm`
+    one plugin's; `bench options config train` one config section's. Set any of them as KEY=VALUE
+    (`bench run generator.width=32 train.lr=3e-4`) or in a config file.
+    """
+    headers = ["option", "type", "default", "allowed", "help"]
+    widths = [None, None, None, 30, 70]
+    blocks = []
+    if kind in (None, CONFIG):
+        sections = _config_sections()
+        if name is not None and name not in sections:
+            raise BenchError(f"unknown config section {name!r}; valid: {', '.join(sections)}")
+        for section, cls in sections.items():
+            if name in (None, section):
+                blocks.append((f"config section `{section}`", _option_rows(section, cls)))
+        if name is None:
+            blocks.append(("run", [["seed", "int", 0, "", "run seed: initialisation, data order, augmentation "
+                                    "(a synthetic set has its own, synthetic.seed)"]]))
+    for k in sorted(registry.KINDS) if kind is None else ([] if kind == CONFIG else [kind]):
+        names = registry.names(k) if name is None else [name]
+        for plugin in names:
+            cls = registry.get(k, plugin)  # an unknown name: one line, exit 2
+            options = getattr(cls, "Options", None)
+            rows = _option_rows(k, options) if options is not None and dataclasses.is_dataclass(options) else []
+            blocks.append((f"{k} `{plugin}`: {describe(cls)}", rows))
+    for title, rows in blocks:
+        click.echo(title)
+        click.echo(tabulate(rows, headers, tablefmt="simple", maxcolwidths=widths) if rows else "  (no options)")
+        click.echo("")

@@ -12,26 +12,51 @@ from bench.errors import BenchError
 
 @click.command("leaderboard")
 @click.option("--runs-dir", default="runs", show_default=True, help="Folder of run folders.")
-@click.option("--out", help="Markdown file to write, figures beside it (default RUNS_DIR/leaderboard/README.md; "
-                            "the committed one is regenerated with --out leaderboard/README.md).")
+@click.option("--format", "fmt", type=click.Choice(["markdown", "csv", "json", "latex"]), default="markdown",
+              show_default=True, help="markdown: the full leaderboard with figures; csv / json: one row per "
+              "configuration (mean and std of every metric); latex: a booktabs table per section.")
+@click.option("--out", help="File to write, figures beside it (default RUNS_DIR/leaderboard/README.md, or "
+                            "leaderboard.csv/.json/.tex there; the committed one is regenerated with --out "
+                            "leaderboard/README.md); `-` prints to stdout.")
 @click.option("--no-plots", is_flag=True, help="Markdown only, no PNG figures.")
 @click.option("--synthetic-dir", default="synthetic", show_default=True,
-              help="Where the synthetic sets are (their sample grids are copied beside the markdown).")
-def leaderboard_cmd(runs_dir, out, no_plots, synthetic_dir):
-    """Render the leaderboard markdown from every finished run."""
+              help="Where the synthetic sets are: their fidelity is tabled and their sample grids copied beside the "
+                   "markdown, whether or not a run used them.")
+def leaderboard_cmd(runs_dir, fmt, out, no_plots, synthetic_dir):
+    """Render the leaderboard from every finished run (markdown, CSV, JSON or LaTeX)."""
     from bench.files import write_text
+    from bench.report import export
+    from bench.report.fidelity_tables import load_sets
     from bench.report.leaderboard import load_runs, render, sections
     from bench.report.plots import draw
 
     if not Path(runs_dir).is_dir():
         raise BenchError(f"runs folder {runs_dir} does not exist: run `bench run` first")
-    out = out or str(Path(runs_dir) / "leaderboard" / "README.md")
+    default = "README.md" if fmt == "markdown" else f"leaderboard.{export.EXTENSIONS[fmt]}"
+    out = out or str(Path(runs_dir) / "leaderboard" / default)
     frame = load_runs(Path(runs_dir))
+    if fmt != "markdown":
+        if frame.empty:
+            raise BenchError(f"no finished runs in {runs_dir}: nothing to export")
+        text = {"csv": export.to_csv, "json": export.to_json, "latex": export.to_latex}[fmt](frame)
+        if out == "-":
+            click.echo(text, nl=False)
+            return
+        try:
+            write_text(Path(out), text)
+        except OSError as exc:
+            raise BenchError(f"cannot write {out}: {exc.strerror or exc}") from None
+        click.echo(f"wrote {out} ({len(frame)} finished runs, {fmt})")
+        return
+    sets = load_sets(Path(synthetic_dir))
+    if out == "-":
+        click.echo(render(frame, {}, sets), nl=False)
+        return
     try:
         figures = {} if frame.empty or no_plots else {
-            stem: draw(section, Path(runs_dir), Path(out).parent, stem, Path(synthetic_dir))
+            stem: draw(section, Path(runs_dir), Path(out).parent, stem, Path(synthetic_dir), sets)
             for stem, section in sections(frame)}
-        write_text(Path(out), render(frame, figures))
+        write_text(Path(out), render(frame, figures, sets))
     except OSError as exc:
         raise BenchError(f"cannot write {out}: {exc.strerror or exc}") from None
     click.echo(f"wrote {out} ({len(frame)} finished runs)")

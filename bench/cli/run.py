@@ -8,6 +8,7 @@ import click
 import yaml
 
 from bench.cli.common import (
+    complete_plugin,
     config_from_cli,
     config_option,
     device_option,
@@ -22,10 +23,11 @@ from bench.errors import BenchError
 
 
 @click.command("run", context_settings={"ignore_unknown_options": False})
-@click.option("--dataset", help="Dataset plugin (default synthetic-cells).")
-@click.option("--generator", help="Generator plugin (default none).")
-@click.option("--strategy", help="Strategy plugin (default none).")
-@click.option("--classifier", help="Classifier plugin (default resnet18).")
+@click.option("--dataset", shell_complete=complete_plugin("dataset"), help="Dataset plugin (default synthetic-cells).")
+@click.option("--generator", shell_complete=complete_plugin("generator"), help="Generator plugin (default none).")
+@click.option("--strategy", shell_complete=complete_plugin("strategy"), help="Strategy plugin (default none).")
+@click.option("--classifier", shell_complete=complete_plugin("classifier"),
+              help="Classifier plugin (default resnet18).")
 @click.option("--seed", type=click.IntRange(min=0), help="Run seed (default 0).")
 @click.option("--epochs", type=click.IntRange(min=1), help="Shortcut for train.epochs.")
 @preset_option
@@ -36,11 +38,14 @@ from bench.errors import BenchError
 @device_option
 @synthetic_dir_option
 @inception_option
+@click.option("--logger", "loggers", multiple=True, type=click.Choice(["tensorboard", "mlflow", "wandb"]),
+              help="Mirror the run to an experiment tracker (repeatable); each needs its extra, e.g. "
+                   "pip install -e \".[tensorboard]\".")
 @click.option("--force", is_flag=True, help="Run again even if this exact run already finished.")
 @click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
 @overrides_argument
 def run_cmd(dataset, generator, strategy, classifier, seed, epochs, preset, pretrained, config_file, runs_dir, device,
-            synthetic_dir, inception_weights, force, dry_run, overrides):
+            synthetic_dir, inception_weights, loggers, force, dry_run, overrides):
     """Train and evaluate one configuration; write runs/<hash>/ (reused when it already finished).
 
     Overrides address any config key, e.g. `train.lr=3e-4 dataset.n_images=500 classifier.pretrained=true`.
@@ -51,12 +56,14 @@ def run_cmd(dataset, generator, strategy, classifier, seed, epochs, preset, pret
     if dry_run:
         click.echo(yaml.safe_dump(cfg.to_dict(), sort_keys=False), nl=False)
         return
+    from bench.runs import tracking
     from bench.runs.execute import Runtime, execute
     from bench.train import distributed
 
+    tracking.check(tuple(loggers))
+    runtime = Runtime(Path(runs_dir), device, force, Path(synthetic_dir), inception_weights, loggers=tuple(loggers))
     try:  # under torchrun, every process runs this; rank 0 speaks
-        outcome = execute(cfg, Runtime(Path(runs_dir), device, force, Path(synthetic_dir), inception_weights),
-                          say=click.echo)
+        outcome = execute(cfg, runtime, say=click.echo)
     finally:
         distributed.finish()
     if distributed.from_env().is_main:
@@ -65,8 +72,8 @@ def run_cmd(dataset, generator, strategy, classifier, seed, epochs, preset, pret
 
 
 @click.command("generate")
-@click.option("--generator", required=True, help="Generator plugin.")
-@click.option("--dataset", help="Dataset plugin (default synthetic-cells).")
+@click.option("--generator", required=True, shell_complete=complete_plugin("generator"), help="Generator plugin.")
+@click.option("--dataset", shell_complete=complete_plugin("dataset"), help="Dataset plugin (default synthetic-cells).")
 @preset_option
 @config_option
 @synthetic_dir_option
@@ -77,8 +84,8 @@ def run_cmd(dataset, generator, strategy, classifier, seed, epochs, preset, pret
 def generate_cmd(generator, dataset, preset, config_file, synthetic_dir, runs_dir, inception_weights, device,
                  overrides):
     """Train a generator on the train role, write its synthetic set and its fidelity (reused when they exist)."""
-    from bench.evaluate.metrics import F1_TUNED
     from bench.runs.execute import Runtime, load_data, pick_device, synthetic_for
+    from bench.synthetic import fidelity
 
     cfg = config_from_cli(config_file, {"generator.name": generator, "dataset.name": dataset}, overrides, preset)
     if not cfg.generator.plugin.produces_images:
@@ -86,8 +93,7 @@ def generate_cmd(generator, dataset, preset, config_file, synthetic_dir, runs_di
     runtime = Runtime(Path(runs_dir), device, False, Path(synthetic_dir), inception_weights)
     data, split, roles = load_data(cfg)
     synthetic, scores = synthetic_for(cfg, data, split, roles, runtime, pick_device(device), click.echo)
-    cas = scores.get(f"cas_{F1_TUNED}")
-    click.echo(f"{len(synthetic)} synthetic images at {synthetic.resolution}px; domain FID {scores['fid']:.3f}, "
-               f"KID {scores['kid']:.5f}, CAS macro F1 " + (f"{cas:.4f}" if cas is not None else "not measured"))
+    click.echo(f"{len(synthetic)} synthetic images at {synthetic.resolution}px")
+    click.echo(fidelity.summary(scores))
     if "reference_warning" in scores:
         click.echo(f"warning: {scores['reference_warning']}")

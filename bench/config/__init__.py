@@ -30,9 +30,9 @@ from bench.config import presets
 from bench.data.splits import SplitConfig
 from bench.errors import BenchError
 from bench.options import OptionError as _OptionError
-from bench.options import identity
+from bench.options import identity, option
 from bench.options import require as _require
-from bench.options import runtime_field as _runtime_field
+from bench.options import runtime_field as _runtime_field  # noqa: F401 (the deprecated bench.config.runtime_field)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -47,11 +47,12 @@ DEFAULT_PLUGINS = {"dataset": "synthetic-cells", "generator": "none", "strategy"
 class SyntheticConfig:
     """How many synthetic images a generator makes and with which labels."""
 
-    per_real: float = 1.0  # synthetic images per real training image
-    # train: resample train label sets; rebalanced: the same, weighted toward sets with rare classes;
-    # uniform: one-hot with equal class counts (the paper's set)
-    labels: Literal["train", "rebalanced", "uniform"] = "train"
-    seed: int = 0  # generator training and sampling: one set serves every classifier seed of a grid
+    per_real: float = option(1.0, "synthetic images per real training image")
+    labels: Literal["train", "rebalanced", "uniform"] = option(
+        "train", "which label sets are sampled: train (resampled train label sets), rebalanced (the same, weighted "
+                 "toward sets with rare classes), uniform (one-hot, equal class counts: the paper's set)")
+    seed: int = option(0, "seed of generator training and sampling (one set serves every classifier seed of a "
+                          "grid)")
 
     def __post_init__(self):
         _require(self.per_real > 0, "per_real", "must be > 0")
@@ -62,31 +63,43 @@ class SyntheticConfig:
 class TrainConfig:
     """The one training loop's settings (the controlled defaults; presets set the paper's)."""
 
-    epochs: int = 6  # the default run: under 2 minutes on 2 CPU cores; the `controlled` preset uses 10
-    batch_size: int = 64
-    optimizer: Literal["adamw", "adam", "sgd"] = "adamw"
-    lr: float = 1e-3
-    weight_decay: float = 0.01
-    # see bench.schedules: constant | cosine | step (paper baselines) | multistage (Adam45) | warmup-plateau (MixModel)
-    schedule: Literal["cosine", "constant", "step", "multistage", "warmup-plateau"] = "cosine"
-    step_epochs: int = 15  # step: decay every this many epochs
-    step_gamma: float = 0.1  # step: decay factor
-    warmup_epochs: int = 10  # warmup-plateau
-    plateau_mode: Literal["max", "min"] = "max"  # warmup-plateau; "min" is the paper's bug (F1 read as a loss)
-    paper_warmup: bool = False  # warmup-plateau: the paper's warm-up, set after each epoch
-    loss: Literal["bce", "focal", "arcface"] = "bce"  # arcface needs a classifier with head=arcface
-    focal_gamma: float = 2.0
-    arcface_s: float = 30.0
-    arcface_m: float = 0.5
-    random_resized_crop: bool = False  # the paper's crop: scale 0.8-1.0, aspect 0.9-1.1, on the training device
-    rotate90: bool = True  # random 90-degree rotations, on the training device
-    flip: bool = True  # random horizontal flips, on the training device
-    # best: highest validation macro F1 @0.5; last: the paper's ResNets and MixModels; min_val_loss: its transformers
-    select: Literal["best", "last", "min_val_loss"] = "best"
-    patience: int = 0  # early stopping after this many epochs without improvement; 0 = off
-    eval_batch_size: int = 256
-    precision: Literal["fp32", "bf16"] = "fp32"  # bf16 autocast (CUDA, or CPUs with bf16); changes the numbers
-    channels_last: bool = _runtime_field(default=False)  # memory format of CNN inputs and weights
+    epochs: int = option(6, "training epochs (the default run: under 2 minutes on 2 CPU cores; the `controlled` "
+                            "preset uses 10)")
+    batch_size: int = option(64, "training images per step (real images; a strategy adds its synthetic ones)")
+    optimizer: Literal["adamw", "adam", "sgd"] = option("adamw", "optimizer of the classifier")
+    lr: float = option(1e-3, "peak learning rate")
+    weight_decay: float = option(0.01, "decoupled (adamw) or L2 (adam, sgd) weight decay")
+    schedule: Literal["cosine", "constant", "step", "multistage", "warmup-plateau"] = option(
+        "cosine", "learning-rate schedule: step (the paper's baselines), multistage (its Adam45), warmup-plateau "
+                  "(its MixModel); see docs/training.md")
+    step_epochs: int = option(15, "schedule=step: decay every this many epochs")
+    step_gamma: float = option(0.1, "schedule=step: decay factor")
+    warmup_epochs: int = option(10, "schedule=warmup-plateau: linear warm-up epochs")
+    plateau_mode: Literal["max", "min"] = option("max", "schedule=warmup-plateau: 'min' is the paper's bug "
+                                                        "(validation F1 read as a loss)")
+    paper_warmup: bool = option(False, "schedule=warmup-plateau: the paper's warm-up, set after each epoch")
+    loss: Literal["bce", "focal", "arcface"] = option("bce", "training loss (arcface needs classifier.head=arcface)")
+    focal_gamma: float = option(2.0, "loss=focal: focusing exponent gamma")
+    arcface_s: float = option(30.0, "loss=arcface: scale s")
+    arcface_m: float = option(0.5, "loss=arcface: additive angular margin m (radians)")
+    random_resized_crop: bool = option(False, "the paper's crop (scale 0.8-1.0, aspect 0.9-1.1), on the training "
+                                              "device")
+    rotate90: bool = option(True, "random 90-degree rotations, on the training device")
+    flip: bool = option(True, "random horizontal flips, on the training device")
+    select: Literal["best", "last", "min_val_loss"] = option(
+        "best", "which epoch's model is kept: best validation macro F1 @0.5; last (the paper's ResNets and "
+                "MixModels); min_val_loss (its transformers)")
+    patience: int = option(0, "early stopping after this many epochs without improvement; 0 = off")
+    eval_batch_size: int = option(256, "images per batch when predicting validation and test")
+    precision: Literal["fp32", "bf16", "fp16"] = option(
+        "fp32", "autocast precision: bf16 (CUDA, or CPUs with bf16) or fp16 with a gradient scaler (CUDA GPUs "
+                "without bf16); changes the numbers")
+    grad_clip: float = option(0.0, "clip the gradients' global L2 norm to this value; 0 = off", new=True)
+    ema: float = option(0.0, "decay of an exponential moving average of the classifier's weights (timm's "
+                             "ModelEmaV3), which is then what is validated, selected and tested; 0 = off "
+                             "(0.999 is usual)", new=True)
+    channels_last: bool = option(False, "channels-last memory format of CNN inputs and weights (speed only)",
+                                 runtime=True)
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "eval_batch_size", "step_epochs", "warmup_epochs"):
@@ -95,6 +108,8 @@ class TrainConfig:
         _require(self.weight_decay >= 0, "weight_decay", "must be >= 0")
         _require(0 < self.step_gamma <= 1, "step_gamma", "must be in (0, 1]")
         _require(self.patience >= 0, "patience", "must be >= 0")
+        _require(self.grad_clip >= 0, "grad_clip", "must be >= 0 (0 = off)")
+        _require(self.ema == 0 or 0 < self.ema < 1, "ema", "must be 0 (off) or a decay in (0, 1)")
         _require(self.arcface_s > 0 and 0 <= self.arcface_m < math.pi / 2, "arcface_m",
                 "arcface_s must be > 0 and arcface_m in [0, pi/2)")
 
@@ -108,9 +123,9 @@ class FidelityConfig:
     numbers attached to a run, not what the run trains. Small values keep tests and quick checks quick.
     """
 
-    epochs: int = 10  # training epochs of the reference and the CAS classifier
-    batch_size: int = 64
-    cas: bool = True  # train the CAS classifier (half of the fidelity cost); false: CAS is not reported
+    epochs: int = option(10, "training epochs of the reference and the CAS classifier")
+    batch_size: int = option(64, "batch size of the reference and the CAS classifier")
+    cas: bool = option(True, "train the CAS classifier (half of the fidelity cost); false: CAS is not reported")
 
     def __post_init__(self):
         _require(self.epochs >= 1, "epochs", "must be >= 1")
@@ -148,7 +163,8 @@ class RunConfig:
     split: SplitConfig = field(default_factory=SplitConfig)
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    seed: int = 0
+    seed: int = option(0, "run seed: initialisation, data order, augmentation (a synthetic set has its own, "
+                          "synthetic.seed)")
     fidelity: FidelityConfig = field(default_factory=FidelityConfig, metadata={"runtime": True})
 
     def to_dict(self, identity_only: bool = False) -> dict:

@@ -25,7 +25,7 @@ from typing import Literal, Optional
 import numpy as np
 
 from bench.errors import BenchError
-from bench.options import require
+from bench.options import option, require
 
 ROLES = ("train", "val", "test")
 
@@ -41,10 +41,15 @@ class SplitConfig:
     (`hpa2018-v1`) is a manifest inside the package, so its seed and fractions are fixed.
     """
 
-    name: Literal["stratified", "paper", "hpa2018-v1"] = "stratified"
-    seed: Optional[int] = None  # stratified: 0, paper: 42. Fixed across runs: a grid's seeds share one split
-    val_fraction: Optional[float] = None  # 0.1
-    test_fraction: Optional[float] = None  # stratified: 0.1, paper: 0 (the paper had no labelled test role)
+    name: Literal["stratified", "paper", "hpa2018-v1"] = option("stratified", "split protocol: stratified (iterative "
+                                                                "stratification), paper (the paper's random "
+                                                                "80/10/10), hpa2018-v1 (the shipped manifest for real "
+                                                                "HPA)")
+    seed: Optional[int] = option(None, "seed of the split (stratified: 0, paper: 42); fixed across runs, so a grid's "
+                                 "seeds share one split")
+    val_fraction: Optional[float] = option(None, "share of images in the validation role (stratified and paper: 0.1)")
+    test_fraction: Optional[float] = option(None, "share of images in the test role (stratified: 0.1; paper: 0, as "
+                                            "the paper had no labelled test role)")
 
     def __post_init__(self):
         if self.name in SHIPPED_PROTOCOLS:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from bench.api import Dataset, LabelledImages, load_kaggle_folder, require, runtime_field
+from bench.api import Dataset, LabelledImages, load_kaggle_folder, option, require
 
 
 class HPAKaggle(Dataset):
@@ -19,12 +19,14 @@ class HPAKaggle(Dataset):
 
     @dataclass
     class Options:
-        path: str = runtime_field()
-        resolution: int = 512
-        subset: bool = False  # use only the ids whose files are present (changes the fingerprints)
-        skip_bad: bool = False  # skip unreadable images, list them, and change the fingerprint
-        workers: int = runtime_field(default=0)  # decoding processes; 0 = one per CPU core
-        cache_dir: Optional[str] = runtime_field(default=None)  # default: $BENCH_CACHE_DIR or ~/.cache
+        path: str = option(help="the Kaggle folder: train.csv and train/<Id>_<colour>.png", runtime=True)
+        resolution: int = option(512, "side in pixels the images are resized to when cached (512: Kaggle's own size, "
+                                 "no resizing)")
+        subset: bool = option(False, "use only the ids whose files are present (changes the fingerprints)")
+        skip_bad: bool = option(False, "skip unreadable images, list them, and change the fingerprint")
+        workers: int = option(0, "PNG decoding processes when caching; 0 = one per CPU core", runtime=True)
+        cache_dir: Optional[str] = option(None, "where decoded images are cached (default: $BENCH_CACHE_DIR or "
+                                                "~/.cache/synthloc-bench)", runtime=True)
 
         def __post_init__(self):
             require(16 <= self.resolution <= 4096, "resolution", "must be in 16..4096")

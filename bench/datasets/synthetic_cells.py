@@ -20,7 +20,7 @@ from importlib import resources
 
 import numpy as np
 
-from bench.api import NUM_CLASSES, Dataset, LabelledImages, cached_arrays, content_fingerprint, require
+from bench.api import NUM_CLASSES, Dataset, LabelledImages, cached_arrays, content_fingerprint, option, require
 from bench.datasets.cells_geometry import Canvas, make_cells
 from bench.datasets.cells_patterns import PATTERNS, er_texture
 
@@ -100,9 +100,9 @@ class SyntheticCells(Dataset):
 
     @dataclass
     class Options:
-        n_images: int = 3000
-        resolution: int = 64
-        seed: int = 0
+        n_images: int = option(3000, "images rendered (deterministic from the seed)")
+        resolution: int = option(64, "image side in pixels")
+        seed: int = option(0, "rendering seed (a different seed is a different dataset)")
 
         def __post_init__(self):
             require(self.n_images >= 10, "n_images", "must be >= 10")

@@ -1,4 +1,4 @@
-"""Predictions of a classifier on labelled images: eval mode, batched, optional bf16 autocast.
+"""Predictions of a classifier on labelled images: eval mode, batched, optional bf16/fp16 autocast.
 
 Also the one conversion of stored images into classifier inputs (uint8 -> float in [0, 1] on the
 device), shared by training and evaluation.
@@ -26,8 +26,9 @@ def to_input(batch: np.ndarray, device: torch.device) -> torch.Tensor:
 
 
 def autocast(device: torch.device, precision: str):
-    """bf16 autocast on the device when asked for, else a no-op context."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+    """bf16 or fp16 autocast on the device when asked for, else a no-op context."""
+    dtype = torch.float16 if precision == "fp16" else torch.bfloat16
+    return torch.autocast(device.type, dtype=dtype, enabled=precision in ("bf16", "fp16"))
 
 
 @torch.inference_mode()

@@ -22,6 +22,7 @@ from bench.data.labels import CLASS_NAMES
 from bench.errors import BenchError
 from bench.evaluate.metrics import F1_MICRO_TUNED, F1_TUNED, LABELS, SELECTION_RULE
 from bench.records import DONE, read_json
+from bench.report import fidelity_tables
 
 NAMES = ["generator", "strategy", "classifier"]
 
@@ -82,6 +83,7 @@ def load_runs(runs_dir: Path) -> pd.DataFrame:
                 row[f"{role}:{key}"] = metrics.get(role, {}).get(key)
         row["synthetic_fp"] = (record.get("synthetic") or {}).get("fingerprint")
         scores = (record.get("synthetic") or {}).get("fidelity") or {}
+        row["fidelity"] = scores or None
         for key in ("fid", "kid", f"cas_{F1_TUNED}", "inception_fid", f"reference_val_{F1_TUNED}", "reference_warning"):
             row[f"fidelity:{key}"] = scores.get(key)
         kaggle = json.loads((folder / "kaggle.json").read_text()) if (folder / "kaggle.json").exists() else {}
@@ -138,15 +140,21 @@ def _versions_note(section: pd.DataFrame) -> str:
             "(mixed library versions).")
 
 
-def bootstrap_interval(values) -> str:
-    """95% percentile bootstrap interval of the mean (scipy, 9,999 resamples, fixed seed: byte-stable)."""
+def bootstrap_bounds(values) -> tuple[float | None, float | None]:
+    """95% percentile bootstrap interval of the mean (scipy, 9,999 resamples, fixed seed: byte-stable);
+    (None, None) with fewer than 2 values."""
     values = np.asarray(pd.Series(values).dropna(), dtype=float)
     if len(values) < 2:
-        return "—"
+        return None, None
     result = stats.bootstrap((values,), np.mean, confidence_level=0.95, n_resamples=9999, method="percentile",
                              random_state=np.random.default_rng(0))
     low, high = result.confidence_interval
-    return f"[{low:.3f}, {high:.3f}]"
+    return float(low), float(high)
+
+
+def bootstrap_interval(values) -> str:
+    low, high = bootstrap_bounds(values)
+    return "—" if low is None else f"[{low:.3f}, {high:.3f}]"
 
 
 def _is_control(runs: pd.DataFrame) -> bool:
@@ -198,7 +206,7 @@ def _verdict(effects: list[list[str]], has_test: bool) -> str:
     return "**Verdict (95% intervals entirely above or below 0):** " + "; ".join(parts) + "."
 
 
-def render_section(section: pd.DataFrame) -> str:
+def render_section(section: pd.DataFrame, sets: list[dict] = ()) -> str:
     first = section.iloc[0]
     has_test = section[f"test:{F1_TUNED}"].notna().any()
     main_cols = {f"val:{k}": f"val {v}" for k, v in LABELS.items() if k != F1_MICRO_TUNED}
@@ -245,20 +253,9 @@ def render_section(section: pd.DataFrame) -> str:
                 "The @tuned thresholds are fitted on validation, so the @tuned gap includes that fitting's "
                 "optimism; the @0.5 and mAP gaps do not.", "",
                 tabulate(rows, headers, tablefmt="github", disable_numparse=True), ""]
-    with_sets = section[section["fidelity:fid"].notna()]
-    if not with_sets.empty:
-        columns = {"fidelity:fid": "domain FID", "fidelity:kid": "domain KID",
-                   f"fidelity:cas_{F1_TUNED}": "CAS macro F1 @tuned", "fidelity:inception_fid": "Inception FID",
-                   f"fidelity:reference_val_{F1_TUNED}": "reference val macro F1 @tuned"}
-        headers, rows = _aggregate(with_sets, columns)
-        out += ["### Synthetic sets", "",
-                "Fidelity of each configuration's synthetic set against the real train role, measured before "
-                "any classifier used it: FID and KID on the penultimate features of the real-data reference "
-                "classifier (torch-fidelity; the run labelled `fidelity reference` above), CAS = macro F1 on the "
-                "real test role of a classifier trained on the synthetic set alone.", "",
-                tabulate(rows, headers, tablefmt="github", disable_numparse=True), ""]
-        warnings = sorted(set(with_sets["fidelity:reference_warning"].dropna()))
-        out += [f"**Warning:** {w}." for w in warnings] + ([""] if warnings else [])
+    out += fidelity_tables.render(section, sets)
+    warnings = sorted(set(section["fidelity:reference_warning"].dropna()))
+    out += [f"**Warning:** {w}." for w in warnings] + ([""] if warnings else [])
     if has_test:
         absent = sorted({c for classes in section["absent_test"] for c in classes})
         if absent:
@@ -273,8 +270,10 @@ def section_stem(section: pd.DataFrame) -> str:
     return f"{first['dataset']}-{first['split']}-{first['split_fp'][:8]}"
 
 
-def render(frame: pd.DataFrame, figures: dict[str, list[tuple[str, str]]] | None = None) -> str:
-    """The markdown; `figures` maps a section's stem to (caption, file) pairs to embed."""
+def render(frame: pd.DataFrame, figures: dict[str, list[tuple[str, str]]] | None = None,
+           sets: list[dict] = ()) -> str:
+    """The markdown; `figures` maps a section's stem to (caption, file) pairs to embed; `sets` are synthetic
+    sets (`fidelity_tables.load_sets`) shown in their section whether or not a run used them."""
     header = ["# Leaderboard", "",
               "Generated by `bench leaderboard` from finished run folders (`runs/*/done`); do not edit by hand.",
               "All macro averages are over all 28 classes.", ""]
@@ -282,7 +281,7 @@ def render(frame: pd.DataFrame, figures: dict[str, list[tuple[str, str]]] | None
         return "\n".join(header + ["No finished runs yet: run `bench run` first.", ""])
     sections = []
     for _, section in frame.groupby(["dataset", "dataset_fp", "split", "split_fp"], sort=True):
-        text = render_section(section)
+        text = render_section(section, sets)
         pictures = (figures or {}).get(section_stem(section), [])
         if pictures:
             text += "\n### Figures\n\n" + "\n\n".join(f"{c}:\n\n![{c}]({f})" for c, f in pictures) + "\n"

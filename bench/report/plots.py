@@ -72,11 +72,15 @@ def per_class_heatmap(section: pd.DataFrame, runs_dir: Path, path: Path) -> bool
     return True
 
 
-def sample_grids(section: pd.DataFrame, synthetic_dir: Path, out_dir: Path, stem: str) -> list[tuple[str, str]]:
-    """Copy the sample grid (rows = classes) of every synthetic set the section's runs used, found by its
-    content fingerprint among the set folders; sets whose folder is gone are left out."""
-    used = section.dropna(subset=["synthetic_fp"]).drop_duplicates("synthetic_fp").sort_values(["generator",
-                                                                                                 "synthetic_fp"])
+def sample_grids(section: pd.DataFrame, synthetic_dir: Path, out_dir: Path, stem: str,
+                 sets: list[dict] = ()) -> list[tuple[str, str]]:
+    """Copy the sample grid (rows = classes) of every synthetic set the section's runs used or `sets` lists
+    for it, found by its content fingerprint among the set folders; sets whose folder is gone are left out."""
+    used = pd.concat([section[["generator", "synthetic_fp"]],
+                      pd.DataFrame([{"generator": s["generator"], "synthetic_fp": s["synthetic_fp"]} for s in sets],
+                                   columns=["generator", "synthetic_fp"])])
+    used = used.dropna(subset=["synthetic_fp"]).drop_duplicates("synthetic_fp").sort_values(["generator",
+                                                                                               "synthetic_fp"])
     if used.empty or not Path(synthetic_dir).is_dir():
         return []
     folders = {}
@@ -98,7 +102,7 @@ def sample_grids(section: pd.DataFrame, synthetic_dir: Path, out_dir: Path, stem
 
 
 def draw(section: pd.DataFrame, runs_dir: Path, out_dir: Path, stem: str,
-         synthetic_dir: Path | None = None) -> list[tuple[str, str]]:
+         synthetic_dir: Path | None = None, sets: list[dict] = ()) -> list[tuple[str, str]]:
     """Write this section's figures; (caption, file name) of each one written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     figures = []
@@ -108,4 +112,32 @@ def draw(section: pd.DataFrame, runs_dir: Path, out_dir: Path, stem: str,
                                  lambda p: per_class_heatmap(section, runs_dir, p))):
         if plot(out_dir / name):
             figures.append((caption, name))
-    return figures + (sample_grids(section, synthetic_dir, out_dir, stem) if synthetic_dir else [])
+    if not synthetic_dir:
+        return figures
+    first = section.iloc[0]
+    mine = [s for s in sets if (s["dataset_fp"], s["split_fp"]) == (first["dataset_fp"], first["split_fp"])]
+    if loss_curves(mine, out_dir / f"{stem}-generator-loss.png"):
+        figures.append(("Generator training loss per epoch (each set's `loss.csv`)", f"{stem}-generator-loss.png"))
+    return figures + sample_grids(section, synthetic_dir, out_dir, stem, mine)
+
+
+def loss_curves(sets: list[dict], path: Path) -> bool:
+    """One line per generator training found beside the section's sets (sets sharing a training draw it once)."""
+    curves = {}
+    for s in sorted(sets, key=lambda s: (s["generator"], s["synthetic_fp"])):
+        loss = s["folder"] / "loss.csv"
+        if loss.exists():
+            frame = pd.read_csv(loss)
+            curves.setdefault((s["generator"], tuple(frame["loss"].round(6))), frame)
+    if not curves:
+        return False
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for (generator, _), frame in curves.items():
+        ax.plot(frame["epoch"], frame["loss"], label=generator)
+    ax.set(xlabel="epoch", ylabel="training loss (each generator's own)", yscale="log")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, **PNG)
+    plt.close(fig)
+    return True

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import bench
 from bench.train import distributed
 from bench.train.distributed import World
+from bench.version import __version__
 
 # every library whose version can change a number
 LIBRARIES = ("torch", "torchvision", "timm", "torchmetrics", "torch-fidelity", "diffusers", "numpy", "scipy",
@@ -32,7 +32,7 @@ def _version(name: str) -> str | None:
 
 
 def _git(*args: str) -> str | None:
-    folder = Path(bench.__file__).resolve().parent.parent
+    folder = Path(__file__).resolve().parents[2]
     try:
         out = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
@@ -42,7 +42,7 @@ def _git(*args: str) -> str | None:
 
 def source() -> dict:
     """The harness's version and, when it runs from a git checkout, its commit and whether the tree was dirty."""
-    out = {"version": bench.__version__}
+    out = {"version": __version__}
     commit = _git("rev-parse", "HEAD")
     if commit:
         out.update(commit=commit, dirty=bool(_git("status", "--porcelain", "--untracked-files=no")))
@@ -50,18 +50,26 @@ def source() -> dict:
 
 
 def environment(device: torch.device, world: World = distributed.SINGLE) -> dict:
-    env = {"processes": world.size, "bench": bench.__version__, "source": source(),
+    env = {"processes": world.size, "bench": __version__, "source": source(),
            "python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
            "libraries": {name: _version(name) for name in LIBRARIES}, "platform": platform.platform(),
            "machine": platform.machine(), "processor": platform.processor(), "cpu_count": os.cpu_count(),
            "torch_threads": torch.get_num_threads(), "device": str(device), "reproducibility": REPRODUCIBILITY}
+    env.update(cuda_build=torch.version.cuda, cudnn=_cudnn(), gpu_count=torch.cuda.device_count())
     if device.type == "cuda":
-        env.update(gpu=torch.cuda.get_device_name(device), gpu_count=torch.cuda.device_count(),
-                   cuda=torch.version.cuda, cudnn=torch.backends.cudnn.version())
+        env.update(gpu=torch.cuda.get_device_name(device), cuda=torch.version.cuda)
     if os.environ.get("SLURM_JOB_ID"):  # where a cluster ran it: job, array task, node
         env["slurm"] = {key: os.environ[f"SLURM_{key.upper()}"] for key in ("job_id", "array_job_id",
                         "array_task_id", "job_nodelist") if f"SLURM_{key.upper()}" in os.environ}
     return env
+
+
+def _cudnn() -> int | None:
+    """cuDNN's version when this torch build has it (None on a CPU-only build)."""
+    try:
+        return torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+    except RuntimeError:
+        return None
 
 
 def peak_memory_mib(device: torch.device) -> dict:

@@ -21,17 +21,19 @@ import numpy as np
 import pandas as pd
 import torch
 
-from bench.config import RunConfig, normalise
+from bench import registry
+from bench.config import RunConfig, choice, normalise
 from bench.data.images import LabelledImages
 from bench.data.labels import CLASS_NAMES, NUM_CLASSES, format_target
 from bench.data.splits import ROLES, Split, make_split
 from bench.errors import BenchError
-from bench.evaluate.metrics import F1_TUNED, evaluate, gaps, selection_rule, tune_thresholds
+from bench.evaluate.metrics import F1_HALF, F1_TUNED, evaluate, gaps, selection_rule, tune_thresholds
 from bench.evaluate.predict import predict
 from bench.files import atomic_target, write_json, write_text
 from bench.locks import exclusive
 from bench.records import DONE, is_finished
 from bench.runs.environment import environment, peak_memory_mib
+from bench.runs.tracking import Trackers
 from bench.synthetic import fidelity
 from bench.synthetic import sets as synthetic_sets
 from bench.train import distributed
@@ -49,8 +51,10 @@ class Runtime:
     synthetic_dir: Path = Path("synthetic")
     inception_weights: str | None = None  # Inception-v3 weights file for the RGB-composite FID
     purpose: str = ""  # why the run exists when it is not the user's own (recorded; the leaderboard labels it)
+    loggers: tuple[str, ...] = ()  # experiment trackers mirroring the run (bench.runs.tracking)
 
 
+REAL_CONTROL = "real"  # the generator whose set of real images is the CAS ratio's reference
 REFERENCE = "fidelity reference"  # the purpose of the real-data run whose features measure synthetic sets
 
 
@@ -61,16 +65,31 @@ class Outcome:
     metrics: dict
 
 
+def mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend and backend.is_available())
+
+
 def pick_device(name: str) -> torch.device:
+    """`auto`: a CUDA GPU, else Apple's MPS, else the CPU; or the device named."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device("cuda" if torch.cuda.is_available() else "mps" if mps_available() else "cpu")
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise BenchError(f"--device {name!r}: expected auto, cpu, cuda or cuda:N") from None
+        raise BenchError(f"--device {name!r}: expected auto, cpu, cuda, cuda:N or mps") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise BenchError(f"--device {name}: CUDA is not available on this machine")
+    if device.type == "mps" and not mps_available():
+        raise BenchError(f"--device {name}: Apple MPS is not available on this machine")
     return device
+
+
+def check_precision(cfg: RunConfig, device: torch.device) -> None:
+    """fp16 autocast with a gradient scaler is for CUDA GPUs; elsewhere bf16 is the reduced precision."""
+    if cfg.train.precision == "fp16" and device.type != "cuda":
+        raise BenchError(f"train.precision=fp16 needs a CUDA GPU (this run is on {device}); use train.precision=bf16 "
+                         f"on a CPU, or fp32")
 
 
 def check_writable(folder: Path, what: str = "runs folder") -> None:
@@ -162,6 +181,7 @@ def execute(cfg: RunConfig, runtime: Runtime, say: Callable[[str], None] = print
     if cfg.generator.plugin.produces_images:
         check_writable(runtime.synthetic_dir, "synthetic folder")
     device = distributed.start(world, pick_device(runtime.device))
+    check_precision(cfg, device)
     data, split, roles = load_data(cfg)
     rid = run_id(cfg, data, split)
     run_dir = Path(runtime.runs_dir) / rid[:16]
@@ -184,8 +204,13 @@ def execute(cfg: RunConfig, runtime: Runtime, say: Callable[[str], None] = print
                 shutil.rmtree(run_dir)
             run_dir.mkdir(parents=True, exist_ok=True)
         world.barrier()
-        return _train_and_record(cfg, data, split, roles, rid, run_dir, device, synthetic, scores, say, world,
-                                 runtime.purpose)
+        trackers = Trackers(runtime.loggers if world.is_main else (), runtime.runs_dir, rid[:16], say)
+        try:
+            set_folder = synthetic_sets.set_folder(runtime.synthetic_dir, cfg, data.fingerprint, split.fingerprint)
+            return _train_and_record(cfg, data, split, roles, rid, run_dir, device, synthetic, scores, say, world,
+                                     runtime.purpose, Tracked(trackers, set_folder))
+        finally:
+            trackers.close()
 
 
 def _require_synthetic_set(cfg: RunConfig, data: LabelledImages, split: Split, runtime: Runtime) -> None:
@@ -197,6 +222,35 @@ def _require_synthetic_set(cfg: RunConfig, data: LabelledImages, split: Split, r
     if not (folder / synthetic_sets.MANIFEST).exists() or not fidelity.path(folder, cfg.fidelity).exists():
         raise BenchError(f"a multi-process run needs its synthetic set made first: run `bench generate "
                          f"--generator {cfg.generator.name}` with the same options in one process, then torchrun")
+
+
+@dataclass
+class Tracked:
+    """What a run mirrors to its experiment trackers, and when."""
+
+    trackers: Trackers
+    set_folder: Path | None
+
+    def start(self, cfg: RunConfig, fidelity: dict | None) -> None:
+        self.trackers.config(cfg.to_dict())
+        if fidelity is None or self.set_folder is None:
+            return
+        loss = self.set_folder / synthetic_sets.LOSS
+        if loss.exists():
+            for row in pd.read_csv(loss).itertuples():
+                self.trackers.metrics({"generator/loss": row.loss}, int(row.epoch))
+        self.trackers.image("generator/samples", self.set_folder / "grid.png")
+        flat = {f"fidelity/{k}": v for k, v in fidelity.items() if isinstance(v, (int, float))}
+        flat |= {f"fidelity/val/{k}": v for k, v in (fidelity.get("val") or {}).items()}
+        self.trackers.metrics(flat, 0)
+
+    def epoch(self, row: dict) -> None:
+        self.trackers.metrics({"train/loss": row["train_loss"], "val/loss": row["val_loss"],
+                               f"val/{F1_HALF}": row[f"val_{F1_HALF}"], "lr": row["lr"]}, row["epoch"])
+
+    def finish(self, metrics: dict, epoch: int) -> None:
+        final = {f"final/{role}/{k}": v for role in ("val", "test", "gap") for k, v in metrics.get(role, {}).items()}
+        self.trackers.metrics(final, epoch)
 
 
 def _reuse(run_dir: Path, say: Callable[[str], None]) -> Outcome:
@@ -212,15 +266,31 @@ def ensure_fidelity(cfg: RunConfig, data: LabelledImages, split: Split, roles: d
     if stored is not None:
         return stored
     if fidelity.path(folder, cfg.fidelity).exists():
-        say(f"{fidelity.path(folder, cfg.fidelity)} does not match its checksum or its set: measuring again")
+        say(f"{fidelity.path(folder, cfg.fidelity)} does not match its checksum, its set or this version's "
+            f"measures: measuring again")
+    real_cas = _real_cas(cfg, data, split, roles, runtime, device, say)
     say("fidelity needs the reference classifier (the real-data run on this dataset and split)")
     reference = execute(fidelity.reference_config(cfg), replace(runtime, force=False, purpose=REFERENCE), say)
-    return fidelity.measure(folder, cfg, synthetic, roles, reference.run_dir, device, say, runtime.inception_weights)
+    return fidelity.measure(folder, cfg, synthetic, roles, reference.run_dir, device, say, runtime.inception_weights,
+                            real_cas)
+
+
+def _real_cas(cfg: RunConfig, data: LabelledImages, split: Split, roles: dict, runtime: Runtime,
+              device: torch.device, say: Callable[[str], None]) -> float | None:
+    """The CAS of the `real` control's set with the same synthetic settings (the CAS ratio's denominator);
+    None for the control itself, with CAS off, or without the control installed."""
+    if not cfg.fidelity.cas or cfg.generator.name == REAL_CONTROL or REAL_CONTROL not in registry.names("generator"):
+        return None
+    control = replace(cfg, generator=choice("generator", REAL_CONTROL))
+    say(f"the CAS ratio needs the CAS of the `{REAL_CONTROL}` set of the same size: making (or reusing) it")
+    _, scores = synthetic_for(control, data, split, roles, runtime, device, say)
+    return scores.get(f"cas_{F1_TUNED}")
 
 
 def _train_and_record(cfg: RunConfig, data: LabelledImages, split: Split, roles: dict, rid: str, run_dir: Path,
                       device: torch.device, synthetic: LabelledImages | None, fidelity: dict | None,
-                      say: Callable[[str], None], world: World = distributed.SINGLE, purpose: str = "") -> Outcome:
+                      say: Callable[[str], None], world: World = distributed.SINGLE, purpose: str = "",
+                      tracked: Tracked | None = None) -> Outcome:
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
     log_lines: list[str] = []
     main = world.is_main
@@ -243,12 +313,15 @@ def _train_and_record(cfg: RunConfig, data: LabelledImages, split: Split, roles:
         log(f"dataset: {len(data.skipped)} unreadable images skipped (dataset.skip_bad=true; all listed in "
             f"record.json; the dataset fingerprint covers the images kept): {shown}"
             + ("; ..." if len(data.skipped) > 5 else ""))
+    tracked = tracked or Tracked(Trackers((), run_dir, rid, say), None)
+    tracked.start(cfg, fidelity if synthetic is not None else None)
     if synthetic is not None:
         log(f"synthetic set: {len(synthetic)} images from generator {cfg.generator.name}")
     torch.manual_seed(cfg.seed)
     model = cfg.classifier.create().to(device)
     strategy = cfg.strategy.create()
-    trainer = Trainer(model, strategy, cfg.train, cfg.seed, device, run_dir / "checkpoint.pt", log, world)
+    trainer = Trainer(model, strategy, cfg.train, cfg.seed, device, run_dir / "checkpoint.pt", log, world,
+                      on_epoch=tracked.epoch)
     trainer.try_resume()
     state = trainer.fit(roles["train"], roles["val"], synthetic)
 
@@ -265,6 +338,7 @@ def _train_and_record(cfg: RunConfig, data: LabelledImages, split: Split, roles:
     if not main:
         return Outcome(run_dir, False, metrics)
 
+    tracked.finish(metrics, state.epoch)
     write_json(run_dir / "metrics.json", metrics)
     write_text(run_dir / "per_class.csv", per_class_frame(results, thresholds).to_csv(index=False))
     if "test" in probs:

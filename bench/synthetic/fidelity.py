@@ -23,12 +23,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
+import torch.nn.functional as F
 import torch_fidelity
 from torch.utils.data import Dataset as TorchDataset
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_features_to_statistics, fid_statistics_to_metric
 from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_features_to_metric
+from torch_fidelity.metric_prc import KEY_METRIC_PRECISION, KEY_METRIC_RECALL, prc_features_to_metric
 from torch_fidelity.utils import create_feature_extractor, get_featuresdict_from_dataset
 
 from bench.config import DEFAULT_PLUGINS, FidelityConfig, RunConfig, SyntheticConfig, TrainConfig, choice
@@ -40,7 +43,13 @@ from bench.records import load_classifier, read_json
 from bench.train.loop import Trainer
 
 EXTRACTOR = "bench-domain"
-MIN_PER_CLASS = 50
+MIN_PER_CLASS = 50  # images of a class on both sides for its FID
+MIN_PER_CLASS_CONSISTENCY = 10  # images of a class in a set for its label consistency
+PRC_K = 3  # neighbourhood of precision and recall (Kynkäänniemi et al. 2019; torch-fidelity's default)
+DC_K = 5  # neighbourhood of density and coverage (Naeem et al. 2020's choice)
+VERSION = 2  # of what a fidelity file holds (2: floors, validation role, precision/recall, density/coverage,
+#              label consistency, CAS ratio); a file of another version is measured again
+FLOOR_SEED = 20250528  # which real images stand in for a set of another size in the floors
 MIN_REFERENCE_F1 = 0.25  # below it, the reference classifier's features are flagged as too weak (the default
 #                         10-epoch reference on synthetic-cells reaches 0.44; a 1-epoch one about 0.07)
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
@@ -130,17 +139,42 @@ def kid(features_1: torch.Tensor, features_2: torch.Tensor) -> tuple[float, floa
     return float(out[KEY_METRIC_KID_MEAN]), float(out[KEY_METRIC_KID_STD])
 
 
+def distribution_metrics(synthetic: torch.Tensor, real: torch.Tensor) -> dict:
+    """How far a set of features lies from a real one, as one number and as its two halves:
+    FID and KID; precision and recall (Kynkäänniemi et al. 2019, torch-fidelity's `prc`, k = PRC_K):
+    how much of the set lies on the real manifold, how much of the real one the set covers; density and
+    coverage (Naeem et al. 2020, k = DC_K), their outlier-robust counterparts."""
+    kid_mean, kid_std = kid(synthetic, real)
+    prc = prc_features_to_metric(synthetic, real, prc_neighborhood=PRC_K, prc_batch_size=10000, verbose=False)
+    return {"fid": fid(synthetic, real), "kid": kid_mean, "kid_std": kid_std,
+            "precision": float(prc[KEY_METRIC_PRECISION]), "recall": float(prc[KEY_METRIC_RECALL]),
+            **density_coverage(real, synthetic, DC_K)}
+
+
+def density_coverage(real: torch.Tensor, synthetic: torch.Tensor, k: int) -> dict:
+    """Density and coverage (Naeem et al. 2020): a real point's ball reaches its k-th nearest real
+    neighbour; density counts how many real balls hold each synthetic point (/ k, mean; 1 for a set
+    like the real one), coverage is the share of real balls holding at least one synthetic point."""
+    real, synthetic = real.double(), synthetic.double()
+    radii = torch.cdist(real, real).kthvalue(k + 1, dim=1).values  # k + 1: the point itself is at distance 0
+    inside = torch.cdist(synthetic, real) <= radii[None, :]
+    return {"density": float(inside.sum() / (k * len(synthetic))), "coverage": float(inside.any(dim=0).double().mean())}
+
+
 def domain_metrics(synthetic: LabelledImages, real: LabelledImages, reference_run: Path, device) -> dict:
-    """Domain FID and KID overall, and FID per class with at least MIN_PER_CLASS images on both sides."""
+    """Distribution metrics overall, and FID per class with at least MIN_PER_CLASS images on both sides."""
     fs, fr = domain_features(synthetic, reference_run, device), domain_features(real, reference_run, device)
-    kid_mean, kid_std = kid(fs, fr)
+    return {**distribution_metrics(fs, fr), "per_class_fid": per_class_fid(fs, synthetic.labels, fr, real.labels),
+            "per_class_min_images": MIN_PER_CLASS}
+
+
+def per_class_fid(fs: torch.Tensor, synthetic_labels: np.ndarray, fr: torch.Tensor, real_labels: np.ndarray) -> dict:
     per_class = {}
-    for c in range(synthetic.labels.shape[1]):
-        s, r = np.flatnonzero(synthetic.labels[:, c]), np.flatnonzero(real.labels[:, c])
+    for c in range(synthetic_labels.shape[1]):
+        s, r = np.flatnonzero(synthetic_labels[:, c]), np.flatnonzero(real_labels[:, c])
         if min(len(s), len(r)) >= MIN_PER_CLASS:
             per_class[str(c)] = round(fid(fs[s], fr[r]), 4)
-    return {"fid": fid(fs, fr), "kid": kid_mean, "kid_std": kid_std, "per_class_fid": per_class,
-            "per_class_min_images": MIN_PER_CLASS}
+    return per_class
 
 
 def inception_weights(path: str | None) -> Path | None:
@@ -177,22 +211,124 @@ def cas(cfg: RunConfig, synthetic: LabelledImages, val: LabelledImages, test: La
 
 
 def measure(folder: Path, cfg: RunConfig, synthetic: LabelledImages, roles: dict, reference_run: Path,
-            device: torch.device, log: Callable[[str], None], inception: str | None = None) -> dict:
-    """All fidelity metrics of one set, written to its fidelity file in the set folder."""
-    log(f"fidelity of {folder.name}: domain FID/KID against the real train role")
-    result = {"reference_run": reference_run.name, "real_reference": "train role",
-              **domain_metrics(synthetic, roles["train"], reference_run, device),
+            device: torch.device, log: Callable[[str], None], inception: str | None = None,
+            real_cas: float | None = None) -> dict:
+    """All fidelity metrics of one set, written to its fidelity file in the set folder.
+
+    `real_cas`: the CAS of the `real` set with the same synthetic settings (as many real train images, the
+    same label rows), for the CAS ratio; None for the real set itself or when CAS is off."""
+    log(f"fidelity of {folder.name}: domain features of the set, the train role and held-out real images")
+    features = Features(reference_run, device)
+    fs, ft, fv = features(synthetic), features(roles["train"]), features(roles["val"])
+    result = {"reference_run": reference_run.name, "real_reference": "train role", "n_images": len(synthetic),
+              **distribution_metrics(fs, ft),
+              "per_class_fid": per_class_fid(fs, synthetic.labels, ft, roles["train"].labels),
+              "per_class_min_images": MIN_PER_CLASS, "val": distribution_metrics(fs, fv),
+              "floors": floors(cfg, synthetic, roles, features, ft, fv),
+              **label_consistency(synthetic, roles["val"], reference_run, device),
               **inception_fid(synthetic, roles["train"], inception_weights(inception), device)}
     if cfg.fidelity.cas:
         log("fidelity: CAS (train on the synthetic set alone, score on the real test role)")
         result.update(cas(cfg, synthetic, roles["val"], roles["test"], device, log))
+        own = result[f"cas_{F1_TUNED}"]
+        reference = own if real_cas is None else real_cas
+        result["cas_real"] = reference
+        result["cas_ratio"] = own / reference if reference > 0 else None
     result.update(reference_strength(reference_run))
     if "reference_warning" in result:
         log(f"warning: {result['reference_warning']}")
-    result.update(settings=dataclasses.asdict(cfg.fidelity), set_fingerprint=synthetic.fingerprint)
-    result = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in result.items()}
+    result.update(settings=dataclasses.asdict(cfg.fidelity), set_fingerprint=synthetic.fingerprint, version=VERSION)
+    result = _rounded(result)
     write_json(path(folder, cfg.fidelity), {**result, "checksum": _checksum(result)})
     return result
+
+
+def _rounded(value):
+    if isinstance(value, float):
+        return round(value, 6)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    return value
+
+
+class Features:
+    """Domain features of image sets, each extracted once."""
+
+    def __init__(self, reference_run: Path, device: torch.device):
+        self.reference_run, self.device, self.cache = reference_run, device, {}
+
+    def __call__(self, data: LabelledImages) -> torch.Tensor:
+        key = (data.fingerprint, tuple(data.ids))  # subsets of one dataset share its fingerprint
+        if key not in self.cache:
+            self.cache[key] = domain_features(data, self.reference_run, self.device)
+        return self.cache[key]
+
+
+def floors(cfg: RunConfig, synthetic: LabelledImages, roles: dict, features: Features, ft: torch.Tensor,
+           fv: torch.Tensor) -> dict:
+    """What a generator could at best reach, as many images as the set (where there are as many):
+    - `held-out real`: real images the reference did not include (val + test against train; train
+      against val): a perfect generator;
+    - `train through R px` (generators sampling below the dataset's resolution R0): train images
+      reduced to R px and enlarged back bicubically, as the generator's samples are: the resolution's cost."""
+    rng = np.random.default_rng(FLOOR_SEED)
+    train, n = roles["train"], len(synthetic)
+    heldout = joined(roles["val"], roles["test"])
+    subset = train.subset(np.sort(rng.choice(len(train), size=min(n, len(train)), replace=False)))
+    held = heldout.subset(np.sort(rng.choice(len(heldout), size=min(n, len(heldout)), replace=False)))
+    out = {"held-out real": {"train": distribution_metrics(features(held), ft),
+                             "val": distribution_metrics(features(subset), fv),
+                             "n_images": {"train": len(held), "val": len(subset)}}}
+    size = sampling_resolution(cfg, train.resolution)
+    if size < train.resolution:
+        fd = features(degraded(subset, size))
+        out[f"train through {size} px"] = {"train": distribution_metrics(fd, ft), "val": distribution_metrics(fd, fv),
+                                           "n_images": {"train": len(subset), "val": len(subset)}}
+    return out
+
+
+def joined(a: LabelledImages, b: LabelledImages) -> LabelledImages:
+    images = np.concatenate([a.take(np.arange(len(a))), b.take(np.arange(len(b)))])
+    labels = np.concatenate([a.labels, b.labels])
+    return LabelledImages(a.ids + b.ids, labels, images, f"{a.fingerprint}+{b.fingerprint}")
+
+
+def sampling_resolution(cfg: RunConfig, native: int) -> int:
+    """The resolution a generator samples at (its `resolution` option), the dataset's when it has none."""
+    return getattr(cfg.generator.options, "resolution", None) or native
+
+
+def degraded(data: LabelledImages, size: int) -> LabelledImages:
+    """The images reduced to `size` px (antialiased, as generators' training inputs are) and enlarged back
+    bicubically (as their samples are)."""
+    from torchvision.transforms.functional import resize
+
+    x = torch.from_numpy(np.asarray(data.take(np.arange(len(data))))).float() / 255.0
+    small = resize(x, [size, size], antialias=True)
+    back = F.interpolate(small, size=x.shape[-2:], mode="bicubic", align_corners=False).clamp(0, 1)
+    images = (back * 255).round().to(torch.uint8).numpy()
+    return LabelledImages(list(data.ids), data.labels, images, f"{data.fingerprint}-through-{size}px")
+
+
+def label_consistency(synthetic: LabelledImages, val: LabelledImages, reference_run: Path, device) -> dict:
+    """Does each image show what its label says? The reference classifier's macro F1 on the set against
+    the labels it was generated for, at the reference's own thresholds, over the classes the set has;
+    beside it the same on real validation images over the same classes (those present there)."""
+    model = load_classifier(reference_run, device)
+    thresholds = pd.read_csv(reference_run / "per_class.csv")["threshold"].to_numpy(dtype=np.float64)
+    scores = {}
+    for name, data in (("set", synthetic), ("val", val)):
+        _, per_class = evaluate(predict(model, data, 128, device), data.labels, thresholds)
+        scores[name] = np.asarray(per_class["f1@tuned"])
+    present = synthetic.labels.sum(axis=0) > 0
+    both = present & (val.labels.sum(axis=0) > 0)
+    count = synthetic.labels.sum(axis=0)
+    per_class = {str(c): float(scores["set"][c]) for c in np.flatnonzero(count >= MIN_PER_CLASS_CONSISTENCY)}
+    return {"label_consistency": float(scores["set"][present].mean()) if present.any() else None,
+            "label_consistency_classes": int(present.sum()),
+            "label_consistency_real_val": float(scores["val"][both].mean()) if both.any() else None,
+            "per_class_label_consistency": per_class, "per_class_consistency_min_images": MIN_PER_CLASS_CONSISTENCY,
+            "per_class_images": {str(c): int(n) for c, n in enumerate(count) if n}}
 
 
 def reference_strength(reference_run: Path) -> dict:
@@ -206,6 +342,32 @@ def reference_strength(reference_run: Path) -> dict:
     return out
 
 
+def summary(scores: dict) -> str:
+    """The fidelity of a set in a few lines: each measure beside its floors, then label consistency and CAS."""
+    def row(name: str, m: dict) -> str:
+        return (f"  {name:<26} FID {m['fid']:9.2f} / {m['val']['fid']:9.2f}   precision {m['precision']:.3f}  "
+                f"recall {m['recall']:.3f}  density {m['density']:.3f}  coverage {m['coverage']:.3f}")
+
+    lines = ["fidelity (domain features; FID against the train role / the validation role; "
+             "precision, recall, density, coverage against the train role):",
+             row(f"this set ({scores['n_images']} images)", scores)]
+    for name, floor in (scores.get("floors") or {}).items():
+        lines.append(row(f"floor: {name}", {**floor["train"], "val": floor["val"]}))
+    consistency = scores.get("label_consistency")
+    if consistency is not None:
+        lines.append(f"  label consistency (reference macro F1 on the set's own labels, "
+                     f"{scores['label_consistency_classes']} classes): {consistency:.3f}; on real validation "
+                     f"images: {scores['label_consistency_real_val']:.3f}")
+    cas = scores.get(f"cas_{F1_TUNED}")
+    if cas is not None:
+        ratio = scores.get("cas_ratio")
+        lines.append(f"  CAS macro F1 @tuned {cas:.3f}; the real set of the same size {scores['cas_real']:.3f}"
+                     + (f" (ratio {ratio:.2f})" if ratio is not None else ""))
+    lines.append(f"  reference classifier: validation macro F1 @tuned {scores[f'reference_val_{F1_TUNED}']:.3f}"
+                 + (f" (below {MIN_REFERENCE_F1}: too weak to trust)" if "reference_warning" in scores else ""))
+    return "\n".join(lines)
+
+
 def _checksum(result: dict) -> str:
     return hashlib.sha256(json.dumps(result, sort_keys=True).encode()).hexdigest()
 
@@ -217,6 +379,7 @@ def read(folder: Path, settings: FidelityConfig, synthetic: LabelledImages) -> d
         checksum = stored.pop("checksum")
     except (OSError, ValueError, KeyError):
         return None
-    if checksum != _checksum(stored) or stored.get("set_fingerprint") != synthetic.fingerprint:
+    if (checksum != _checksum(stored) or stored.get("set_fingerprint") != synthetic.fingerprint
+            or stored.get("version") != VERSION):
         return None
     return stored

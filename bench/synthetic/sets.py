@@ -5,6 +5,7 @@ the fingerprints of the dataset and split whose train role it learned from. Its 
 - `images.npy`   uint8 (N, 4, S, S), channel order red, green, blue, yellow (one array, no pickle);
 - `labels.csv`   `Id,Target` in the Kaggle format;
 - `grid.png`     sample images, one row per class;
+- `loss.csv`     the generator's training loss per epoch (`epoch,loss`), when it reports one;
 - `.chunks/`     while the set is being sampled: each finished chunk of 256 images, so an interrupted
                  build samples only what is missing (removed once the set is written);
 - `../.train/<generator>-<training key>/` the generator's per-epoch checkpoints, shared by sets that
@@ -24,21 +25,23 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
-import bench
 from bench.config import RunConfig
 from bench.data.images import LabelledImages, content_fingerprint
 from bench.data.kaggle import read_labels_csv, write_labels_csv
 from bench.data.labels import CLASS_NAMES, NUM_CLASSES
 from bench.data.preview import save_class_rows
 from bench.errors import BenchError
-from bench.files import atomic_target, write_json
+from bench.files import atomic_target, write_json, write_text
 from bench.locks import exclusive
 from bench.options import identity
 from bench.progress import Progress
+from bench.version import __version__
 
 MANIFEST = "manifest.json"
+LOSS = "loss.csv"  # the generator's training loss per epoch (diffusion generators)
 CHUNKS = ".chunks"  # sampled chunks of a set being built, removed once it is written
 SAMPLING_CHUNK = 256
 
@@ -169,6 +172,9 @@ def _build(generator, cfg: RunConfig, train: LabelledImages, key: str, folder: P
     folder.mkdir(parents=True, exist_ok=True)
     labels = choose_labels(cfg, train)
     images = _sample(generator, cfg, labels, train.resolution, folder / CHUNKS, device, log)
+    history = getattr(generator, "loss_history", None)
+    if history:  # the generator's training loss per epoch, kept with the set it made
+        write_text(folder / LOSS, pd.DataFrame(history).to_csv(index=False))
     _write(folder, cfg, key, dataset_fp, split_fp, images, labels)
     shutil.rmtree(folder / CHUNKS, ignore_errors=True)
     log(f"wrote synthetic set {folder}")
@@ -226,4 +232,4 @@ def _write(folder: Path, cfg: RunConfig, key: str, dataset_fp: str, split_fp: st
         "dataset_fingerprint": dataset_fp, "split_fingerprint": split_fp, "n_images": len(ids),
         "resolution": int(images.shape[-1]), "fingerprint": content_fingerprint(ids, labels, images),
         "images_sha256": _sha256(folder / "images.npy"), "labels_sha256": _sha256(folder / "labels.csv"),
-        "bench": bench.__version__})
+        "bench": __version__})

@@ -87,6 +87,15 @@ class TrainState:
     best_f1: float = -1.0
 
 
+def make_ema(model: torch.nn.Module, cfg: TrainConfig):
+    """timm's ModelEmaV3 of the classifier's weights when train.ema is set, else None."""
+    if not cfg.ema:
+        return None
+    from timm.utils import ModelEmaV3  # noqa: PLC0415
+
+    return ModelEmaV3(model, decay=cfg.ema)
+
+
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig):
     if cfg.optimizer == "sgd":
         opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
@@ -111,18 +120,30 @@ class StrategyStep(torch.nn.Module):
 
 class Trainer:
     def __init__(self, model: Classifier, strategy: Strategy, cfg: TrainConfig, seed: int, device: torch.device,
-                 checkpoint: Path | None, log: Callable[[str], None], world: World = SINGLE):
+                 checkpoint: Path | None, log: Callable[[str], None], world: World = SINGLE,
+                 on_epoch: Callable[[dict], None] | None = None):
         self.model, self.strategy, self.cfg, self.seed, self.device = model, strategy, cfg, seed, device
         self.checkpoint, self.log, self.world = checkpoint, log, world
+        self.on_epoch = on_epoch or (lambda row: None)  # each epoch's history row (experiment trackers)
         self.criterion = make_criterion(cfg)
         self.optimizer, self.scheduler = make_optimizer(model, cfg)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
+        self.ema = make_ema(model, cfg)
         self.state = TrainState()
+
+    @property
+    def evaluated(self) -> torch.nn.Module:
+        """The weights that are validated, selected and kept: the EMA's when there is one."""
+        return self.model if self.ema is None else self.ema.module
 
     def _save(self) -> None:
         if self.checkpoint is None or not self.world.is_main:  # no file: a side computation (CAS), redone
             return
         payload = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                   "scheduler": self.scheduler.state_dict(), "state": vars(self.state)}
+                   "scheduler": self.scheduler.state_dict(), "state": vars(self.state),
+                   "scaler": self.scaler.state_dict()}
+        if self.ema is not None:
+            payload["ema"] = self.ema.module.state_dict()
         with atomic_target(self.checkpoint) as tmp:
             torch.save(payload, tmp)
 
@@ -135,6 +156,9 @@ class Trainer:
             self.model.load_state_dict(payload["model"])
             self.optimizer.load_state_dict(payload["optimizer"])
             self.scheduler.load_state_dict(payload["scheduler"])
+            self.scaler.load_state_dict(payload.get("scaler", {}))
+            if self.ema is not None:
+                self.ema.module.load_state_dict(payload["ema"])
             self.state = TrainState(**payload["state"])
         except Exception as exc:  # noqa: BLE001 - any damage means: start this run again from scratch
             self.log(f"checkpoint {self.checkpoint} is unreadable ({type(exc).__name__}); starting from epoch 1")
@@ -142,6 +166,7 @@ class Trainer:
                 self.checkpoint.unlink(missing_ok=True)
             self.model.load_state_dict(initial)
             self.optimizer, self.scheduler = make_optimizer(self.model, self.cfg)
+            self.ema = make_ema(self.model, self.cfg)
             self.state = TrainState()
             return False
         self.log(f"resumed from {self.checkpoint} after epoch {self.state.epoch}")
@@ -191,16 +216,26 @@ class Trainer:
                 loss = step(x, y, syn_x, syn_y, g)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"non-finite training loss at epoch {epoch}")
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
+            self._step(loss)
             total, count = total + loss.item() * len(x), count + len(x)
         total, count = self.world.total(total, count)
         return total / max(count, 1)
 
+    def _step(self, loss: torch.Tensor) -> None:
+        """Backward (scaled under fp16), optional gradient clipping, the optimizer's step, the EMA's update."""
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if self.cfg.grad_clip:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        if self.ema is not None:
+            self.ema.update(self.model)
+
     def _validate(self, val: LabelledImages) -> tuple[float, float]:
-        """(macro F1 @0.5, loss) on the validation role."""
-        logits = predict_logits(self.model, val, self.cfg.eval_batch_size, self.device, self.cfg.precision)
+        """(macro F1 @0.5, loss) on the validation role, of the evaluated weights."""
+        logits = predict_logits(self.evaluated, val, self.cfg.eval_batch_size, self.device, self.cfg.precision)
         targets = torch.from_numpy(val.labels).float()
         score = evaluate(torch.sigmoid(logits).numpy().astype(np.float64), val.labels,
                          np.full(val.labels.shape[1], 0.5))[0][F1_HALF]
@@ -230,7 +265,7 @@ class Trainer:
             self.scheduler.after_epoch(epoch, score)
             selected = self._is_selected(score, val_loss)
             if selected:
-                s.best_epoch, s.best_state = epoch, copy.deepcopy(self.model.state_dict())
+                s.best_epoch, s.best_state = epoch, copy.deepcopy(self.evaluated.state_dict())
                 s.best_score = val_loss if self.cfg.select == "min_val_loss" else score
             s.stale = 0 if score > s.best_f1 else s.stale + 1
             s.best_f1 = max(s.best_f1, score)
@@ -242,5 +277,6 @@ class Trainer:
                      f"val macro F1@0.5 {score:.4f}{'  *' if selected else ''}  "
                      f"({per_epoch:.0f} s/epoch, ETA {duration(per_epoch * (self.cfg.epochs - epoch))})")
             self._save()
+            self.on_epoch(s.history[-1])
         self.model.load_state_dict(s.best_state)
         return s

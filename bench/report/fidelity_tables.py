@@ -1,0 +1,146 @@
+"""The leaderboard's synthetic-set tables: one row per set (not per run), each beside its floors.
+
+- how close a set lies to real images, and how: FID and KID against the train role and the
+  validation role, precision / recall and density / coverage, with the floors (held-out real
+  images; real images through the generator's sampling resolution) as rows of their own;
+- whether its images show their labels: label consistency next to the same on real images, CAS and
+  the CAS ratio to the `real` set of the same size;
+- per class (the rare classes first): label consistency and FID where a class has enough images.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+from tabulate import tabulate
+
+from bench.data.labels import CLASS_NAMES
+from bench.evaluate.metrics import F1_TUNED
+
+
+def _num(value, digits: int = 3) -> str:
+    return "—" if value is None or value != value else f"{value:.{digits}f}"
+
+
+def load_sets(synthetic_dir: Path | None) -> list[dict]:
+    """Every finished set in `synthetic_dir` with a fidelity file of this version: {dataset_fp, split_fp,
+    generator, synthetic_fp, folder, fidelity}, so a set shows in the leaderboard before any run used it."""
+    from bench.synthetic.fidelity import VERSION  # noqa: PLC0415
+
+    out = []
+    for manifest in sorted(Path(synthetic_dir or "").glob("*/manifest.json")) if synthetic_dir else []:
+        try:
+            meta = json.loads(manifest.read_text())
+            for path in sorted(manifest.parent.glob("fidelity-*.json")):
+                scores = json.loads(path.read_text())
+                if scores.get("version") == VERSION and scores.get("set_fingerprint") == meta["fingerprint"]:
+                    scores.pop("checksum", None)
+                    out.append({"dataset_fp": meta["dataset_fingerprint"], "split_fp": meta["split_fingerprint"],
+                                "generator": meta["generator"]["name"], "synthetic_fp": meta["fingerprint"],
+                                "folder": manifest.parent, "fidelity": scores})
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # a damaged or unfinished set is not reported
+    return out
+
+
+def distinct_sets(section: pd.DataFrame, extra: list[dict] = ()) -> list[tuple[str, dict]]:
+    """(label, fidelity) of each synthetic set the section's runs used or `extra` lists, by generator then set."""
+    with_sets = section[section["synthetic_fp"].notna() & section["fidelity"].notna()]
+    rows = [(r["generator"], r["synthetic_fp"], r["fidelity"]) for _, r in with_sets.iterrows()]
+    rows += [(s["generator"], s["synthetic_fp"], s["fidelity"]) for s in extra]
+    seen = {}
+    for generator, fp, scores in sorted(rows, key=lambda r: (r[0], r[1], json.dumps(r[2], sort_keys=True))):
+        if fp not in seen and scores.get("precision") is not None:
+            seen[fp] = (f"{generator} `{fp[:8]}`", scores)
+    return list(seen.values())
+
+
+def _distribution_row(label: str, images, train: dict, val: dict) -> list[str]:
+    return [label, str(images), _num(train["fid"], 2), _num(val["fid"], 2), _num(train["kid"], 4),
+            *(_num(train[k]) for k in ("precision", "recall", "density", "coverage"))]
+
+
+def closeness_table(sets: list[tuple[str, dict]]) -> str:
+    rows, floors = [], {}
+    for label, scores in sets:
+        rows.append(_distribution_row(label, scores["n_images"], scores, scores["val"]))
+        for name, floor in (scores.get("floors") or {}).items():
+            n = floor["n_images"]
+            floors.setdefault((name, n["train"], n["val"]), floor)
+    for (name, n_train, n_val), floor in sorted(floors.items()):
+        images = n_train if n_train == n_val else f"{n_train} / {n_val}"
+        rows.append(_distribution_row(f"*floor: {name}*", images, floor["train"], floor["val"]))
+    headers = ["set", "images", "FID vs train", "FID vs val", "KID vs train", "precision", "recall", "density",
+               "coverage"]
+    return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
+
+
+def labels_table(sets: list[tuple[str, dict]]) -> str:
+    rows = []
+    for label, scores in sets:
+        cas = scores.get(f"cas_{F1_TUNED}")
+        rows.append([label, f"{_num(scores.get('label_consistency'))} ({scores.get('label_consistency_classes', '—')})",
+                     _num(scores.get("label_consistency_real_val")), _num(cas), _num(scores.get("cas_real")),
+                     _num(scores.get("cas_ratio"), 2), _num(scores.get("inception_fid"), 2)])
+    headers = ["set", "label consistency (classes)", "same, real val images", "CAS macro F1 @tuned",
+               "CAS of `real`, same size", "CAS ratio", "Inception FID"]
+    return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
+
+
+def per_class_table(sets: list[tuple[str, dict]]) -> str | None:
+    """Label consistency (and FID) per class for the classes with enough images in any set, rarest first."""
+    classes = sorted({int(c) for _, s in sets for c in (s.get("per_class_label_consistency") or {})})
+    if not classes:
+        return None
+    counts = {c: max((s.get("per_class_images") or {}).get(str(c), 0) for _, s in sets) for c in classes}
+    rows = []
+    for c in sorted(classes, key=lambda c: (counts[c], c)):
+        cells = []
+        for _, s in sets:
+            f1 = (s.get("per_class_label_consistency") or {}).get(str(c))
+            fid = (s.get("per_class_fid") or {}).get(str(c))
+            cells.append("—" if f1 is None else _num(f1) + (f" · FID {fid:.1f}" if fid is not None else ""))
+        rows.append([f"{c} {CLASS_NAMES[c]}", counts[c], *cells])
+    headers = ["class", "images (largest set)", *(label for label, _ in sets)]
+    return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
+
+
+def in_section(section: pd.DataFrame, sets: list[dict]) -> list[dict]:
+    first = section.iloc[0]
+    return [s for s in sets if s["dataset_fp"] == first["dataset_fp"] and s["split_fp"] == first["split_fp"]]
+
+
+def render(section: pd.DataFrame, extra: list[dict] = ()) -> list[str]:
+    """The markdown lines of a section's synthetic-set tables (none without a set measured by this version)."""
+    sets = distinct_sets(section, in_section(section, list(extra)))
+    if not sets:
+        return []
+    scores = sets[0][1]
+    reference = (f"Reference classifier: run `{scores['reference_run'][:8]}` (the real-data run labelled "
+                 f"`fidelity reference`), validation macro F1 @tuned "
+                 f"{_num(scores.get(f'reference_val_{F1_TUNED}'))}; below 0.25 its features are flagged as too "
+                 f"weak to trust.")
+    out = ["### Synthetic sets", "",
+           "Each set once, measured before any classifier used it, on the penultimate features of the real-data "
+           "reference classifier (torch-fidelity). FID and KID against the real train role the generator learned "
+           "from and against the held-out validation role; precision and recall (k = 3, Kynkäänniemi et al. "
+           "2019: the share of the set on the real manifold, the share of the real manifold the set reaches) and "
+           "density and coverage (k = 5, Naeem et al. 2020) against the train role. *Floors* are what a generator "
+           "could at best reach: held-out real images (val + test against train; train against val), and real "
+           "train images through the generator's sampling resolution and back. Lower FID/KID is closer; precision, "
+           "recall and coverage are at most 1; density is 1 for a set like the real one.", "",
+           reference, "", closeness_table(sets), "",
+           "Label consistency: the reference classifier's macro F1 on the set against the labels its images were "
+           "generated for (at the reference's tuned thresholds, over the classes the set has; in brackets), next "
+           "to the same on real validation images over the same classes. CAS: macro F1 on the real test role of a "
+           "classifier trained on the set alone; the ratio divides it by the CAS of the `real` set with the same "
+           "label rows and size.", "",
+           labels_table(sets), ""]
+    per_class = per_class_table(sets)
+    if per_class:
+        out += ["Per class (rarest first; label consistency where a set has at least "
+                f"{scores.get('per_class_consistency_min_images', 10)} images of the class, FID where it has at "
+                f"least {scores.get('per_class_min_images', 50)} on both sides):", "", per_class, ""]
+    return out
