@@ -95,7 +95,8 @@ def generate(config: RunConfig | dict | str | Path | None = None, *, preset: str
 
 
 def sweep(grid: dict | str | Path, *, runs_dir: str | Path = "runs", synthetic_dir: str | Path = "synthetic",
-          device: str = "auto", parallel: int = 1, verbose: bool = False) -> pd.DataFrame:
+          device: str = "auto", parallel: int = 1, loggers: tuple[str, ...] = (),
+          verbose: bool = False) -> pd.DataFrame:
     """Run every configuration of a grid (a dict as in a grid file, or its path) with the local launcher,
     resuming what finished; one row per run (`load_runs` of the grid's runs)."""
     import tempfile  # noqa: PLC0415
@@ -103,7 +104,7 @@ def sweep(grid: dict | str | Path, *, runs_dir: str | Path = "runs", synthetic_d
     import torch  # noqa: PLC0415
     import yaml  # noqa: PLC0415
 
-    from bench.runs import launchers  # noqa: PLC0415
+    from bench.runs import launchers, tracking  # noqa: PLC0415
     from bench.runs import sweep as sweeps  # noqa: PLC0415
 
     if isinstance(grid, dict):
@@ -113,7 +114,9 @@ def sweep(grid: dict | str | Path, *, runs_dir: str | Path = "runs", synthetic_d
             jobs = sweeps.expand(sweeps.load_grid(path))
     else:
         jobs = sweeps.expand(sweeps.load_grid(Path(grid)))
-    common = ["--runs-dir", str(runs_dir), "--synthetic-dir", str(synthetic_dir), "--device", device]
+    tracking.check(tuple(loggers))
+    common = ["--runs-dir", str(runs_dir), "--synthetic-dir", str(synthetic_dir), "--device", device,
+              *(a for name in loggers for a in ("--logger", name))]
     gpus = torch.cuda.device_count() if device in ("auto", "cuda") else 0
     failed = launchers.run_local(jobs, common, _quiet(verbose), gpus, parallel)
     if failed:

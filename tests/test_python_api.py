@@ -20,6 +20,7 @@ def readme_example() -> str:
     return re.search(r"```python\n(.*?)```", block, re.S).group(1)
 
 
+@pytest.mark.slow
 def test_the_readme_example_runs_in_a_fresh_interpreter(tmp_path):
     result = subprocess.run([sys.executable, "-c", readme_example()], cwd=tmp_path, capture_output=True, text=True,
                             timeout=600)
@@ -37,6 +38,7 @@ def test_options_arrive_in_every_form_and_agree():
     assert bench.configure(epochs=3).train.epochs == 3
 
 
+@pytest.mark.slow
 def test_run_returns_the_record_and_load_runs_a_frame(tmp_path):
     overrides = dict(item.split("=", 1) for item in TINY)
     record = bench.run(overrides=overrides, runs_dir=tmp_path / "runs", synthetic_dir=tmp_path / "synthetic")

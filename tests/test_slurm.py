@@ -48,3 +48,27 @@ def test_a_sweep_runs_on_slurm_and_is_collected(slurm, tmp_path):
     assert set(frame["run"]) >= {job.run_id[:16] for job in jobs}
     again = bench_cli("sweep", str(grid), *options, env=slurm, timeout=300)
     assert again.returncode == 0 and "nothing to submit: all 2 jobs are done" in again.stdout
+
+
+def test_a_job_at_its_time_limit_is_requeued_and_resumes_to_the_same_result(slurm, tmp_path):
+    """A 1-minute limit and a warning 40 s before it: the job is stopped mid-training, requeues itself
+    (submitit's checkpoint), resumes from its last epoch and ends with the metrics of an uninterrupted run."""
+    grid, runs = tmp_path / "grid.yaml", tmp_path / "runs"
+    long_run = [*TINY, "train.epochs=40"]
+    grid.write_text(yaml.safe_dump({"generator": ["none"], "strategy": ["none"], "classifier": ["resnet18"],
+                                    "seed": [0], "overrides": long_run}))
+    options = ["--launcher", "slurm", "--cpus", "2", "--mem-gb", "2", "--time-min", "1", "--requeue-signal-s", "40",
+               "--runs-dir", str(runs), "--synthetic-dir", str(tmp_path / "synthetic")]
+    result = bench_cli("sweep", str(grid), *options, "--wait", env=slurm, timeout=1200)
+    assert result.returncode == 0, result.stdout[-1000:] + result.stderr[-1500:]
+    (job,) = sweep.expand(sweep.load_grid(grid))
+    requeued = runs / job.run_id[:16]
+    log = (requeued / "log.txt").read_text()
+    assert "resumed from" in log  # it was stopped and picked up where it left off
+    logs = "".join(p.read_text() for p in (runs / ".submitit").rglob("*.err"))
+    assert "requeu" in logs.lower()
+
+    plain = bench_cli("run", *long_run, "--runs-dir", str(tmp_path / "plain"), cwd=tmp_path)
+    assert plain.returncode == 0, plain.stderr
+    (uninterrupted,) = folders(tmp_path / "plain")
+    assert (requeued / "metrics.json").read_bytes() == (uninterrupted / "metrics.json").read_bytes()

@@ -23,6 +23,7 @@ def tracked(tmp_path_factory):
     return root, run, json.loads((run / "metrics.json").read_text())
 
 
+@pytest.mark.slow
 def test_tensorboard_events_hold_the_curves_the_set_and_the_final_metrics(tracked):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -39,6 +40,7 @@ def test_tensorboard_events_hold_the_curves_the_set_and_the_final_metrics(tracke
     assert "generator/samples" in events.Tags()["images"] and "config/text_summary" in events.Tags()["tensors"]
 
 
+@pytest.mark.slow
 def test_mlflow_store_holds_the_run_by_its_id(tracked):
     from mlflow.tracking import MlflowClient
 
@@ -58,6 +60,7 @@ def test_mlflow_store_holds_the_run_by_its_id(tracked):
     assert images == ["generator/samples.png"]  # the set's sample grid
 
 
+@pytest.mark.slow
 def test_an_unreachable_tracking_server_is_said_once_and_the_run_goes_on(tmp_path):
     env = {"MLFLOW_TRACKING_URI": "http://127.0.0.1:9", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
            "MLFLOW_HTTP_REQUEST_TIMEOUT": "3"}
@@ -78,6 +81,7 @@ def test_a_missing_tracker_package_is_one_line_exit_2(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.slow
 def test_wandb_offline_when_it_is_installed(tmp_path):
     pytest.importorskip("wandb")
     result = bench_cli("run", "--logger", "wandb", *TINY, cwd=tmp_path, env={"WANDB_MODE": "offline"})

@@ -21,16 +21,22 @@ from bench.errors import BenchError
 @device_option
 @click.option("--partition", help="SLURM partition.")
 @click.option("--time-min", type=click.IntRange(min=1), default=240, show_default=True, help="SLURM time limit.")
-@click.option("--gpus", type=click.IntRange(min=0), default=0, show_default=True, help="SLURM GPUs per job.")
+@click.option("--gpus", type=click.IntRange(min=0), default=0, show_default=True,
+              help="SLURM GPUs per job; with more than one, a run job starts one torchrun process per GPU.")
+@click.option("--requeue-signal-s", type=click.IntRange(min=10), default=120, show_default=True,
+              help="SLURM warns a job this long before its time limit; the job then requeues itself and the "
+                   "requeued job resumes from the last finished epoch.")
 @click.option("--cpus", type=click.IntRange(min=1), default=2, show_default=True, help="SLURM CPUs per job.")
 @click.option("--mem-gb", type=click.IntRange(min=1), default=16, show_default=True, help="SLURM memory per job.")
 @click.option("--array-parallelism", type=click.IntRange(min=1), default=64, show_default=True,
               help="Most array tasks running at once.")
+@click.option("--logger", "loggers", multiple=True, type=click.Choice(["tensorboard", "mlflow", "wandb"]),
+              help="Mirror every run to an experiment tracker (repeatable), as `bench run --logger`.")
 @click.option("--wait", is_flag=True, help="slurm: wait until every submitted job has ended, then report.")
 @click.option("--parallel", type=click.IntRange(min=1),
               help="local: jobs at once (default one per visible GPU, else 1); on a CPU each gets cores/N threads.")
-def sweep_cmd(grid_file, launcher, show_status, runs_dir, synthetic_dir, device, partition, time_min, gpus, cpus,
-              mem_gb, array_parallelism, wait, parallel):
+def sweep_cmd(grid_file, launcher, show_status, runs_dir, synthetic_dir, device, partition, time_min, gpus,
+              requeue_signal_s, cpus, mem_gb, array_parallelism, loggers, wait, parallel):
     """Run (or show) every job of a grid: datasets x generators x strategies x classifiers x presets x seeds."""
     from bench.runs import launchers, sweep
 
@@ -42,10 +48,15 @@ def sweep_cmd(grid_file, launcher, show_status, runs_dir, synthetic_dir, device,
         counts = {s: states.count(s) for s in ("done", "running", "failed", "missing")}
         click.echo(", ".join(f"{n} {s}" for s, n in counts.items()))
         return
-    common = ["--runs-dir", runs_dir, "--synthetic-dir", synthetic_dir, "--device", device]
+    from bench.runs import tracking
+
+    tracking.check(tuple(loggers))
+    common = ["--runs-dir", runs_dir, "--synthetic-dir", synthetic_dir, "--device", device,
+              *(a for name in loggers for a in ("--logger", name))]
     if launcher == "slurm":
         slurm = {"slurm_partition": partition, "timeout_min": time_min, "gpus_per_node": gpus or None,
-                 "cpus_per_task": cpus, "mem_gb": mem_gb, "slurm_array_parallelism": array_parallelism}
+                 "cpus_per_task": cpus, "mem_gb": mem_gb, "slurm_array_parallelism": array_parallelism,
+                 "slurm_signal_delay_s": requeue_signal_s}
         submitted = launchers.run_slurm(jobs, common, slurm, Path(runs_dir) / ".submitit", click.echo)
         if wait and submitted:
             click.echo(f"waiting for {len(submitted)} SLURM jobs (logs in {Path(runs_dir) / '.submitit'})")

@@ -1,5 +1,6 @@
 """Where a sweep's jobs run: `local` (subprocesses, one per GPU or `--parallel` sharing the cores) or
-`slurm` (two submitit job arrays: the missing synthetic sets, then the runs, `afterok`-dependent).
+`slurm` (two submitit job arrays: the missing synthetic sets, then the runs, `afterok`-dependent;
+checkpointable, so a job at its time limit or pre-empted is requeued and resumes).
 
 Every job is the plain `bench generate` / `bench run` command line, so a job that dies leaves what
 any interrupted run leaves, and running the sweep again finishes it.
@@ -13,7 +14,6 @@ import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 from bench.errors import BenchError
 from bench.runs.sweep import Job, pending
@@ -74,38 +74,37 @@ def _set_options(common: list[str]) -> list[str]:
     return out
 
 
-def run_command(command: list[str]) -> int:
-    """What a SLURM job executes (a module-level function, so submitit can pickle it)."""
-    code = subprocess.run(command).returncode
-    if code:
-        raise RuntimeError(f"{' '.join(command)} exited with {code}")
-    return code
+class BenchJob:
+    """A `bench` command line as a SLURM job that survives its time limit or pre-emption.
+
+    submitit's checkpointing protocol: before the limit SLURM signals the job (submitit asks for the
+    signal `slurm_signal_delay_s` ahead), submitit calls `checkpoint`, which hands back the same command,
+    and requeues the job. SLURM then stops the running `bench` (SIGTERM: it keeps its finished epochs and
+    sampled chunks) and the requeued job runs the same command, which resumes from them. A module-level
+    class, so submitit can pickle it.
+    """
+
+    def __call__(self, command: list[str]) -> int:
+        code = subprocess.run(command).returncode
+        if code:
+            raise RuntimeError(f"{' '.join(command)} exited with {code}")
+        return code
+
+    def checkpoint(self, command: list[str]):
+        import submitit  # noqa: PLC0415
+
+        return submitit.helpers.DelayedSubmission(BenchJob(), command)
 
 
-def run_slurm(jobs: list[Job], common: list[str], slurm: dict, folder: Path, say: Callable[[str], None]) -> list:
-    """Submit through submitit: a job array for the missing synthetic sets, then one for the runs
-    (dependent on the first with afterok). Returns the submitit jobs."""
-    import submitit
+run_command = BenchJob()  # what a SLURM job executes
 
-    todo, sets = pending(jobs, common)
-    if not todo:
-        say(f"nothing to submit: all {len(jobs)} jobs are done")
-        return []
-    executor = submitit.AutoExecutor(folder=str(folder), cluster="slurm")
-    executor.update_parameters(**{k: v for k, v in slurm.items() if v is not None})
-    submitted = []
-    if sets:
-        set_jobs = executor.map_array(run_command, [bench_command(["generate", *s, *_set_options(common)])
-                                                    for s in sets])
-        submitted += set_jobs
-        say(f"submitted {len(set_jobs)} synthetic-set jobs: {', '.join(j.job_id for j in set_jobs)}")
-        executor.update_parameters(slurm_additional_parameters={  # runs start once every set is written
-            "dependency": "afterok:" + ":".join(j.job_id for j in set_jobs), "kill-on-invalid-dep": "yes"})
-    if todo:
-        run_jobs = executor.map_array(run_command, [bench_command(["run", *j.args, *common]) for j in todo])
-        submitted += run_jobs
-        say(f"submitted {len(run_jobs)} run jobs: {', '.join(j.job_id for j in run_jobs)}")
-    return submitted
+
+def in_job(args: list[str], gpus: int) -> list[str]:
+    """The command a job runs: `bench ARGS`, or with several GPUs one torchrun process per GPU (DDP)."""
+    if gpus > 1 and args[:1] == ["run"]:
+        return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={gpus}",
+                "-m", "bench", *args]
+    return bench_command(args)
 
 
 def wait_slurm(submitted: list, poll_s: float = 5.0) -> None:

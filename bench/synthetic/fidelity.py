@@ -1,17 +1,26 @@
-"""Fidelity of a synthetic set, measured before any classifier uses it.
+"""Fidelity of a synthetic set, measured before any classifier uses it, and explained.
 
-- Domain FID and KID, computed by torch-fidelity with a registered feature extractor suited to
-  4-channel microscopy: the penultimate features of the *reference classifier*, the real-data run
-  (generator none, strategy none) on the same dataset and split, trained once and reused like any
-  run. Real reference: the train role the generator learned from.
-- Per-class domain FID for classes with at least `MIN_PER_CLASS` images on both sides.
+All distances are on the penultimate features of the *reference classifier*, the real-data run
+(generator none, strategy none) on the same dataset and split, trained once and reused like any
+run, through torch-fidelity with a registered feature extractor suited to 4-channel microscopy.
+- How close: domain FID and KID against the train role the generator learned from and against the
+  held-out validation role; precision and recall (Kynkaanniemi et al. 2019, torch-fidelity's `prc`)
+  and density and coverage (Naeem et al. 2020), so a faithful but narrow set can be told from a
+  diverse but unrealistic one; FID per class with at least `MIN_PER_CLASS` images on both sides.
+- Against what could be reached, the floors: held-out real images (a perfect generator), and train
+  images through the generator's sampling resolution and back (what its resolution alone costs).
+- Whether images show their labels: label consistency (the reference classifier's macro F1 on the
+  set against the labels it was generated for, beside the same on real validation images), per class
+  too; CAS (a classifier trained on the set alone, selected on real validation, scored by macro F1 on
+  the real test role) and its ratio to the CAS of the `real` set of the same size and labels.
 - Inception FID on an RGB composite when the Inception-v3 weights file is available (a path, or
-  torch-fidelity's usual cache); offline without it, it says so and the domain FID still stands.
-- CAS (classification accuracy score): a classifier trained on the synthetic set alone, selected
-  on the real validation role and scored by macro F1 on the real test role: label consistency.
+  torch-fidelity's usual cache); offline without it, it says so and the domain measures stand.
+- The reference classifier's own validation macro F1; below `MIN_REFERENCE_F1` its features are
+  flagged as too weak to trust.
 
-Results go to `fidelity-<settings>.json` in the set's folder; the `fidelity` config section sets
-the reference and CAS classifiers' epochs and batch size (recorded in the file).
+Results go to `fidelity-<settings>.json` in the set's folder (with `VERSION`, a checksum and the
+set's fingerprint); the `fidelity` config section sets the reference and CAS classifiers' epochs and
+batch size (recorded in the file).
 """
 
 from __future__ import annotations
