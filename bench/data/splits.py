@@ -28,6 +28,8 @@ from bench.errors import BenchError
 from bench.options import option, require
 
 ROLES = ("train", "val", "test")
+UNUSED = "unused"  # train-role images left out by split.train_fraction (validation and test are unchanged)
+TRAIN_FOLDS = 20  # the nested train subsets are built from this many stratified folds of the train role
 
 
 SHIPPED_PROTOCOLS = ("hpa2018-v1",)
@@ -50,8 +52,12 @@ class SplitConfig:
     val_fraction: Optional[float] = option(None, "share of images in the validation role (stratified and paper: 0.1)")
     test_fraction: Optional[float] = option(None, "share of images in the test role (stratified: 0.1; paper: 0, as "
                                             "the paper had no labelled test role)")
+    train_fraction: float = option(1.0, "share of the train role kept (a stratified subset, nested: the 10% "
+                                        "lies inside the 25%); validation and test are unchanged, so runs at "
+                                        "different fractions share one leaderboard section", new=True)
 
     def __post_init__(self):
+        require(0 < self.train_fraction <= 1, "train_fraction", "must be in (0, 1]")
         if self.name in SHIPPED_PROTOCOLS:
             for key in ("seed", "val_fraction", "test_fraction"):
                 require(getattr(self, key) is None, key, f"is fixed by the shipped protocol {self.name}")
@@ -85,14 +91,23 @@ class Split:
 
     @property
     def fingerprint(self) -> str:
+        """SHA-256 of the manifest: which image has which role, the train subset included."""
         return hashlib.sha256(self.manifest.encode()).hexdigest()
+
+    @property
+    def protocol_fingerprint(self) -> str:
+        """The fingerprint of the split before any train subset (unused images counted as train): runs on
+        the same validation and test images share it, whatever their train fraction."""
+        full = Split(self.name, self.ids, tuple("train" if r == UNUSED else r for r in self.roles))
+        return full.fingerprint
 
     def indices(self, role: str) -> np.ndarray:
         """Positions in the dataset of the ids with this role."""
         return np.flatnonzero(np.asarray(self.roles) == role)
 
     def counts(self) -> dict[str, int]:
-        return {role: int(np.sum(np.asarray(self.roles) == role)) for role in ROLES}
+        roles = np.asarray(self.roles)
+        return {role: int(np.sum(roles == role)) for role in ROLES + ((UNUSED,) if UNUSED in self.roles else ())}
 
 
 def _stratified(labels: np.ndarray, cfg: SplitConfig) -> np.ndarray:
@@ -163,7 +178,35 @@ def make_split(ids: list[str], labels: np.ndarray, cfg: SplitConfig, is_subset: 
         order = np.argsort(np.asarray(ids, dtype=object), kind="stable")
         roles = _stratified(np.asarray(labels)[order], cfg)
         role_of = {ids[i]: role for i, role in zip(order, roles)}
-    return Split(cfg.name, tuple(ids), tuple(role_of[i] for i in ids))
+    roles = [role_of[i] for i in ids]
+    if cfg.train_fraction < 1:
+        roles = _train_subset(ids, np.asarray(labels), roles, cfg)
+    return Split(cfg.name, tuple(ids), tuple(roles))
+
+
+def nested_train_order(ids: list[str], labels: np.ndarray, train: np.ndarray, seed: int) -> np.ndarray:
+    """The train images (positions) in an order whose every prefix is a stratified subset: TRAIN_FOLDS
+    stratified folds of the train role (iterative stratification, in id order), one after another. A
+    fraction keeps a prefix, so smaller fractions lie inside larger ones."""
+    from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
+
+    train = train[np.argsort(np.asarray(ids, dtype=object)[train], kind="stable")]  # independent of data order
+    folds = min(TRAIN_FOLDS, len(train))
+    splitter = MultilabelStratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return np.concatenate([train[held] for _, held in splitter.split(np.zeros(len(train)), labels[train])])
+
+
+def _train_subset(ids: list[str], labels: np.ndarray, roles: list[str], cfg: SplitConfig) -> list[str]:
+    train = np.flatnonzero(np.asarray(roles) == "train")
+    keep = round(cfg.train_fraction * len(train))
+    if keep < 1:
+        raise BenchError(f"split.train_fraction={cfg.train_fraction} keeps no image of the {len(train)}-image train "
+                         f"role; use a larger fraction or more images")
+    order = nested_train_order(ids, labels, train, cfg.seed)
+    out = list(roles)
+    for position in order[keep:]:
+        out[position] = UNUSED
+    return out
 
 
 def positives_per_role(split: Split, labels: np.ndarray) -> dict[str, np.ndarray]:

@@ -70,7 +70,9 @@ def load_runs(runs_dir: Path) -> pd.DataFrame:
         row = {"run": folder.name, "group": group, "seed": config["seed"],
                "control_key": hashlib.sha256(json.dumps(comparable, sort_keys=True).encode()).hexdigest()[:16],
                "dataset": config["dataset"]["name"], "dataset_fp": record["dataset"]["fingerprint"],
-               "split": record["split"]["name"], "split_fp": record["split"]["fingerprint"],
+               "split": record["split"]["name"],
+               "split_fp": record["split"].get("protocol_fingerprint", record["split"]["fingerprint"]),
+               "train_images": record["split"]["counts"]["train"],
                "data_shape": f"{record['dataset']['n_images']} images, {record['dataset']['resolution']} px",
                "epochs": config["train"]["epochs"], "wall_time_s": record["wall_time_s"],
                "purpose": record.get("purpose", ""), "options": plugin_options(config),
@@ -247,6 +249,11 @@ def render_section(section: pd.DataFrame, sets: list[dict] = ()) -> str:
     for row in rows:
         group = row[len(NAMES)].split(" ")[0]  # the group id, without its purpose label
         row += [intervals[group], options[group]]
+    if section["train_images"].nunique() > 1:  # runs on nested train subsets (split.train_fraction)
+        images = dict(zip(section["group"], section["train_images"]))
+        headers.insert(len(NAMES) + 3, "train images")
+        for row in rows:
+            row.insert(len(NAMES) + 3, str(images[row[len(NAMES)].split(" ")[0]]))
     out = [f"## {first['dataset']} ({first['data_shape']}) · split `{first['split']}`", "",
            f"Dataset fingerprint `{first['dataset_fp'][:16]}`, split fingerprint `{first['split_fp'][:16]}`. "
            f"{len(section)} finished run{'s' if len(section) != 1 else ''}, "

@@ -47,6 +47,28 @@ def val_vs_test(section: pd.DataFrame, path: Path) -> bool:
     return True
 
 
+def learning_curves(section: pd.DataFrame, path: Path) -> bool:
+    """Test macro F1 @tuned against the number of real training images (split.train_fraction), one line per
+    generator / strategy / classifier, mean over seeds with a +- 1 std band. False with one train size."""
+    runs = section.dropna(subset=[f"test:{F1_TUNED}"])
+    if runs.empty or runs["train_images"].nunique() < 2:
+        return False
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for (generator, strategy, classifier), part in runs.groupby(["generator", "strategy", "classifier"], sort=True):
+        stats = part.groupby("train_images")[f"test:{F1_TUNED}"].agg(["mean", "std"]).fillna(0.0)
+        line = ax.plot(stats.index, stats["mean"], marker="o", label=f"{generator} / {strategy} / {classifier}")
+        ax.fill_between(stats.index, stats["mean"] - stats["std"], stats["mean"] + stats["std"],
+                        color=line[0].get_color(), alpha=0.15)
+    ax.set(xscale="log", xlabel="real training images (nested stratified subsets of the train role)",
+           ylabel="test macro F1 @tuned", title="learning curves (mean ± std over seeds)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, **PNG)
+    plt.close(fig)
+    return True
+
+
 def per_class_heatmap(section: pd.DataFrame, runs_dir: Path, path: Path) -> bool:
     """Test F1 @tuned per class (columns) and configuration (rows), mean over seeds."""
     rows, labels = [], []
@@ -109,7 +131,9 @@ def draw(section: pd.DataFrame, runs_dir: Path, out_dir: Path, stem: str,
     for caption, name, plot in (("Validation vs test, one point per run", f"{stem}-val-vs-test.png",
                                  lambda p: val_vs_test(section, p)),
                                 ("Per-class test F1 @tuned (mean over seeds)", f"{stem}-per-class.png",
-                                 lambda p: per_class_heatmap(section, runs_dir, p))):
+                                 lambda p: per_class_heatmap(section, runs_dir, p)),
+                                ("Test macro F1 against the number of real training images",
+                                 f"{stem}-learning-curves.png", lambda p: learning_curves(section, p))):
         if plot(out_dir / name):
             figures.append((caption, name))
     if not synthetic_dir:

@@ -113,12 +113,13 @@ torch_fidelity.register_feature_extractor(EXTRACTOR, DomainFeatures)
 
 
 def reference_config(cfg: RunConfig) -> RunConfig:
-    """The real-data run that defines the domain features: the run's dataset and split, the `fidelity`
-    section's epochs and batch size, everything else at its defaults (so a set's fidelity never depends
-    on which run asked for it first)."""
+    """The real-data run that defines the domain features: the run's dataset and split (with its whole train
+    role, whatever the run's train fraction), the `fidelity` section's epochs and batch size, everything
+    else at its defaults (so a set's fidelity never depends on which run asked for it first)."""
     train = TrainConfig(epochs=cfg.fidelity.epochs, batch_size=cfg.fidelity.batch_size)
     defaults = {kind: choice(kind, DEFAULT_PLUGINS[kind]) for kind in ("generator", "strategy", "classifier")}
-    return RunConfig(dataset=cfg.dataset, split=cfg.split, **defaults, synthetic=SyntheticConfig(), train=train,
+    split = dataclasses.replace(cfg.split, train_fraction=1.0)  # one feature space for every train fraction
+    return RunConfig(dataset=cfg.dataset, split=split, **defaults, synthetic=SyntheticConfig(), train=train,
                      seed=0, fidelity=cfg.fidelity)
 
 

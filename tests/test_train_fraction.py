@@ -1,0 +1,58 @@
+"""The real-data-size axis: `split.train_fraction` keeps nested, stratified subsets of the train role."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import TINY, bench_cli, folders
+
+from bench import config
+from bench.data.splits import UNUSED, SplitConfig, make_split
+from bench.datasets.synthetic_cells import SyntheticCells
+
+
+@pytest.fixture(scope="module")
+def data():
+    return SyntheticCells(SyntheticCells.Options(n_images=1000, resolution=16)).load()
+
+
+def test_fractions_are_nested_stratified_and_leave_val_and_test_alone(data):
+    splits = {f: make_split(data.ids, data.labels, SplitConfig(train_fraction=f)) for f in (0.1, 0.25, 0.5, 1.0)}
+    full = splits[1.0]
+    train_sets = {f: set(np.flatnonzero(np.asarray(s.roles) == "train")) for f, s in splits.items()}
+    assert train_sets[0.1] < train_sets[0.25] < train_sets[0.5] < train_sets[1.0]  # nested
+    for f, split in splits.items():
+        assert len(train_sets[f]) == round(f * full.counts()["train"])
+        for role in ("val", "test"):
+            assert np.array_equal(split.indices(role), full.indices(role))
+        assert split.protocol_fingerprint == full.fingerprint  # one leaderboard section
+        assert (split.fingerprint == full.fingerprint) == (f == 1.0)  # a set trained on it is another set
+    whole = data.labels[sorted(train_sets[1.0])].mean(axis=0)
+    quarter = data.labels[sorted(train_sets[0.25])].mean(axis=0)
+    common = whole >= 0.05
+    assert np.abs(quarter[common] - whole[common]).max() < 0.02  # class frequencies kept (stratified)
+    assert UNUSED in splits[0.1].roles and UNUSED not in full.roles
+
+
+def test_the_default_fraction_keeps_every_run_id():
+    assert config.build(overrides=("split.train_fraction=1.0",)).hash() == config.build().hash()
+    assert config.build(overrides=("split.train_fraction=0.5",)).hash() != config.build().hash()
+
+
+@pytest.mark.parametrize("value, message", [("0", "must be in (0, 1]"), ("1.5", "must be in (0, 1]")])
+def test_a_bad_fraction_is_one_line(value, message, tmp_path):
+    result = bench_cli("run", f"split.train_fraction={value}", cwd=tmp_path)
+    assert result.returncode == 2 and message in result.stderr
+
+
+def test_runs_at_two_fractions_share_a_section_with_a_learning_curve(tmp_path):
+    for fraction in ("0.5", "1.0"):
+        result = bench_cli("run", *TINY, f"split.train_fraction={fraction}", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+    assert len(folders(tmp_path / "runs")) == 2
+    result = bench_cli("leaderboard", "--out", str(tmp_path / "board" / "README.md"), cwd=tmp_path)
+    board = (tmp_path / "board" / "README.md").read_text()
+    assert result.returncode == 0 and board.count("\n## ") == 1  # one section: the same val and test images
+    header = next(line for line in board.splitlines() if line.startswith("| generator") and "seeds" in line)
+    assert "train images" in header
+    assert "learning-curves.png" in board and list((tmp_path / "board").glob("*learning-curves.png"))
