@@ -98,6 +98,12 @@ class TrainConfig:
     ema: float = option(0.0, "decay of an exponential moving average of the classifier's weights (timm's "
                              "ModelEmaV3), which is then what is validated, selected and tested; 0 = off "
                              "(0.999 is usual)", new=True)
+    no_eval_inference: bool = option(False, "the paper's MixModel submissions' bug: test scores and Kaggle "
+                                            "submissions without model.eval() (BatchNorm in training mode, one "
+                                            "image at a time); validation stays in eval mode, as its validation "
+                                            "notebooks did", new=True)
+    val_rotation: bool = option(False, "the paper's dataset class: validation images rotated by random multiples "
+                                       "of 90 degrees (unseeded there; drawn from the run seed here)", new=True)
     channels_last: bool = option(False, "channels-last memory format of CNN inputs and weights (speed only)",
                                  runtime=True)
 

@@ -6,10 +6,12 @@ device), shared by training and evaluation.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
 
-from bench.api import Classifier, LabelledImages
+from bench.api import BenchError, Classifier, LabelledImages
 
 
 def to_device(batch: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -31,19 +33,41 @@ def autocast(device: torch.device, precision: str):
     return torch.autocast(device.type, dtype=dtype, enabled=precision in ("bf16", "fp16"))
 
 
-@torch.inference_mode()
 def predict_logits(model: Classifier, data: LabelledImages, batch_size: int, device: torch.device,
-                   precision: str = "fp32") -> torch.Tensor:
-    """Logits (N, C) as float32 on the CPU, model in eval mode."""
-    model.eval()
+                   precision: str = "fp32", *, no_eval: bool = False, rotate_seed: int | None = None) -> torch.Tensor:
+    """Logits (N, C) as float32 on the CPU, the model in eval mode.
+
+    Two of the paper's quirks, off by default: `no_eval` scores as its MixModel submissions did, without
+    `model.eval()`: a copy of the model in training mode, one image at a time, so BatchNorm normalises
+    each image by its own statistics (the model itself is left untouched); `rotate_seed` rotates each
+    image by a random multiple of 90 degrees, as the paper's dataset class did to validation images
+    (unseeded there; drawn from this seed here)."""
+    if no_eval:
+        model, batch_size = copy.deepcopy(model).train(), 1
+    else:
+        model.eval()
+    g = None if rotate_seed is None else torch.Generator().manual_seed(rotate_seed)
     out = []
-    for i in range(0, len(data), batch_size):
-        with autocast(device, precision):
-            out.append(model(to_input(data.take(np.arange(i, min(i + batch_size, len(data)))), device)).float().cpu())
+    with torch.no_grad():
+        for i in range(0, len(data), batch_size):
+            x = to_input(data.take(np.arange(i, min(i + batch_size, len(data)))), device)
+            if g is not None:
+                turns = torch.randint(0, 4, (len(x),), generator=g)
+                x = torch.stack([torch.rot90(image, int(k), dims=(1, 2)) for image, k in zip(x, turns)])
+            with autocast(device, precision):
+                try:
+                    out.append(model(x).float().cpu())
+                except ValueError as exc:  # BatchNorm in training mode over a single value per channel
+                    if not no_eval:
+                        raise
+                    raise BenchError(f"train.no_eval_inference: one image at a time in training mode reaches a "
+                                     f"BatchNorm with a 1x1 feature map ({exc}); use larger images (64 px and up "
+                                     f"for a ResNet; the paper's were 512 px)") from None
     return torch.cat(out) if out else torch.zeros((0, model.num_classes))
 
 
 def predict(model: Classifier, data: LabelledImages, batch_size: int, device: torch.device,
-            precision: str = "fp32") -> np.ndarray:
-    """Sigmoid probabilities (N, C), model in eval mode."""
-    return torch.sigmoid(predict_logits(model, data, batch_size, device, precision)).numpy().astype(np.float64)
+            precision: str = "fp32", *, no_eval: bool = False, rotate_seed: int | None = None) -> np.ndarray:
+    """Sigmoid probabilities (N, C); see `predict_logits` for the paper's quirks."""
+    logits = predict_logits(model, data, batch_size, device, precision, no_eval=no_eval, rotate_seed=rotate_seed)
+    return torch.sigmoid(logits).numpy().astype(np.float64)

@@ -1,9 +1,10 @@
 """Kaggle submissions from a finished run, and Kaggle's scores stored back into its record.
 
-The submission uses the run's selected weights in eval mode (the paper's MixModel submissions
-forgot `model.eval()`), the run's per-class thresholds tuned on validation, and the argmax class
-when no class passes its threshold (as the paper did). Ids and their order come from
-`sample_submission.csv` and are checked again on the written file.
+The submission uses the run's selected weights in eval mode (unless the run carries the paper's
+MixModel bug as a flag, `train.no_eval_inference`: BatchNorm in training mode, one image at a time),
+the run's per-class thresholds tuned on validation, and the argmax class when no class passes its
+threshold (as the paper did). Ids and their order come from `sample_submission.csv` and are checked
+again on the written file.
 """
 
 from __future__ import annotations
@@ -83,7 +84,8 @@ def write_submission(folder: Path, data: Path, out: Path, device: torch.device, 
     cached = image_cache.build(cache_dir() / "kaggle-test" / f"test-{signature[:16]}" / f"r{resolution}", source, ids,
                                labels, resolution, signature=signature, skip_bad=False, workers=workers)
     images = LabelledImages(cached.ids, cached.labels, cached.images, cached.fingerprint, rows=cached.rows)
-    probs = predict(load_classifier(folder, device), images, 64, device)
+    no_eval = bool(read_json(folder, "config.json")["train"].get("no_eval_inference", False))  # the paper's bug
+    probs = predict(load_classifier(folder, device), images, 64, device, no_eval=no_eval)
     frame = pd.DataFrame({"Id": ids, "Predicted": binarize(probs, thresholds)})
     write_text(out, frame.to_csv(index=False))
     check_submission(out, sample)

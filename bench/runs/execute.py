@@ -38,7 +38,7 @@ from bench.synthetic import fidelity
 from bench.synthetic import sets as synthetic_sets
 from bench.train import distributed
 from bench.train.distributed import World
-from bench.train.loop import Trainer
+from bench.train.loop import Trainer, rotation_seed
 
 
 @dataclass
@@ -326,8 +326,12 @@ def _train_and_record(cfg: RunConfig, data: LabelledImages, split: Split, roles:
     state = trainer.fit(roles["train"], roles["val"], synthetic)
 
     evaluated = [role for role in ("val", "test") if len(roles[role])]
-    probs = {role: predict(model, roles[role], cfg.train.eval_batch_size, device, cfg.train.precision)
-             for role in evaluated}
+    # the paper's quirks: validation images rotated; test scored without model.eval() (validation in eval mode,
+    # as its validation notebooks did)
+    quirks = {"val": {"rotate_seed": rotation_seed(cfg.train, cfg.seed, 0)},
+              "test": {"no_eval": cfg.train.no_eval_inference}}
+    probs = {role: predict(model, roles[role], cfg.train.eval_batch_size, device, cfg.train.precision,
+                           **quirks[role]) for role in evaluated}
     thresholds = tune_thresholds(probs["val"], roles["val"].labels)
     results = {role: evaluate(probs[role], roles[role].labels, thresholds) for role in evaluated}
     metrics = {role: summary for role, (summary, _) in results.items()}

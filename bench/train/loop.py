@@ -87,6 +87,14 @@ class TrainState:
     best_f1: float = -1.0
 
 
+def rotation_seed(cfg: TrainConfig, seed: int, epoch: int) -> int | None:
+    """The seed of the validation images' rotations at an epoch (0: the final scoring) under train.val_rotation,
+    else None (validation images as they are)."""
+    if not cfg.val_rotation:
+        return None
+    return int(np.random.SeedSequence([seed, 0x9071, epoch]).generate_state(1, dtype=np.uint32)[0])
+
+
 def make_ema(model: torch.nn.Module, cfg: TrainConfig):
     """timm's ModelEmaV3 of the classifier's weights when train.ema is set, else None."""
     if not cfg.ema:
@@ -233,9 +241,10 @@ class Trainer:
         if self.ema is not None:
             self.ema.update(self.model)
 
-    def _validate(self, val: LabelledImages) -> tuple[float, float]:
+    def _validate(self, val: LabelledImages, epoch: int) -> tuple[float, float]:
         """(macro F1 @0.5, loss) on the validation role, of the evaluated weights."""
-        logits = predict_logits(self.evaluated, val, self.cfg.eval_batch_size, self.device, self.cfg.precision)
+        logits = predict_logits(self.evaluated, val, self.cfg.eval_batch_size, self.device, self.cfg.precision,
+                                rotate_seed=rotation_seed(self.cfg, self.seed, epoch))
         targets = torch.from_numpy(val.labels).float()
         score = evaluate(torch.sigmoid(logits).numpy().astype(np.float64), val.labels,
                          np.full(val.labels.shape[1], 0.5))[0][F1_HALF]
@@ -261,7 +270,7 @@ class Trainer:
             lr = self.optimizer.param_groups[0]["lr"]
             loss = self._train_epoch(step, train, synthetic, epoch)
             self.world.share_buffers(self.model)
-            score, val_loss = map(self.world.from_main, self._validate(val))
+            score, val_loss = map(self.world.from_main, self._validate(val, epoch))
             self.scheduler.after_epoch(epoch, score)
             selected = self._is_selected(score, val_loss)
             if selected:
