@@ -50,13 +50,13 @@ def leaderboard_cmd(runs_dir, fmt, out, no_plots, synthetic_dir):
         return
     sets = load_sets(Path(synthetic_dir))
     if out == "-":
-        click.echo(render(frame, {}, sets), nl=False)
+        click.echo(render(frame, {}, sets, Path(runs_dir)), nl=False)
         return
     try:
         figures = {} if frame.empty or no_plots else {
             stem: draw(section, Path(runs_dir), Path(out).parent, stem, Path(synthetic_dir), sets)
             for stem, section in sections(frame)}
-        write_text(Path(out), render(frame, figures, sets))
+        write_text(Path(out), render(frame, figures, sets, Path(runs_dir)))
     except OSError as exc:
         raise BenchError(f"cannot write {out}: {exc.strerror or exc}") from None
     click.echo(f"wrote {out} ({len(frame)} finished runs)")

@@ -22,7 +22,7 @@ from bench.data.labels import CLASS_NAMES
 from bench.errors import BenchError
 from bench.evaluate.metrics import F1_MICRO_TUNED, F1_TUNED, LABELS, SELECTION_RULE
 from bench.records import DONE, read_json
-from bench.report import fidelity_tables
+from bench.report import fidelity_tables, per_class
 
 NAMES = ["generator", "strategy", "classifier"]
 
@@ -66,7 +66,7 @@ def load_runs(runs_dir: Path) -> pd.DataFrame:
         config, record, metrics = (read_json(folder, name) for name in ("config.json", "record.json", "metrics.json"))
         group = config.get("group") or _fallback_group(config)
         comparable = {k: v for k, v in config.items() if k not in ("seed", "run_id", "group", "generator",
-                                                                    "strategy", "synthetic")}
+                                                                    "strategy", "synthetic", "fidelity")}
         row = {"run": folder.name, "group": group, "seed": config["seed"],
                "control_key": hashlib.sha256(json.dumps(comparable, sort_keys=True).encode()).hexdigest()[:16],
                "dataset": config["dataset"]["name"], "dataset_fp": record["dataset"]["fingerprint"],
@@ -231,7 +231,7 @@ def _verdict(effects: list[list[str]], has_test: bool) -> str:
     return "**Verdict (95% intervals entirely above or below 0):** " + "; ".join(parts) + "."
 
 
-def render_section(section: pd.DataFrame, sets: list[dict] = ()) -> str:
+def render_section(section: pd.DataFrame, sets: list[dict] = (), runs_dir: Path | None = None) -> str:
     first = section.iloc[0]
     has_test = section[f"test:{F1_TUNED}"].notna().any()
     main_cols = {f"val:{k}": f"val {v}" for k, v in LABELS.items() if k != F1_MICRO_TUNED}
@@ -273,6 +273,7 @@ def render_section(section: pd.DataFrame, sets: list[dict] = ()) -> str:
                 "that contains 0 is no evidence of an effect.", "",
                 tabulate(effects, effect_headers, tablefmt="github", disable_numparse=True), "",
                 _verdict(effects, has_test), ""]
+        out += per_class.render(section, runs_dir)
     if has_test or has_kaggle:
         gap_cols = {f"gap:{k}": f"gap {v}" for k, v in LABELS.items()} if has_test else {}
         if has_kaggle:
@@ -301,7 +302,7 @@ def section_stem(section: pd.DataFrame) -> str:
 
 
 def render(frame: pd.DataFrame, figures: dict[str, list[tuple[str, str]]] | None = None,
-           sets: list[dict] = ()) -> str:
+           sets: list[dict] = (), runs_dir: Path | None = None) -> str:
     """The markdown; `figures` maps a section's stem to (caption, file) pairs to embed; `sets` are synthetic
     sets (`fidelity_tables.load_sets`) shown in their section whether or not a run used them."""
     header = ["# Leaderboard", "",
@@ -311,7 +312,7 @@ def render(frame: pd.DataFrame, figures: dict[str, list[tuple[str, str]]] | None
         return "\n".join(header + ["No finished runs yet: run `bench run` first.", ""])
     sections = []
     for _, section in frame.groupby(["dataset", "dataset_fp", "split", "split_fp"], sort=True):
-        text = render_section(section, sets)
+        text = render_section(section, sets, runs_dir)
         pictures = (figures or {}).get(section_stem(section), [])
         if pictures:
             text += "\n### Figures\n\n" + "\n\n".join(f"{c}:\n\n![{c}]({f})" for c, f in pictures) + "\n"

@@ -69,6 +69,28 @@ def learning_curves(section: pd.DataFrame, path: Path) -> bool:
     return True
 
 
+def per_class_effects(section: pd.DataFrame, runs_dir: Path, path: Path) -> bool:
+    """Per-class change in test F1 against the control vs the class's training images, one colour per configuration."""
+    from bench.report.per_class import effects  # noqa: PLC0415
+
+    frame = effects(section, runs_dir)
+    frame = frame[frame["test_positives"] > 0] if not frame.empty else frame
+    if frame.empty:
+        return False
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    for config, part in frame.groupby("config", sort=True):
+        ax.scatter(part["train_positives"].clip(lower=0.8), part["delta"], label=config, alpha=0.75, s=18)
+    ax.axhline(0, color="grey", lw=1, ls="--")
+    ax.set(xscale="log", xlabel="training images of the class", ylabel="change in test F1 @tuned vs control",
+           title="per-class effects (mean over paired seeds)")
+    ax.legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path, **PNG)
+    plt.close(fig)
+    return True
+
+
 def per_class_heatmap(section: pd.DataFrame, runs_dir: Path, path: Path) -> bool:
     """Test F1 @tuned per class (columns) and configuration (rows), mean over seeds."""
     rows, labels = [], []
@@ -132,6 +154,9 @@ def draw(section: pd.DataFrame, runs_dir: Path, out_dir: Path, stem: str,
                                  lambda p: val_vs_test(section, p)),
                                 ("Per-class test F1 @tuned (mean over seeds)", f"{stem}-per-class.png",
                                  lambda p: per_class_heatmap(section, runs_dir, p)),
+                                ("Per-class change in test F1 against the control, by the class's training "
+                                 "images", f"{stem}-per-class-effects.png",
+                                 lambda p: per_class_effects(section, runs_dir, p)),
                                 ("Test macro F1 against the number of real training images",
                                  f"{stem}-learning-curves.png", lambda p: learning_curves(section, p))):
         if plot(out_dir / name):

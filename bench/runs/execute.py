@@ -132,8 +132,9 @@ def run_id(cfg: RunConfig, data: LabelledImages, split: Split) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def per_class_frame(results: dict, thresholds: np.ndarray) -> pd.DataFrame:
-    frame = pd.DataFrame({"class": range(NUM_CLASSES), "name": CLASS_NAMES, "threshold": thresholds})
+def per_class_frame(results: dict, thresholds: np.ndarray, train_labels: np.ndarray) -> pd.DataFrame:
+    frame = pd.DataFrame({"class": range(NUM_CLASSES), "name": CLASS_NAMES, "threshold": thresholds,
+                          "train_positives": np.asarray(train_labels).sum(axis=0).astype(int)})
     for role, (_, per_class) in results.items():
         for key, values in per_class.items():
             frame[f"{role}_{key}"] = values
@@ -344,7 +345,8 @@ def _train_and_record(cfg: RunConfig, data: LabelledImages, split: Split, roles:
 
     tracked.finish(metrics, state.epoch)
     write_json(run_dir / "metrics.json", metrics)
-    write_text(run_dir / "per_class.csv", per_class_frame(results, thresholds).to_csv(index=False))
+    per_class = per_class_frame(results, thresholds, roles["train"].labels)
+    write_text(run_dir / "per_class.csv", per_class.to_csv(index=False))
     if "test" in probs:
         write_text(run_dir / "predictions_test.csv",
                    predictions_frame(roles["test"], probs["test"], thresholds).to_csv(index=False))

@@ -1,0 +1,73 @@
+"""Per-class effects against the no-synthetic control: where, by class frequency, does a configuration
+help or hurt? (Rare classes are where generative augmentation is said to help.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tabulate import tabulate
+
+from bench.data.labels import CLASS_NAMES
+
+RAREST = 10  # classes in the table of the rarest
+
+
+def _per_class(runs_dir: Path, runs: pd.DataFrame) -> dict[int, pd.DataFrame]:
+    """per_class.csv of each run, by seed."""
+    return {int(seed): pd.read_csv(Path(runs_dir) / run / "per_class.csv")
+            for seed, run in zip(runs["seed"], runs["run"])}
+
+
+def effects(section: pd.DataFrame, runs_dir: Path) -> pd.DataFrame:
+    """One row per (configuration, class): train positives and the mean over paired seeds of the change in
+    test F1 @tuned against the control with the same classifier and training settings. Empty when the
+    runs predate `train_positives` in per_class.csv or have no test role."""
+    rows = []
+    is_control = (section["generator"] == "none") & (section["strategy"] == "none")
+    for (group, generator, strategy, classifier), runs in section[~is_control].groupby(
+            ["group", "generator", "strategy", "classifier"], sort=True):
+        control = section[is_control & (section["control_key"] == runs["control_key"].iloc[0])]
+        mine, theirs = _per_class(runs_dir, runs), _per_class(runs_dir, control)
+        seeds = sorted(set(mine) & set(theirs))
+        if not seeds or "train_positives" not in mine[seeds[0]] or "test_f1@tuned" not in mine[seeds[0]]:
+            continue
+        delta = np.mean([mine[s]["test_f1@tuned"].to_numpy() - theirs[s]["test_f1@tuned"].to_numpy()
+                         for s in seeds], axis=0)
+        table = mine[seeds[0]]
+        for c in range(len(table)):
+            rows.append({"config": f"{generator} / {strategy} / {classifier} ({group})", "class": c,
+                         "train_positives": int(table["train_positives"][c]),
+                         "test_positives": int(table["test_positives"][c]), "delta": float(delta[c]),
+                         "seeds": len(seeds)})
+    return pd.DataFrame(rows)
+
+
+def rarest_table(frame: pd.DataFrame) -> str | None:
+    """The rarest classes with test positives (rows) x configurations (columns): mean change in test F1."""
+    if frame.empty:
+        return None
+    scored = frame[frame["test_positives"] > 0]
+    classes = (scored.drop_duplicates("class").sort_values(["train_positives", "class"])["class"].head(RAREST))
+    configs = sorted(scored["config"].unique())
+    rows = []
+    for c in classes:
+        part = scored[scored["class"] == c].set_index("config")
+        first = part.iloc[0]
+        rows.append([f"{c} {CLASS_NAMES[c]}", int(first["train_positives"]), int(first["test_positives"]),
+                     *(f"{part.loc[k, 'delta']:+.3f}" if k in part.index else "—" for k in configs)])
+    return tabulate(rows, ["class", "train images", "test images", *configs], tablefmt="github",
+                    disable_numparse=True)
+
+
+def render(section: pd.DataFrame, runs_dir: Path | None) -> list[str]:
+    frame = effects(section, runs_dir) if runs_dir is not None else pd.DataFrame()
+    table = rarest_table(frame)
+    if table is None:
+        return []
+    return ["### Per-class effects on the rarest classes", "",
+            f"Change in test F1 @tuned against the no-synthetic control (mean over paired seeds), for the "
+            f"{RAREST} classes with the fewest training images that have test positives. With a handful of test "
+            f"positives a class's F1 moves in large steps, so read these as where to look, not as effects; the "
+            f"figure plots every class against its training frequency.", "", table, ""]
