@@ -149,7 +149,7 @@ def test_the_effect_interval_holds_its_level_with_three_seeds():
     """Simulated paired differences over 3 seeds (normal seed-to-seed noise, fixed random seed): with no effect
     the t-interval excludes 0 in 2-8% of cases and covers a fixed true effect at least 90% of the time, where the
     percentile bootstrap of 3 differences did neither."""
-    from bench.report.leaderboard import t_bounds
+    from bench.report.intervals import t_bounds
 
     rng = np.random.default_rng(20261128)
     sims, seeds, noise = 4000, 3, 0.015

@@ -108,6 +108,15 @@ def test_installed_plugins_appear_in_bench_list(plugin_env, tmp_path):
     assert ("classifier", "resnet18", "synthloc-bench", "ok") in rows  # the broken plugin breaks nothing else
 
 
+def test_bench_options_lists_a_third_party_plugins_options_with_their_help(plugin_env, tmp_path):
+    result = bench_cli("options", "generator", "toy-blobs", cwd=tmp_path, env=plugin_env)
+    assert result.returncode == 0, result.stderr
+    line = next(line for line in result.stdout.splitlines() if line.startswith("generator.blob_radius"))
+    assert "float" in line and "0.08" in line and "blob radius as a fraction" in line
+    plain = bench_cli("options", "classifier", "toy-cnn", cwd=tmp_path, env=plugin_env).stdout
+    assert next(line for line in plain.splitlines() if line.startswith("classifier.width")).rstrip().endswith("—")
+
+
 def test_a_third_party_generator_and_classifier_run_through_bench_run(plugin_env, tmp_path):
     result = bench_cli("run", "--generator", "toy-blobs", "--strategy", "concat", "--classifier", "toy-cnn",
                        *TINY, "--runs-dir", "runs", cwd=tmp_path, env=plugin_env)

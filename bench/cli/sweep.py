@@ -1,4 +1,4 @@
-"""`bench sweep GRID.yaml`: every job of a grid, locally or on SLURM, and `--status`."""
+"""`bench sweep GRID.yaml`: every job of a grid, locally or on SLURM, and `--status`; `bench ladder FROM TO`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from tabulate import tabulate
 
-from bench.cli.common import device_option, runs_dir_option, synthetic_dir_option
+from bench.cli.common import device_option, overrides_argument, runs_dir_option, synthetic_dir_option
 from bench.errors import BenchError
 
 
@@ -82,3 +82,65 @@ def _report_sweep(jobs, common: list[str], grid_file) -> None:
         raise BenchError(f"{len(missing)} job(s) did not finish (first: {missing[0].label}); logs under "
                          f"{sweep.runs_dir(common) / '.submitit'}; `bench sweep {grid_file} --launcher slurm` "
                          f"resubmits them")
+
+
+@click.command("ladder")
+@click.argument("from_preset", metavar="FROM")
+@click.argument("to_preset", metavar="TO")
+@click.option("--generator", help="Generator for both ends (e.g. ddpm; where a strategy uses synthetic images).")
+@click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated run seeds.")
+@click.option("--pretrained", is_flag=True,
+              help="Keep ImageNet weights where a preset asks for them (needs them downloaded or cached); by default "
+                   "both ends use classifier.pretrained=false classifier.init=random, and the ladder says so.")
+@click.option("--launcher", type=click.Choice(["local", "slurm"]), default="local", show_default=True,
+              help="Where the runs go, as for `bench sweep` (SLURM with its defaults: 240 min, 2 CPUs, 16 GB).")
+@click.option("--parallel", type=click.IntRange(min=1), help="local: runs at once.")
+@runs_dir_option()
+@synthetic_dir_option
+@device_option
+@click.option("--dry-run", is_flag=True, help="List the rungs and their changes, run nothing.")
+@overrides_argument
+def ladder_cmd(from_preset, to_preset, generator, seeds, pretrained, launcher, parallel, runs_dir, synthetic_dir,
+               device, dry_run, overrides):
+    """Attribute the difference between two presets (or config files): run FROM, FROM with each differing
+    setting switched to TO's value alone, and TO, for every seed; the leaderboard shows the ladder as one
+    table, with the rung that moves the validation - test gap most."""
+    from bench import config
+    from bench.runs import ladder, launchers
+
+    try:
+        seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+    except ValueError:
+        raise BenchError(f"--seeds {seeds!r}: expected comma-separated integers, e.g. 0,1,2") from None
+    extra = tuple(overrides)
+    notes = []
+    if not pretrained:
+        extra += ("classifier.pretrained=false", "classifier.init=random")
+        notes.append("offline: both ends with classifier.pretrained=false classifier.init=random (--pretrained keeps "
+                     "the presets' ImageNet weights)")
+    flags = {"generator.name": generator}
+    ends = [config.normalise(config.build(Path(p) if Path(p).is_file() else None, flags, extra,
+                                          None if Path(p).is_file() else p), lambda line: None)
+            for p in (from_preset, to_preset)]
+    steps = ladder.plan(*ends, click.echo)
+    name = ladder.name_of(from_preset, to_preset, (generator, *overrides))
+    rows = [[rung.name, ", ".join(f"{k}={v}" for k, v in rung.changes.items()) if rung.name != "TO" else "all"]
+            for rung, _ in steps]
+    click.echo(tabulate(rows, ["rung", "switched to TO's value"], tablefmt="simple", maxcolwidths=[None, 90]))
+    for note in notes:
+        click.echo(f"ladder: {note}")
+    if dry_run:
+        return
+    folder = Path(runs_dir) / "ladders" / name
+    jobs = ladder.jobs(steps, seed_list, folder)
+    ladder.write_manifest(Path(runs_dir) / "ladders" / f"{name}.json", from_preset, to_preset, steps, seed_list,
+                          notes)
+    common = ["--runs-dir", runs_dir, "--synthetic-dir", synthetic_dir, "--device", device]
+    if launcher == "slurm":
+        launchers.run_slurm(jobs, common, {"timeout_min": 240, "cpus_per_task": 2, "mem_gb": 16},
+                            Path(runs_dir) / ".submitit", click.echo)
+        return
+    failed = launchers.run_local(jobs, common, click.echo, 0, parallel or 1)
+    if failed:
+        raise BenchError(f"{failed} ladder run(s) failed; the same command retries them")
+    click.echo(f"ladder {name}: {len(jobs)} runs done; `bench leaderboard` shows it")

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from bench.evaluate.metrics import F1_TUNED, LABELS
-from bench.report.leaderboard import NAMES, bootstrap_bounds, sections
+from bench.report.intervals import bootstrap_bounds
+from bench.report.leaderboard import NAMES, sections
 
 FORMATS = ("markdown", "csv", "json", "latex")
 EXTENSIONS = {"markdown": "md", "csv": "csv", "json": "json", "latex": "tex"}

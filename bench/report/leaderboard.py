@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from tabulate import tabulate
 
 from bench import registry
@@ -23,6 +22,12 @@ from bench.errors import BenchError
 from bench.evaluate.metrics import F1_MICRO_TUNED, F1_TUNED, LABELS, SELECTION_RULE
 from bench.records import DONE, read_json
 from bench.report import fidelity_tables, per_class
+from bench.report.intervals import (
+    EFFECT_INTERVAL,
+    bootstrap_interval,
+    fmt,
+    t_interval,
+)
 
 NAMES = ["generator", "strategy", "classifier"]
 
@@ -95,15 +100,6 @@ def load_runs(runs_dir: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _fmt(values: pd.Series) -> str:
-    values = values.dropna()
-    if values.empty:
-        return "—"
-    if len(values) == 1:
-        return f"{values.iloc[0]:.3f}"
-    return f"{values.mean():.3f} ± {values.std(ddof=1):.3f}"
-
-
 def _aggregate(section: pd.DataFrame, columns: dict[str, str]) -> tuple[list[str], list[list[str]]]:
     rows = []
     for (group, *names), runs in section.groupby(["group", *NAMES], sort=True):
@@ -113,7 +109,7 @@ def _aggregate(section: pd.DataFrame, columns: dict[str, str]) -> tuple[list[str
         score = sort_key.mean() if not sort_key.empty else float("-inf")
         label = group + "".join(f" ({p})" for p in sorted(set(runs["purpose"])) if p)
         label += " (mixed library versions)" if runs["versions"].nunique() > 1 else ""
-        cells = [*names, label, int(runs["epochs"].iloc[0]), len(runs)] + [_fmt(runs[c]) for c in columns]
+        cells = [*names, label, int(runs["epochs"].iloc[0]), len(runs)] + [fmt(runs[c]) for c in columns]
         rows.append((-score, names, group, cells))
     rows.sort(key=lambda r: (r[0], r[1], r[2]))
     return [*NAMES, "config", "epochs", "seeds", *columns.values()], [r[3] for r in rows]
@@ -140,46 +136,6 @@ def _versions_note(section: pd.DataFrame) -> str:
     return ("**Library versions differ between runs** (" + "; ".join(versions) + "): numbers from different "
             "versions are repeated measurements, not identical ones; rows that mix them are marked "
             "(mixed library versions).")
-
-
-def bootstrap_bounds(values) -> tuple[float | None, float | None]:
-    """95% percentile bootstrap interval of the mean (scipy, 9,999 resamples, fixed seed: byte-stable);
-    (None, None) with fewer than 2 values."""
-    values = np.asarray(pd.Series(values).dropna(), dtype=float)
-    if len(values) < 2:
-        return None, None
-    result = stats.bootstrap((values,), np.mean, confidence_level=0.95, n_resamples=9999, method="percentile",
-                             random_state=np.random.default_rng(0))
-    low, high = result.confidence_interval
-    return float(low), float(high)
-
-
-def bootstrap_interval(values) -> str:
-    low, high = bootstrap_bounds(values)
-    return "—" if low is None else f"[{low:.3f}, {high:.3f}]"
-
-
-def t_bounds(differences) -> tuple[float | None, float | None]:
-    """95% Student-t interval of the mean paired difference over seeds (n - 1 degrees of freedom): exact for
-    normal seed-to-seed noise, so with 3 seeds it is wide, as it must be; (None, None) with fewer than 2."""
-    values = np.asarray(pd.Series(differences).dropna(), dtype=float)
-    if len(values) < 2:
-        return None, None
-    mean, sem = values.mean(), values.std(ddof=1) / np.sqrt(len(values))
-    if sem == 0:
-        return float(mean), float(mean)
-    low, high = stats.t.interval(0.95, df=len(values) - 1, loc=mean, scale=sem)
-    return float(low), float(high)
-
-
-def t_interval(differences) -> str:
-    low, high = t_bounds(differences)
-    return "—" if low is None else f"[{low:.3f}, {high:.3f}]"
-
-
-EFFECT_INTERVAL = ("a 95% Student-t interval of the mean paired difference over seeds (n - 1 degrees of "
-                   "freedom; it holds its level with 3 seeds, where a percentile bootstrap of 3 differences, "
-                   "about [min, max], excluded 0 in 25% of simulated no-effect cases)")
 
 
 def _is_control(runs: pd.DataFrame) -> bool:
@@ -317,6 +273,7 @@ def render(frame: pd.DataFrame, figures: dict[str, list[tuple[str, str]]] | None
         if pictures:
             text += "\n### Figures\n\n" + "\n\n".join(f"{c}:\n\n![{c}]({f})" for c, f in pictures) + "\n"
         sections.append(text)
+    from bench.report import ladders  # noqa: PLC0415
     from bench.report.paper import markdown  # noqa: PLC0415
 
-    return "\n".join(header) + "\n" + "\n".join(sections) + "\n" + markdown()
+    return "\n".join(header) + "\n" + "\n".join(sections) + "\n" + ladders.render(frame, runs_dir) + markdown()

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.api import Generator
+from bench.api import Generator, option
 
 
 class ToyBlobs(Generator):
@@ -12,7 +12,7 @@ class ToyBlobs(Generator):
 
     @dataclass
     class Options:
-        blob_radius: float = 0.08  # fraction of the image side
+        blob_radius: float = option(0.08, "blob radius as a fraction of the image side")
 
     def fit(self, train, *, seed, device):
         sample = train.take(np.arange(min(len(train), 256)))

@@ -1,0 +1,63 @@
+"""`bench ladder FROM TO`: rungs grouped as settings must change together, run and tabled."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from conftest import TINY, bench_cli
+
+from bench import config
+from bench.runs import ladder
+
+
+def _names(a, b):
+    return {r.name: r.changes for r in ladder.rungs(a, b)}
+
+
+def test_rungs_group_what_must_change_together():
+    base = config.build(overrides=("train.lr=0.001",))
+    other = config.build(overrides=("train.lr=0.01", "train.schedule=step", "train.step_epochs=3", "seed=5"))
+    rungs = _names(base, other)
+    assert set(rungs) == {"train.lr", "train.schedule"}  # the seed is not a rung
+    assert rungs["train.schedule"] == {"train.schedule": "step", "train.step_epochs": 3}
+    arc = config.build(overrides=("classifier.head=arcface", "train.loss=arcface"))
+    assert set(_names(base, arc)) == {"classifier"}  # an ArcFace head and its loss: one rung
+    mix = config.normalise(config.build(flags={"generator.name": "ddpm", "strategy.name": "mix_rep"}), print)
+    changes = _names(mix, config.build())
+    assert set(changes) == {"strategy"} and changes["strategy"]["generator.name"] == "none"
+
+
+def test_the_paper_ladder_plans_every_rung_offline():
+    result = bench_cli("ladder", "paper/mixrep-resnet18", "controlled", "--generator", "ddpm", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    for rung in ("FROM", "strategy", "split", "train.schedule", "train.no_eval_inference", "train.val_rotation",
+                 "TO"):
+        assert any(line.startswith(rung + " ") or line == rung for line in result.stdout.splitlines()), rung
+    assert "classifier.pretrained=false" in result.stdout  # offline, and it says so
+
+
+@pytest.mark.slow
+def test_a_ladder_runs_and_is_tabled(tmp_path):
+    small = dict(item.split("=", 1) for item in TINY)
+    base = {"dataset": {"name": "synthetic-cells", "n_images": 160, "resolution": 32},
+            "train": {"epochs": 2, "batch_size": 32, "lr": 0.001, "flip": True}}
+    other = {**base, "train": {**base["train"], "lr": 0.003, "flip": False}}
+    for name, raw in (("from.yaml", base), ("to.yaml", other)):
+        (tmp_path / name).write_text(yaml.safe_dump(raw))
+    result = bench_cli("ladder", str(tmp_path / "from.yaml"), str(tmp_path / "to.yaml"), "--seeds", "0,1",
+                       f"fidelity.epochs={small['fidelity.epochs']}", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-800:] + result.stderr[-800:]
+    (manifest,) = (tmp_path / "runs" / "ladders").glob("*.json")
+    rungs = json.loads(manifest.read_text())["rungs"]
+    assert [r["name"] for r in rungs] == ["FROM", "train.flip", "train.lr", "TO"]
+    assert all(len(r["runs"]) == 2 and all((tmp_path / "runs" / rid / "done").exists() for rid in r["runs"].values())
+               for r in rungs)
+    again = bench_cli("ladder", str(tmp_path / "from.yaml"), str(tmp_path / "to.yaml"), "--seeds", "0,1",
+                      f"fidelity.epochs={small['fidelity.epochs']}", cwd=tmp_path)
+    assert again.returncode == 0 and "8 already done, 0 run" in again.stdout  # resumes: nothing to do
+    board = tmp_path / "board.md"
+    bench_cli("leaderboard", "--out", str(board), "--no-plots", cwd=tmp_path)
+    text = board.read_text()
+    assert "## Ladders" in text and "**Verdict:**" in text and "| train.lr" in text
