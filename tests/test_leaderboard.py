@@ -100,7 +100,8 @@ def test_cli_writes_figures_beside_the_markdown_byte_for_byte(runs, tmp_path):
         outputs.append({p.name: p.read_bytes() for p in out.parent.iterdir()})
     assert outputs[0] == outputs[1]
     pngs = sorted(name for name in outputs[0] if name.endswith(".png"))
-    assert len(pngs) == 2  # val-vs-test and per-class of the stratified section; the paper split has no test
+    # val-vs-test, per-class and per-class effects of the stratified section; the paper split has no test
+    assert len(pngs) == 3 and any(name.endswith("per-class-effects.png") for name in pngs)
     text = outputs[0]["README.md"].decode()
     assert all(f"]({name})" in text for name in pngs)
 
