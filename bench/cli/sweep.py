@@ -35,12 +35,18 @@ from bench.errors import BenchError
 @click.option("--wait", is_flag=True, help="slurm: wait until every submitted job has ended, then report.")
 @click.option("--parallel", type=click.IntRange(min=1),
               help="local: jobs at once (default one per visible GPU, else 1); on a CPU each gets cores/N threads.")
+@overrides_argument
 def sweep_cmd(grid_file, launcher, show_status, runs_dir, synthetic_dir, device, partition, time_min, gpus,
-              requeue_signal_s, cpus, mem_gb, array_parallelism, loggers, wait, parallel):
-    """Run (or show) every job of a grid: datasets x generators x strategies x classifiers x presets x seeds."""
+              requeue_signal_s, cpus, mem_gb, array_parallelism, loggers, wait, parallel, overrides):
+    """Run (or show) every job of a grid: datasets x generators x strategies x classifiers x presets x seeds.
+
+    KEY=VALUE overrides after the grid file join the grid's own `overrides` for every job
+    (`bench sweep sweeps/data-size.yaml split.train_fraction=0.25`)."""
     from bench.runs import launchers, sweep
 
-    jobs = sweep.expand(sweep.load_grid(Path(grid_file)))
+    grid = sweep.load_grid(Path(grid_file))
+    grid.overrides = [*grid.overrides, *overrides]
+    jobs = sweep.expand(grid)
     if show_status:
         states = [sweep.state(job, Path(runs_dir)) for job in jobs]
         rows = [[job.label, state, job.run_id[:16]] for job, state in zip(jobs, states)]
