@@ -14,6 +14,7 @@ import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from bench.errors import BenchError
 from bench.runs.sweep import Job, pending
@@ -105,6 +106,35 @@ def in_job(args: list[str], gpus: int) -> list[str]:
         return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={gpus}",
                 "-m", "bench", *args]
     return bench_command(args)
+
+
+def run_slurm(jobs: list[Job], common: list[str], slurm: dict, folder: Path, say: Callable[[str], None]) -> list:
+    """Submit through submitit: a job array for the missing synthetic sets, then one for the runs
+    (dependent on the first with afterok); every job requeues itself at its time limit and resumes
+    (`BenchJob`), and a run job with several GPUs runs one torchrun process per GPU. Returns the
+    submitit jobs."""
+    import submitit
+
+    todo, sets = pending(jobs, common)
+    if not todo:
+        say(f"nothing to submit: all {len(jobs)} jobs are done")
+        return []
+    executor = submitit.AutoExecutor(folder=str(folder), cluster="slurm")
+    executor.update_parameters(**{k: v for k, v in slurm.items() if v is not None})
+    submitted = []
+    if sets:
+        set_jobs = executor.map_array(run_command, [bench_command(["generate", *s, *_set_options(common)])
+                                                    for s in sets])
+        submitted += set_jobs
+        say(f"submitted {len(set_jobs)} synthetic-set jobs: {', '.join(j.job_id for j in set_jobs)}")
+        executor.update_parameters(slurm_additional_parameters={  # runs start once every set is written
+            "dependency": "afterok:" + ":".join(j.job_id for j in set_jobs), "kill-on-invalid-dep": "yes"})
+    if todo:
+        gpus = int(slurm.get("gpus_per_node") or 0)
+        run_jobs = executor.map_array(run_command, [in_job(["run", *j.args, *common], gpus) for j in todo])
+        submitted += run_jobs
+        say(f"submitted {len(run_jobs)} run jobs: {', '.join(j.job_id for j in run_jobs)}")
+    return submitted
 
 
 def wait_slurm(submitted: list, poll_s: float = 5.0) -> None:
