@@ -52,7 +52,7 @@ def test_runs_at_two_fractions_share_a_section_with_a_learning_curve(tmp_path):
     assert len(folders(tmp_path / "runs")) == 2
     result = bench_cli("leaderboard", "--out", str(tmp_path / "board" / "README.md"), cwd=tmp_path)
     board = (tmp_path / "board" / "README.md").read_text()
-    assert result.returncode == 0 and board.count("\n## ") == 1  # one section: the same val and test images
+    assert result.returncode == 0 and board.count("\n## synthetic-cells") == 1  # one section: same val and test
     header = next(line for line in board.splitlines() if line.startswith("| generator") and "seeds" in line)
     assert "train images" in header
     assert "learning-curves.png" in board and list((tmp_path / "board").glob("*learning-curves.png"))
