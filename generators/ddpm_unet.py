@@ -104,22 +104,9 @@ class DDPMUNet(DiffusionGenerator):
         return DDPMScheduler(num_train_timesteps=1000, beta_schedule=self.options.beta_schedule,
                              prediction_type=self.options.prediction, clip_sample=True)
 
-    def _inputs(self, train, index: np.ndarray, g: torch.Generator, device) -> torch.Tensor:
-        """Training images in [-1, 1] at the generator's resolution, randomly rotated and flipped."""
-        from torchvision.transforms.functional import resize
-
-        x = torch.from_numpy(train.take(index)).float().div_(127.5).sub_(1.0)
-        size = self.options.resolution
-        if x.shape[-1] != size:
-            x = resize(x, [size, size], antialias=True)
-        turns = torch.randint(0, 4, (len(x),), generator=g)
-        x = torch.stack([torch.rot90(img, int(k), dims=(1, 2)) for img, k in zip(x, turns)])
-        flip = torch.rand(len(x), generator=g) < 0.5
-        return torch.where(flip[:, None, None, None], x.flip(3), x).to(device)
-
     def training_loss(self, model, scheduler, train, items, g, device):
         o = self.options
-        x0 = self._inputs(train, items, g, device)
+        x0 = self.oriented_images(train, items, self.options.resolution, g).to(device)
         labels = torch.from_numpy(train.labels[items]).float()
         labels[torch.rand(len(items), generator=g) < o.p_uncond] = 0.0  # the unconditional branch
         noise = torch.randn(x0.shape, generator=g).to(device)

@@ -123,21 +123,9 @@ class EDM(DiffusionGenerator):
 
         return EDMDPMSolverMultistepScheduler(sigma_data=self.options.sigma_data, sigma_min=0.002, sigma_max=80.0)
 
-    def _inputs(self, train, index: np.ndarray, g: torch.Generator) -> torch.Tensor:
-        """Training images in [-1, 1] at the modelled resolution, randomly rotated and flipped."""
-        from torchvision.transforms.functional import resize
-
-        x = torch.from_numpy(train.take(index)).float().div_(127.5).sub_(1.0)
-        if x.shape[-1] != self.size:
-            x = resize(x, [self.size, self.size], antialias=True)
-        turns = torch.randint(0, 4, (len(x),), generator=g)
-        x = torch.stack([torch.rot90(img, int(k), dims=(1, 2)) for img, k in zip(x, turns)])
-        flip = torch.rand(len(x), generator=g) < 0.5
-        return torch.where(flip[:, None, None, None], x.flip(3), x)
-
     def training_loss(self, model, scheduler, train, items, g, device):
         o = self.options
-        x0 = self._inputs(train, items, g).to(device)
+        x0 = self.oriented_images(train, items, self.size, g).to(device)
         labels = torch.from_numpy(train.labels[items]).float()
         labels[torch.rand(len(items), generator=g) < o.p_uncond] = 0.0  # the unconditional branch
         sigma = (torch.randn(len(items), generator=g) * o.p_std + o.p_mean).exp().to(device)

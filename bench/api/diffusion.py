@@ -60,6 +60,20 @@ class DiffusionGenerator(Generator):
                       g: torch.Generator, device: torch.device) -> torch.Tensor:
         raise NotImplementedError
 
+    @staticmethod
+    def oriented_images(train: LabelledImages, index: np.ndarray, size: int, g: torch.Generator) -> torch.Tensor:
+        """Training images in [-1, 1] at `size` px, each rotated by a random multiple of 90 degrees and randomly
+        flipped (cells have no orientation); all randomness from `g`."""
+        from torchvision.transforms.functional import resize
+
+        x = torch.from_numpy(train.take(index)).float().div_(127.5).sub_(1.0)
+        if x.shape[-1] != size:
+            x = resize(x, [size, size], antialias=True)
+        turns = torch.randint(0, 4, (len(x),), generator=g)
+        x = torch.stack([torch.rot90(img, int(k), dims=(1, 2)) for img, k in zip(x, turns)])
+        flip = torch.rand(len(x), generator=g) < 0.5
+        return torch.where(flip[:, None, None, None], x.flip(3), x)
+
     def conditions(self, labels: np.ndarray, seed: int) -> np.ndarray:
         """What each requested row conditions on (default: the multi-hot rows themselves)."""
         return np.asarray(labels)
