@@ -17,6 +17,21 @@ SHARED_HPA = REPO.parent / "shared" / "data" / "hpa"
 TINY = ("dataset.n_images=160", "dataset.resolution=32", "train.epochs=2", "train.batch_size=32", "fidelity.epochs=1")
 
 
+def _share_the_cores() -> None:
+    """Under pytest-xdist, each worker (and every `bench` process it starts) gets its share of the cores,
+    so parallel workers do not oversubscribe the CPU."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        threads = str(max(1, (os.cpu_count() or 1) // workers))
+        os.environ.update(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
+        import torch
+
+        torch.set_num_threads(int(threads))
+
+
+_share_the_cores()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_cache(tmp_path_factory):
     """Keep the rendered-dataset cache of the tests out of the user's home."""
@@ -88,3 +103,14 @@ def bench_cli(*args: str, cwd: Path | None = None, env: dict | None = None, time
     finally:
         os.chdir(previous)
     return subprocess.CompletedProcess(["bench", *args], result.exit_code, result.stdout, result.stderr)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Slow tests first: pytest-xdist hands tests out in this order, so the long ones start at once and the
+    many short ones fill the other workers around them (a shorter wall time than alphabetical order); the
+    longest, marked `@pytest.mark.slow(seconds=S)` with their time on one core, go first of all."""
+    def order(item):
+        slow = item.get_closest_marker("slow")
+        return (slow is None, -(slow.kwargs.get("seconds", 0) if slow else 0))
+
+    items.sort(key=order)

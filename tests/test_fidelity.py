@@ -158,7 +158,7 @@ def test_a_weak_reference_is_labelled_and_flagged(generated, tmp_path):
     assert ddpm["reference_val_f1_macro@tuned"] < 0.25 and "too weak to trust" in ddpm["reference_warning"]
     assert "warning: the fidelity reference classifier" in generated["ddpm_stdout"]
     result = bench_cli("leaderboard", "--runs-dir", str(generated["root"] / "runs"), "--out", str(tmp_path / "b.md"),
-                       "--no-plots")
+                       "--synthetic-dir", str(generated["root"] / "synthetic"), "--no-plots")
     board = (tmp_path / "b.md").read_text()
     assert result.returncode == 0 and "(fidelity reference)" in board and "**Warning:** the fidelity reference" in board
 

@@ -77,7 +77,8 @@ def test_bootstrap_interval_and_paired_effects():
                      "control_key": "k", "val:f1_macro@tuned": base + 0.02, "test:f1_macro@tuned": base - 0.15})
     rows.append({"group": "other", "generator": "none", "strategy": "none", "classifier": "resnet18", "seed": 0,
                  "control_key": "x", "val:f1_macro@tuned": 0.9, "test:f1_macro@tuned": 0.9})  # other settings
-    headers, effects = effect_rows(pd.DataFrame(rows))
+    headers, effects, kinds = effect_rows(pd.DataFrame(rows))
+    assert kinds == {"seeds"}  # no runs folder: no test predictions to resample
     assert len(effects) == 1
     row = dict(zip(headers, effects[0]))
     assert row["paired seeds"] == 3 and row["Δ val macro F1 @tuned"] == "+0.020"
@@ -166,3 +167,61 @@ def test_the_effect_interval_holds_its_level_with_three_seeds():
     means = np.take_along_axis(null[:, None, :], picks, axis=2).mean(axis=2)
     low, high = np.percentile(means, [2.5, 97.5], axis=1)
     assert np.mean((low > 0) | (high < 0)) > 0.15  # far above its nominal 5%
+
+
+def _simulated_experiment(rng, effect: float, images: int = 300, seeds: int = 3):
+    """Labels and 0/1 predictions of `seeds` treated and control runs on one draw of test images: the images
+    carry their own per-class difficulty (shared by every run, so the test set is a source of variance), a
+    seed shifts each class and adds per-image noise; `effect` sharpens the treated runs' scores."""
+    prevalence = np.array([0.4, 0.25, 0.12, 0.06, 0.04])
+    labels = (rng.random((images, len(prevalence))) < prevalence).astype(np.int8)
+    difficulty = rng.normal(0, 1.0, labels.shape)
+
+    def run(margin):
+        score = (2 * labels - 1) * margin + difficulty + rng.normal(0, 0.15, len(prevalence)) \
+            + rng.normal(0, 0.8, labels.shape) - 0.8
+        return (score > 0).astype(np.int8)
+
+    return labels, [run(1.0 + effect) for _ in range(seeds)], [run(1.0) for _ in range(seeds)]
+
+
+def test_the_seed_and_image_interval_holds_its_level_with_three_seeds():
+    """Simulated test sets and seeds (fixed random seed): with no effect the seed-and-image interval excludes
+    0 in 2-8% of draws, and it covers a fixed effect (its expectation over seeds and test sets, computed by
+    simulation) in at least 90% of draws."""
+    from bench.report.intervals import macro_f1_weighted, seed_image_bounds
+
+    rng = np.random.default_rng(20261128)
+
+    def difference(labels, treated, control):
+        one = np.ones((1, len(labels)))
+        return np.mean([macro_f1_weighted(labels, t, one)[0] - macro_f1_weighted(labels, c, one)[0]
+                        for t, c in zip(treated, control)])
+
+    truth = np.mean([difference(*_simulated_experiment(rng, 0.3)) for _ in range(2000)])
+    assert truth > 0.05  # a real effect
+    null = [seed_image_bounds(*_simulated_experiment(rng, 0.0), resamples=400) for _ in range(800)]
+    false_positive = np.mean([not (lo <= 0 <= hi) for lo, hi in null])
+    assert 0.02 <= false_positive <= 0.08, false_positive
+    fixed = [seed_image_bounds(*_simulated_experiment(rng, 0.3), resamples=400) for _ in range(400)]
+    coverage = np.mean([lo <= truth <= hi for lo, hi in fixed])
+    assert coverage >= 0.90, coverage
+    labels, treated, control = _simulated_experiment(rng, 0.0, seeds=1)
+    assert seed_image_bounds(labels, treated, control) == (None, None)  # one seed: no interval
+
+
+def test_test_effects_use_the_saved_predictions(runs):
+    """With the runs' test predictions at hand, test effects get the seed-and-image interval, named above the
+    table; the per-run macro F1 recomputed from the predictions equals the recorded one."""
+    from bench.report.intervals import macro_f1_weighted
+    from bench.report.leaderboard import test_predictions
+
+    frame = load_runs(runs)
+    for run in frame["run"]:
+        table = test_predictions(runs / run)
+        if table is None:
+            continue
+        f1 = macro_f1_weighted(table["y"].to_numpy(), table["p"].to_numpy(), np.ones((1, len(table))))[0]
+        assert f1 == pytest.approx(frame.set_index("run").loc[run, "test:f1_macro@tuned"], abs=1e-6)
+    text = render(load_runs(runs), {}, (), runs)
+    assert "variance the test images add to every seed alike" in text

@@ -58,7 +58,8 @@ def cli():
 
 for command in (plugins.list_plugins, plugins.presets_cmd, plugins.options_cmd,
                 run.run_cmd, run.generate_cmd, sweep.sweep_cmd, sweep.ladder_cmd,
-                report.leaderboard_cmd, data.data_group, report.submit_cmd, report.record_kaggle_cmd):
+                report.leaderboard_cmd, report.archive_cmd, data.data_group, report.submit_cmd,
+                report.record_kaggle_cmd):
     cli.add_command(command)
 
 

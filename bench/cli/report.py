@@ -62,6 +62,29 @@ def leaderboard_cmd(runs_dir, fmt, out, no_plots, synthetic_dir):
     click.echo(f"wrote {out} ({len(frame)} finished runs)")
 
 
+@click.command("archive")
+@click.option("--runs-dir", default="runs", show_default=True, help="Folder of run folders.")
+@click.option("--synthetic-dir", default="synthetic", show_default=True, help="Folder of synthetic sets.")
+@click.option("--to", "dest", default="leaderboard", show_default=True,
+              help="Where the slim copies go (DEST/runs, DEST/synthetic).")
+def archive_cmd(runs_dir, synthetic_dir, dest):
+    """Copy every finished run's and measured set's records (no weights, no images) where they can be committed,
+    so the leaderboard is regenerated from them: bench leaderboard --runs-dir DEST/runs --synthetic-dir
+    DEST/synthetic --out DEST/README.md."""
+    from bench.runs.archive import archive
+
+    if not Path(runs_dir).is_dir():
+        raise BenchError(f"runs folder {runs_dir} does not exist: nothing to archive")
+    try:
+        counts = archive(Path(runs_dir), Path(synthetic_dir), Path(dest))
+    except OSError as exc:
+        raise BenchError(f"cannot archive into {dest}: {exc.strerror or exc}") from None
+    click.echo(f"archived {counts['runs']} new runs ({counts['runs kept']} already there) and {counts['sets']} new "
+               f"sets ({counts['sets kept']} already there) in {dest}; regenerate the leaderboard with: bench "
+               f"leaderboard --runs-dir {Path(dest) / 'runs'} --synthetic-dir {Path(dest) / 'synthetic'} "
+               f"--out {Path(dest) / 'README.md'}")
+
+
 @click.command("submit")
 @click.argument("run")
 @click.option("--data", "data_path", required=True, help="Kaggle folder with sample_submission.csv and test/.")

@@ -104,6 +104,11 @@ class TrainConfig:
                                             "notebooks did", new=True)
     val_rotation: bool = option(False, "the paper's dataset class: validation images rotated by random multiples "
                                        "of 90 degrees (unseeded there; drawn from the run seed here)", new=True)
+    test_normalization: Literal["none", "imagenet", "half"] = option(
+        "none", "the paper's transformer test pipelines (item 12): test and submission images are resized to the "
+                "classifier's input_size outside the model and normalised, while training and validation saw "
+                "[0, 1]: imagenet = albumentations' Normalize defaults (ImageNet mean/std; yellow takes red's), "
+                "half = mean 0.5, std 0.5 (inputs in [-1, 1])", new=True)
     channels_last: bool = option(False, "channels-last memory format of CNN inputs and weights (speed only)",
                                  runtime=True)
 

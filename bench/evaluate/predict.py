@@ -27,6 +27,26 @@ def to_input(batch: np.ndarray, device: torch.device) -> torch.Tensor:
     return to_device(batch, device).float().div_(255.0)
 
 
+# The paper's transformer test pipelines (paper-extraction section 8, item 12): albumentations `Resize` to the
+# model's input size, then `Normalize` with these per-channel (R, G, B, Y) mean and std on [0, 1] values.
+TEST_NORMALIZATION = {
+    "imagenet": ((0.485, 0.456, 0.406, 0.485), (0.229, 0.224, 0.225, 0.229)),  # A.Normalize() defaults (ViT)
+    "half": ((0.5,) * 4, (0.5,) * 4),  # Swin's mean 0.5 / std 0.5
+}
+
+
+def paper_test_inputs(x: torch.Tensor, normalization: str, size: int | None) -> torch.Tensor:
+    """[0, 1] inputs as the paper's transformer test pipelines made them: resized (bilinear) to `size`
+    outside the model when given, then normalised per channel; unchanged for `none`."""
+    if normalization == "none":
+        return x
+    if size and x.shape[-2:] != (size, size):
+        x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+    mean, std = (torch.tensor(v[: x.shape[1]], dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+                 for v in TEST_NORMALIZATION[normalization])
+    return (x - mean) / std
+
+
 def autocast(device: torch.device, precision: str):
     """bf16 or fp16 autocast on the device when asked for, else a no-op context."""
     dtype = torch.float16 if precision == "fp16" else torch.bfloat16
@@ -34,14 +54,17 @@ def autocast(device: torch.device, precision: str):
 
 
 def predict_logits(model: Classifier, data: LabelledImages, batch_size: int, device: torch.device,
-                   precision: str = "fp32", *, no_eval: bool = False, rotate_seed: int | None = None) -> torch.Tensor:
+                   precision: str = "fp32", *, no_eval: bool = False, rotate_seed: int | None = None,
+                   normalization: str = "none") -> torch.Tensor:
     """Logits (N, C) as float32 on the CPU, the model in eval mode.
 
-    Two of the paper's quirks, off by default: `no_eval` scores as its MixModel submissions did, without
+    Three of the paper's quirks, off by default: `no_eval` scores as its MixModel submissions did, without
     `model.eval()`: a copy of the model in training mode, one image at a time, so BatchNorm normalises
     each image by its own statistics (the model itself is left untouched); `rotate_seed` rotates each
     image by a random multiple of 90 degrees, as the paper's dataset class did to validation images
-    (unseeded there; drawn from this seed here)."""
+    (unseeded there; drawn from this seed here); `normalization` feeds inputs as its transformer test
+    pipelines did (`paper_test_inputs`)."""
+    size = getattr(getattr(model, "options", None), "input_size", None)
     if no_eval:
         model, batch_size = copy.deepcopy(model).train(), 1
     else:
@@ -54,6 +77,7 @@ def predict_logits(model: Classifier, data: LabelledImages, batch_size: int, dev
             if g is not None:
                 turns = torch.randint(0, 4, (len(x),), generator=g)
                 x = torch.stack([torch.rot90(image, int(k), dims=(1, 2)) for image, k in zip(x, turns)])
+            x = paper_test_inputs(x, normalization, size)
             with autocast(device, precision):
                 try:
                     out.append(model(x).float().cpu())
@@ -67,7 +91,9 @@ def predict_logits(model: Classifier, data: LabelledImages, batch_size: int, dev
 
 
 def predict(model: Classifier, data: LabelledImages, batch_size: int, device: torch.device,
-            precision: str = "fp32", *, no_eval: bool = False, rotate_seed: int | None = None) -> np.ndarray:
+            precision: str = "fp32", *, no_eval: bool = False, rotate_seed: int | None = None,
+            normalization: str = "none") -> np.ndarray:
     """Sigmoid probabilities (N, C); see `predict_logits` for the paper's quirks."""
-    logits = predict_logits(model, data, batch_size, device, precision, no_eval=no_eval, rotate_seed=rotate_seed)
+    logits = predict_logits(model, data, batch_size, device, precision, no_eval=no_eval, rotate_seed=rotate_seed,
+                            normalization=normalization)
     return torch.sigmoid(logits).numpy().astype(np.float64)

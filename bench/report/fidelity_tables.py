@@ -122,6 +122,7 @@ def render(section: pd.DataFrame, extra: list[dict] = ()) -> list[str]:
                  f"`fidelity reference`), validation macro F1 @tuned "
                  f"{_num(scores.get(f'reference_val_{F1_TUNED}'))}; below 0.25 its features are flagged as too "
                  f"weak to trust.")
+    warnings = [f"**Warning:** {w}.\n" for w in sorted({s.get("reference_warning") for _, s in sets} - {None})]
     out = ["### Synthetic sets", "",
            "Each set once, measured before any classifier used it, on the penultimate features of the real-data "
            "reference classifier (torch-fidelity). FID and KID against the real train role the generator learned "
@@ -131,7 +132,7 @@ def render(section: pd.DataFrame, extra: list[dict] = ()) -> list[str]:
            "could at best reach: held-out real images (val + test against train; train against val), and real "
            "train images through the generator's sampling resolution and back. Lower FID/KID is closer; precision, "
            "recall and coverage are at most 1; density is 1 for a set like the real one.", "",
-           reference, "", closeness_table(sets), "",
+           reference, "", *warnings, closeness_table(sets), "",
            "Label consistency: the reference classifier's macro F1 on the set against the labels its images were "
            "generated for (at the reference's tuned thresholds, over the classes the set has; in brackets), next "
            "to the same on real validation images over the same classes. CAS: macro F1 on the real test role of a "

@@ -1,5 +1,6 @@
 """Numbers with their uncertainty, one way everywhere: mean ± sample std over seeds, the percentile bootstrap
-of a mean, and the Student-t interval of a mean paired difference (effects)."""
+of a mean, the Student-t interval of a mean paired difference over seeds, and (for test effects, where the
+runs' predictions are saved) the same t-interval widened by the variance that comes from the test images."""
 
 from __future__ import annotations
 
@@ -30,8 +31,7 @@ def bootstrap_bounds(values) -> tuple[float | None, float | None]:
 
 
 def bootstrap_interval(values) -> str:
-    low, high = bootstrap_bounds(values)
-    return "—" if low is None else f"[{low:.3f}, {high:.3f}]"
+    return fmt_bounds(bootstrap_bounds(values))
 
 
 def t_bounds(differences) -> tuple[float | None, float | None]:
@@ -48,10 +48,58 @@ def t_bounds(differences) -> tuple[float | None, float | None]:
 
 
 def t_interval(differences) -> str:
-    low, high = t_bounds(differences)
+    return fmt_bounds(t_bounds(differences))
+
+
+def macro_f1_weighted(labels: np.ndarray, predicted: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Macro F1 over all classes of 0/1 `predicted` against 0/1 `labels` (N, C), once per row of `weights`
+    (R, N), each row the multiplicity of every image (a bootstrap resample); a class with nothing to find and
+    nothing predicted scores 0, as in the run metrics."""
+    labels, predicted = labels.astype(np.float64), predicted.astype(np.float64)
+    tp = weights @ (labels * predicted)
+    fp = weights @ ((1 - labels) * predicted)
+    fn = weights @ (labels * (1 - predicted))
+    denominator = 2 * tp + fp + fn
+    return np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0).mean(axis=1)
+
+
+def seed_image_bounds(labels: np.ndarray, treated: list[np.ndarray], control: list[np.ndarray],
+                      resamples: int = 2000, seed: int = 0) -> tuple[float | None, float | None]:
+    """95% interval of the mean paired macro F1 difference over seeds (treated[i] against control[i], 0/1
+    predictions on the same test images) that accounts for both sources of variance.
+
+    Var(mean difference) = s^2 / n (the per-seed differences: seed-to-seed variance) + the variance that
+    the test images add and that every seed shares: from a paired bootstrap of the images (one resample
+    for every run), the mean covariance between different seeds' bootstrapped differences (each seed's
+    own bootstrap variance is left out: that part is seed noise, already in s^2). Student t with n - 1
+    degrees of freedom, so the interval is never narrower than the t-interval over seeds alone.
+    (None, None) with fewer than 2 seeds."""
+    n, images = len(treated), len(labels)
+    if n < 2:
+        return None, None
+    one = np.ones((1, images))
+    diffs = np.array([macro_f1_weighted(labels, t, one)[0] - macro_f1_weighted(labels, c, one)[0]
+                      for t, c in zip(treated, control)])
+    weights = np.random.default_rng(seed).multinomial(images, np.full(images, 1 / images), size=resamples)
+    boot = np.array([macro_f1_weighted(labels, t, weights) - macro_f1_weighted(labels, c, weights)
+                     for t, c in zip(treated, control)])  # (n, resamples)
+    covariance = np.cov(boot)
+    shared = max(0.0, float(covariance.sum() - np.trace(covariance)) / (n * (n - 1)))
+    half = stats.t.ppf(0.975, n - 1) * np.sqrt(diffs.var(ddof=1) / n + shared)
+    return float(diffs.mean() - half), float(diffs.mean() + half)
+
+
+def fmt_bounds(bounds: tuple[float | None, float | None]) -> str:
+    low, high = bounds
     return "—" if low is None else f"[{low:.3f}, {high:.3f}]"
 
 
 EFFECT_INTERVAL = ("a 95% Student-t interval of the mean paired difference over seeds (n - 1 degrees of "
                    "freedom; it holds its level with 3 seeds, where a percentile bootstrap of 3 differences, "
                    "about [min, max], excluded 0 in 25% of simulated no-effect cases)")
+
+SEED_IMAGE_INTERVAL = ("a 95% interval over seeds and test images: the variance of the mean over seeds plus the "
+                       "variance the test images add to every seed alike (the covariance between seeds of a "
+                       "paired bootstrap of the test images, 2,000 resamples), Student t with n - 1 degrees of "
+                       "freedom; in simulations with 3 seeds it excluded 0 in 2.8% of no-effect cases and "
+                       "covered a fixed effect in 97%")

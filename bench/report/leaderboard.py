@@ -24,8 +24,11 @@ from bench.records import DONE, read_json
 from bench.report import fidelity_tables, per_class
 from bench.report.intervals import (
     EFFECT_INTERVAL,
+    SEED_IMAGE_INTERVAL,
     bootstrap_interval,
     fmt,
+    fmt_bounds,
+    seed_image_bounds,
     t_interval,
 )
 
@@ -142,11 +145,44 @@ def _is_control(runs: pd.DataFrame) -> bool:
     return bool((runs["generator"] == "none").all() and (runs["strategy"] == "none").all())
 
 
-def effect_rows(section: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+def test_predictions(run_dir: Path) -> pd.DataFrame | None:
+    """A run's 0/1 test labels and predictions at its tuned thresholds, one row per image id, columns
+    (`y`, class) and (`p`, class); None when the run saved none."""
+    path = run_dir / "predictions_test.csv"
+    if not path.is_file():
+        return None
+    table = pd.read_csv(path, usecols=["Id", "Target", "Predicted"], dtype=str, keep_default_na=False)
+    out = {}
+    for prefix, column in (("y", "Target"), ("p", "Predicted")):
+        hot = np.zeros((len(table), len(CLASS_NAMES)), dtype=np.int8)
+        for i, classes in enumerate(table[column]):
+            hot[i, [int(c) for c in classes.split()]] = 1
+        out.update({(prefix, c): hot[:, c] for c in range(len(CLASS_NAMES))})
+    return pd.DataFrame(out, index=table["Id"]).sort_index()
+
+
+def _test_effect(mine: pd.DataFrame, control: pd.DataFrame, seeds: list, runs_dir: Path | None) -> str | None:
+    """The seed-and-image interval of a test effect (`SEED_IMAGE_INTERVAL`), or None when a paired run's
+    predictions are missing or the runs were not scored on the same images."""
+    if runs_dir is None or len(seeds) < 2:
+        return None
+    pairs = [(test_predictions(runs_dir / mine.loc[s, "run"]), test_predictions(runs_dir / control.loc[s, "run"]))
+             for s in seeds]
+    if any(t is None or c is None or not t.index.equals(c.index) or not t.index.equals(pairs[0][0].index)
+           for t, c in pairs):
+        return None
+    labels = pairs[0][0]["y"].to_numpy()
+    return fmt_bounds(seed_image_bounds(labels, [t["p"].to_numpy() for t, _ in pairs],
+                                        [c["p"].to_numpy() for _, c in pairs]))
+
+
+def effect_rows(section: pd.DataFrame, runs_dir: Path | None = None) -> tuple[list[str], list[list[str]], set]:
     """Each configuration against the no-synthetic control with the same classifier and training
-    settings: the mean paired difference over shared seeds, with a t-interval (`EFFECT_INTERVAL`); largest
-    test (else validation) gain first."""
-    rows, order = [], []
+    settings: the mean paired difference over shared seeds, with an interval: on test, where the runs'
+    predictions are in `runs_dir`, over seeds and test images (`SEED_IMAGE_INTERVAL`), else a t-interval
+    over seeds (`EFFECT_INTERVAL`); largest test (else validation) gain first. Also returns which
+    intervals were of which kind ({"seeds", "seeds+images"})."""
+    rows, order, kinds = [], [], set()
     for (group, *names), runs in section.groupby(["group", *NAMES], sort=True):
         if _is_control(runs):
             continue
@@ -160,12 +196,15 @@ def effect_rows(section: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
             diff = (mine.loc[seeds, key] - control.loc[seeds, key]) if seeds else pd.Series(dtype=float)
             diff = diff.dropna()
             means[role] = diff.mean() if len(diff) else float("-inf")
-            cells += [f"{diff.mean():+.3f}" if len(diff) else "—", t_interval(diff)]
+            interval = _test_effect(mine, control, seeds, runs_dir) if role == "test" and len(diff) else None
+            if len(diff) >= 2:
+                kinds.add("seeds+images" if interval else "seeds")
+            cells += [f"{diff.mean():+.3f}" if len(diff) else "—", interval or t_interval(diff)]
         rows.append(cells)
         order.append((-means["test"] if np.isfinite(means["test"]) else -means["val"], group))
     headers = [*NAMES, "config", "paired seeds", "Δ val macro F1 @tuned", "val 95% CI", "Δ test macro F1 @tuned",
                "test 95% CI"]
-    return headers, [row for _, row in sorted(zip(order, rows), key=lambda pair: pair[0])]
+    return headers, [row for _, row in sorted(zip(order, rows), key=lambda pair: pair[0])], kinds
 
 
 def _verdict(effects: list[list[str]], has_test: bool) -> str:
@@ -221,12 +260,14 @@ def render_section(section: pd.DataFrame, sets: list[dict] = (), runs_dir: Path 
            f"of the mean over seeds (coarse with 3 seeds; none with 1).", "",
            _versions_note(section), "",
            "### Main table", "", tabulate(rows, headers, tablefmt="github", disable_numparse=True), ""]
-    effect_headers, effects = effect_rows(section)
+    effect_headers, effects, kinds = effect_rows(section, runs_dir)
     if effects:
+        method = (f"on validation{' and where test predictions are missing' if 'seeds' in kinds else ''}, "
+                  f"{EFFECT_INTERVAL}; on test, {SEED_IMAGE_INTERVAL}") if "seeds+images" in kinds else EFFECT_INTERVAL
         out += ["### Effect against the no-synthetic control", "",
                 "Change in macro F1 @tuned against the run with generator `none` and strategy `none` and the same "
-                f"classifier and training settings, paired by seed; the interval is {EFFECT_INTERVAL}. An interval "
-                "that contains 0 is no evidence of an effect.", "",
+                f"classifier and training settings, paired by seed; the interval is {method}. An interval "
+                "that contains 0 is no evidence of an effect; with one seed there is no interval (—).", "",
                 tabulate(effects, effect_headers, tablefmt="github", disable_numparse=True), "",
                 _verdict(effects, has_test), ""]
         out += per_class.render(section, runs_dir)
@@ -241,8 +282,6 @@ def render_section(section: pd.DataFrame, sets: list[dict] = (), runs_dir: Path 
                 "optimism; the @0.5 and mAP gaps do not.", "",
                 tabulate(rows, headers, tablefmt="github", disable_numparse=True), ""]
     out += fidelity_tables.render(section, sets)
-    warnings = sorted(set(section["fidelity:reference_warning"].dropna()))
-    out += [f"**Warning:** {w}." for w in warnings] + ([""] if warnings else [])
     if has_test:
         absent = sorted({c for classes in section["absent_test"] for c in classes})
         if absent:

@@ -84,8 +84,10 @@ def write_submission(folder: Path, data: Path, out: Path, device: torch.device, 
     cached = image_cache.build(cache_dir() / "kaggle-test" / f"test-{signature[:16]}" / f"r{resolution}", source, ids,
                                labels, resolution, signature=signature, skip_bad=False, workers=workers)
     images = LabelledImages(cached.ids, cached.labels, cached.images, cached.fingerprint, rows=cached.rows)
-    no_eval = bool(read_json(folder, "config.json")["train"].get("no_eval_inference", False))  # the paper's bug
-    probs = predict(load_classifier(folder, device), images, 64, device, no_eval=no_eval)
+    train = read_json(folder, "config.json")["train"]  # the paper's bugs, where the run had them
+    probs = predict(load_classifier(folder, device), images, 64, device,
+                    no_eval=bool(train.get("no_eval_inference", False)),
+                    normalization=train.get("test_normalization", "none"))
     frame = pd.DataFrame({"Id": ids, "Predicted": binarize(probs, thresholds)})
     write_text(out, frame.to_csv(index=False))
     check_submission(out, sample)

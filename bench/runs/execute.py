@@ -328,9 +328,9 @@ def _train_and_record(cfg: RunConfig, data: LabelledImages, split: Split, roles:
 
     evaluated = [role for role in ("val", "test") if len(roles[role])]
     # the paper's quirks: validation images rotated; test scored without model.eval() (validation in eval mode,
-    # as its validation notebooks did)
+    # as its validation notebooks did) and, for its transformers, resized and normalised outside the model
     quirks = {"val": {"rotate_seed": rotation_seed(cfg.train, cfg.seed, 0)},
-              "test": {"no_eval": cfg.train.no_eval_inference}}
+              "test": {"no_eval": cfg.train.no_eval_inference, "normalization": cfg.train.test_normalization}}
     probs = {role: predict(model, roles[role], cfg.train.eval_batch_size, device, cfg.train.precision,
                            **quirks[role]) for role in evaluated}
     thresholds = tune_thresholds(probs["val"], roles["val"].labels)
