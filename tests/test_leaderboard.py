@@ -63,7 +63,7 @@ def test_bootstrap_interval_and_paired_effects():
     import numpy as np
     import pandas as pd
 
-    from bench.report.leaderboard import _verdict, bootstrap_interval, effect_rows
+    from bench.report.leaderboard import _verdict, bootstrap_interval, effect_rows, summary_lines
 
     assert bootstrap_interval([0.5]) == "—"
     low, high = (float(x) for x in bootstrap_interval([0.1, 0.2, 0.3, 0.4]).strip("[]").split(","))
@@ -85,6 +85,11 @@ def test_bootstrap_interval_and_paired_effects():
     assert row["Δ test macro F1 @tuned"] == "-0.050"
     assert row["test 95% CI"] == "[-0.050, -0.050]"  # the same difference on every seed
     assert np.isclose(float(row["val 95% CI"].strip("[]").split(",")[0]), 0.02)
+    frame = pd.DataFrame(rows).assign(dataset="synthetic-cells", split="stratified")
+    (line, misleading) = summary_lines(frame, effects)
+    assert "Below it on test: ddpm/mix_rep/resnet18 (-0.050 [-0.050, -0.050])" in line
+    assert misleading == ("  Above the control on validation but not on test: ddpm/mix_rep/resnet18 "
+                          "(-0.050 [-0.050, -0.050]).")
     verdict = _verdict(effects, has_test=True)  # +0.02 on every seed on validation, -0.05 on test
     assert ("on validation, above the control: ddpm/mix_rep/resnet18; below it: none; "
             "on test, above the control: none; below it: ddpm/mix_rep/resnet18.") in verdict
@@ -225,3 +230,6 @@ def test_test_effects_use_the_saved_predictions(runs):
         assert f1 == pytest.approx(frame.set_index("run").loc[run, "test:f1_macro@tuned"], abs=1e-6)
     text = render(load_runs(runs), {}, (), runs)
     assert "variance the test images add to every seed alike" in text
+    summary = text.split("## Summary", 1)[1].split("\n## ", 1)[0]  # at the top, before the first section
+    assert "1 configuration against the no-synthetic control (2 paired seeds)" in summary
+    assert "No evidence either way: 1" in summary

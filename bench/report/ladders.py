@@ -65,6 +65,17 @@ def render_one(ladder: dict, frame: pd.DataFrame) -> list[str]:
     return out
 
 
+def summary_lines(frame: pd.DataFrame, runs_dir: Path | None) -> list[str]:
+    """One bullet per ladder with a verdict: its line from the ladder's section below."""
+    out = []
+    for ladder in (load(runs_dir) if runs_dir is not None and not frame.empty else []):
+        verdict = [line for line in render_one(ladder, frame) if line.startswith("**Verdict:**")]
+        if verdict:
+            out.append(f"- **Ladder `{ladder['from']}` → `{ladder['to']}`**: "
+                       + verdict[0].removeprefix("**Verdict:** "))
+    return out
+
+
 def render(frame: pd.DataFrame, runs_dir: Path | None) -> str:
     ladders = load(runs_dir) if runs_dir is not None else []
     if not ladders or frame.empty:

@@ -226,7 +226,41 @@ def _verdict(effects: list[list[str]], has_test: bool) -> str:
     return "**Verdict (95% intervals entirely above or below 0):** " + "; ".join(parts) + "."
 
 
-def render_section(section: pd.DataFrame, sets: list[dict] = (), runs_dir: Path | None = None) -> str:
+def _bounds(interval: str) -> tuple[float, float] | None:
+    return tuple(float(x) for x in interval.strip("[]").split(",")) if interval.startswith("[") else None
+
+
+def summary_lines(section: pd.DataFrame, effects: list[list[str]]) -> list[str]:
+    """What a section's effect table says, in a few bullets for the top of the leaderboard: which
+    configurations lie above or below the control on test (by their 95% intervals), which looked better
+    on validation without holding on test, and how many show no evidence either way."""
+    if not effects:
+        return []
+    first = section.iloc[0]
+    where = f"{first['dataset']} · split `{first['split']}`"
+    has_test = section[f"test:{F1_TUNED}"].notna().any()
+    role, delta, column = ("test", -2, -1) if has_test else ("validation", -4, -3)
+
+    def named(rows):
+        return ", ".join(f"{'/'.join(r[:len(NAMES)])} ({r[delta]} {r[column]})" for r in rows) or "none"
+
+    above = [r for r in effects if (_bounds(r[column]) or (0, 0))[0] > 0]
+    below = [r for r in effects if (_bounds(r[column]) or (0, 0))[1] < 0]
+    unsure = [r for r in effects if _bounds(r[column]) and r not in above and r not in below]
+    out = [f"- **{where}**: {len(effects)} configuration{'s' if len(effects) != 1 else ''} against the "
+           f"no-synthetic control ({', '.join(sorted({str(r[len(NAMES) + 1]) for r in effects}))} paired seeds). "
+           f"Above it on {role}: {named(above)}. Below it on {role}: {named(below)}. "
+           f"No evidence either way: {len(unsure)}; without an interval (one seed): "
+           f"{len(effects) - len(above) - len(below) - len(unsure)}."]
+    if has_test:
+        misleading = [r for r in effects if (_bounds(r[-3]) or (0, 0))[0] > 0 and r not in above]
+        if misleading:
+            out.append(f"  Above the control on validation but not on test: {named(misleading)}.")
+    return out
+
+
+def render_section(section: pd.DataFrame, sets: list[dict] = (), runs_dir: Path | None = None,
+                   effect_table: tuple | None = None) -> str:
     first = section.iloc[0]
     has_test = section[f"test:{F1_TUNED}"].notna().any()
     main_cols = {f"val:{k}": f"val {v}" for k, v in LABELS.items() if k != F1_MICRO_TUNED}
@@ -260,7 +294,7 @@ def render_section(section: pd.DataFrame, sets: list[dict] = (), runs_dir: Path 
            f"of the mean over seeds (coarse with 3 seeds; none with 1).", "",
            _versions_note(section), "",
            "### Main table", "", tabulate(rows, headers, tablefmt="github", disable_numparse=True), ""]
-    effect_headers, effects, kinds = effect_rows(section, runs_dir)
+    effect_headers, effects, kinds = effect_table or effect_rows(section, runs_dir)
     if effects:
         method = (f"on validation{' and where test predictions are missing' if 'seeds' in kinds else ''}, "
                   f"{EFFECT_INTERVAL}; on test, {SEED_IMAGE_INTERVAL}") if "seeds+images" in kinds else EFFECT_INTERVAL
@@ -305,9 +339,11 @@ def render(frame: pd.DataFrame, figures: dict[str, list[tuple[str, str]]] | None
               "All macro averages are over all 28 classes.", ""]
     if frame.empty:
         return "\n".join(header + ["No finished runs yet: run `bench run` first.", ""])
-    sections = []
+    sections, summary = [], []
     for _, section in frame.groupby(["dataset", "dataset_fp", "split", "split_fp"], sort=True):
-        text = render_section(section, sets, runs_dir)
+        effect_table = effect_rows(section, runs_dir)
+        summary += summary_lines(section, effect_table[1])
+        text = render_section(section, sets, runs_dir, effect_table)
         pictures = (figures or {}).get(section_stem(section), [])
         if pictures:
             text += "\n### Figures\n\n" + "\n\n".join(f"{c}:\n\n![{c}]({f})" for c, f in pictures) + "\n"
@@ -315,4 +351,9 @@ def render(frame: pd.DataFrame, figures: dict[str, list[tuple[str, str]]] | None
     from bench.report import ladders  # noqa: PLC0415
     from bench.report.paper import markdown  # noqa: PLC0415
 
+    summary += ladders.summary_lines(frame, runs_dir)
+    if summary:
+        header += ["## Summary", "",
+                   "Generated from the tables below (95% intervals as named in each section; effects are changes in "
+                   "macro F1 @tuned against the no-synthetic control, paired by seed).", "", *summary, ""]
     return "\n".join(header) + "\n" + "\n".join(sections) + "\n" + ladders.render(frame, runs_dir) + markdown()
