@@ -26,6 +26,10 @@ from bench.errors import BenchError
 @click.option("--requeue-signal-s", type=click.IntRange(min=10), default=120, show_default=True,
               help="SLURM warns a job this long before its time limit; the job then requeues itself and the "
                    "requeued job resumes from the last finished epoch.")
+@click.option("--max-requeues", type=click.IntRange(min=0), default=20, show_default=True,
+              help="How often a job may requeue itself at its time limit (submitit's slurm_max_num_timeout; "
+                   "each requeue resumes, so a run needs about its length / --time-min of them; pre-emptions "
+                   "are not counted).")
 @click.option("--cpus", type=click.IntRange(min=1), default=2, show_default=True, help="SLURM CPUs per job.")
 @click.option("--mem-gb", type=click.IntRange(min=1), default=16, show_default=True, help="SLURM memory per job.")
 @click.option("--array-parallelism", type=click.IntRange(min=1), default=64, show_default=True,
@@ -37,7 +41,7 @@ from bench.errors import BenchError
               help="local: jobs at once (default one per visible GPU, else 1); on a CPU each gets cores/N threads.")
 @overrides_argument
 def sweep_cmd(grid_file, launcher, show_status, runs_dir, synthetic_dir, device, partition, time_min, gpus,
-              requeue_signal_s, cpus, mem_gb, array_parallelism, loggers, wait, parallel, overrides):
+              requeue_signal_s, max_requeues, cpus, mem_gb, array_parallelism, loggers, wait, parallel, overrides):
     """Run (or show) every job of a grid: datasets x generators x strategies x classifiers x presets x seeds.
 
     KEY=VALUE overrides after the grid file join the grid's own `overrides` for every job
@@ -62,7 +66,7 @@ def sweep_cmd(grid_file, launcher, show_status, runs_dir, synthetic_dir, device,
     if launcher == "slurm":
         slurm = {"slurm_partition": partition, "timeout_min": time_min, "gpus_per_node": gpus or None,
                  "cpus_per_task": cpus, "mem_gb": mem_gb, "slurm_array_parallelism": array_parallelism,
-                 "slurm_signal_delay_s": requeue_signal_s}
+                 "slurm_signal_delay_s": requeue_signal_s, "slurm_max_num_timeout": max_requeues}
         submitted = launchers.run_slurm(jobs, common, slurm, Path(runs_dir) / ".submitit", click.echo)
         if wait and submitted:
             click.echo(f"waiting for {len(submitted)} SLURM jobs (logs in {Path(runs_dir) / '.submitit'})")
@@ -143,8 +147,8 @@ def ladder_cmd(from_preset, to_preset, generator, seeds, pretrained, launcher, p
                           notes)
     common = ["--runs-dir", runs_dir, "--synthetic-dir", synthetic_dir, "--device", device]
     if launcher == "slurm":
-        launchers.run_slurm(jobs, common, {"timeout_min": 240, "cpus_per_task": 2, "mem_gb": 16},
-                            Path(runs_dir) / ".submitit", click.echo)
+        slurm = {"timeout_min": 240, "cpus_per_task": 2, "mem_gb": 16, "slurm_max_num_timeout": 20}
+        launchers.run_slurm(jobs, common, slurm, Path(runs_dir) / ".submitit", click.echo)
         return
     failed = launchers.run_local(jobs, common, click.echo, 0, parallel or 1)
     if failed:

@@ -119,7 +119,9 @@ def run_slurm(jobs: list[Job], common: list[str], slurm: dict, folder: Path, say
     if not todo:
         say(f"nothing to submit: all {len(jobs)} jobs are done")
         return []
-    executor = submitit.AutoExecutor(folder=str(folder), cluster="slurm")
+    slurm = dict(slurm)
+    executor = submitit.AutoExecutor(folder=str(folder), cluster="slurm",  # requeues allowed at the time limit
+                                     slurm_max_num_timeout=slurm.pop("slurm_max_num_timeout", 3))
     executor.update_parameters(**{k: v for k, v in slurm.items() if v is not None})
     submitted = []
     if sets:
