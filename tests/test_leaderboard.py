@@ -233,3 +233,12 @@ def test_test_effects_use_the_saved_predictions(runs):
     summary = text.split("## Summary", 1)[1].split("\n## ", 1)[0]  # at the top, before the first section
     assert "1 configuration against the no-synthetic control (2 paired seeds)" in summary
     assert "No evidence either way: 1" in summary
+
+
+def test_runs_recorded_before_an_option_existed_pair_with_runs_that_have_it_at_its_default():
+    from bench.report.leaderboard import _identity_view
+
+    old = {"train": {"lr": 0.001}, "seed": 0}
+    new = {"train": {"lr": 0.001, "ema": 0.0, "test_normalization": "none"}, "seed": 1}
+    assert _identity_view(old) == {**old} and _identity_view(new)["train"] == old["train"]
+    assert _identity_view({"train": {"lr": 0.001, "ema": 0.5}})["train"] == {"lr": 0.001, "ema": 0.5}

@@ -66,6 +66,20 @@ def sections(frame: pd.DataFrame):
         yield section_stem(section), section
 
 
+def _identity_view(config: dict) -> dict:
+    """A recorded config without the options added after it was written (`option(new=True)`) where they are
+    at their defaults, whether the record has them or predates them: runs of different harness versions with
+    the same settings then match (as their run ids do)."""
+    from bench.config import SECTION_TYPES  # noqa: PLC0415
+
+    out = dict(config)
+    for name, section_type in SECTION_TYPES.items():
+        if isinstance(out.get(name), dict):
+            fresh = {f.name: f.default for f in dataclasses.fields(section_type) if f.metadata.get("new")}
+            out[name] = {k: v for k, v in out[name].items() if not (k in fresh and v == fresh[k])}
+    return out
+
+
 def load_runs(runs_dir: Path) -> pd.DataFrame:
     """One row per finished run (a folder with `done`); unfinished folders are ignored."""
     rows = []
@@ -73,8 +87,8 @@ def load_runs(runs_dir: Path) -> pd.DataFrame:
         folder = done.parent
         config, record, metrics = (read_json(folder, name) for name in ("config.json", "record.json", "metrics.json"))
         group = config.get("group") or _fallback_group(config)
-        comparable = {k: v for k, v in config.items() if k not in ("seed", "run_id", "group", "generator",
-                                                                    "strategy", "synthetic", "fidelity")}
+        comparable = {k: v for k, v in _identity_view(config).items()
+                      if k not in ("seed", "run_id", "group", "generator", "strategy", "synthetic", "fidelity")}
         row = {"run": folder.name, "group": group, "seed": config["seed"],
                "control_key": hashlib.sha256(json.dumps(comparable, sort_keys=True).encode()).hexdigest()[:16],
                "dataset": config["dataset"]["name"], "dataset_fp": record["dataset"]["fingerprint"],
@@ -230,6 +244,10 @@ def _bounds(interval: str) -> tuple[float, float] | None:
     return tuple(float(x) for x in interval.strip("[]").split(",")) if interval.startswith("[") else None
 
 
+def _span(values: list[int]) -> str:
+    return str(min(values)) if min(values) == max(values) else f"{min(values)}-{max(values)}"
+
+
 def summary_lines(section: pd.DataFrame, effects: list[list[str]]) -> list[str]:
     """What a section's effect table says, in a few bullets for the top of the leaderboard: which
     configurations lie above or below the control on test (by their 95% intervals), which looked better
@@ -248,7 +266,7 @@ def summary_lines(section: pd.DataFrame, effects: list[list[str]]) -> list[str]:
     below = [r for r in effects if (_bounds(r[column]) or (0, 0))[1] < 0]
     unsure = [r for r in effects if _bounds(r[column]) and r not in above and r not in below]
     out = [f"- **{where}**: {len(effects)} configuration{'s' if len(effects) != 1 else ''} against the "
-           f"no-synthetic control ({', '.join(sorted({str(r[len(NAMES) + 1]) for r in effects}))} paired seeds). "
+           f"no-synthetic control ({_span([int(r[len(NAMES) + 1]) for r in effects])} paired seeds). "
            f"Above it on {role}: {named(above)}. Below it on {role}: {named(below)}. "
            f"No evidence either way: {len(unsure)}; without an interval (one seed): "
            f"{len(effects) - len(above) - len(below) - len(unsure)}."]
