@@ -3,6 +3,8 @@ byte for byte; and the committed leaderboard itself, regenerated from its commit
 
 from __future__ import annotations
 
+import json
+
 from conftest import REPO, bench_cli, folders
 
 
@@ -13,15 +15,22 @@ def _board(runs, sets, out):
 
 
 def test_an_archive_regenerates_the_same_leaderboard_and_holds_no_weights(fixture_runs, fixture_sets, tmp_path):
-    (fixture_runs / folders(fixture_runs)[0].name / "model.pt").write_bytes(b"weights")  # never archived
+    runs = folders(fixture_runs)
+    (runs[0] / "model.pt").write_bytes(b"weights")  # never archived
+    (runs[0] / "kaggle.json").write_text('{"private": 0.4}')  # tabled
+    (fixture_runs / "ladders").mkdir()
+    (fixture_runs / "ladders" / "a-to-b.json").write_text(json.dumps(
+        {"from": "a", "to": "b", "rungs": [{"name": "FROM", "runs": {"0": runs[0].name}}]}))
     result = bench_cli("archive", "--runs-dir", str(fixture_runs), "--synthetic-dir", str(fixture_sets),
                        "--to", str(tmp_path / "archive"))
     assert result.returncode == 0, result.stderr
-    assert f"archived {len(folders(fixture_runs))} new runs" in result.stdout
+    assert f"archived {len(runs)} new runs" in result.stdout
     archived = tmp_path / "archive"
     assert not list(archived.rglob("model.pt")) and not list(archived.rglob("*.npy"))
-    assert [p.name for p in folders(archived / "runs")] == [p.name for p in folders(fixture_runs)]
+    assert [p.name for p in folders(archived / "runs")] == [p.name for p in folders(fixture_runs)]  # + ladders
+    assert (archived / "runs" / "ladders" / "a-to-b.json").is_file()
     original = _board(fixture_runs, fixture_sets, tmp_path / "a" / "README.md")
+    assert "Kaggle private" in original["README.md"].decode() and "## Ladders" in original["README.md"].decode()
     assert _board(archived / "runs", archived / "synthetic", tmp_path / "b" / "README.md") == original
     again = bench_cli("archive", "--runs-dir", str(fixture_runs), "--synthetic-dir", str(fixture_sets),
                       "--to", str(archived))

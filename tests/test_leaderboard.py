@@ -219,11 +219,11 @@ def test_test_effects_use_the_saved_predictions(runs):
     """With the runs' test predictions at hand, test effects get the seed-and-image interval, named above the
     table; the per-run macro F1 recomputed from the predictions equals the recorded one."""
     from bench.report.intervals import macro_f1_weighted
-    from bench.report.leaderboard import test_predictions
+    from bench.report.leaderboard import load_test_predictions
 
     frame = load_runs(runs)
     for run in frame["run"]:
-        table = test_predictions(runs / run)
+        table = load_test_predictions(runs / run)
         if table is None:
             continue
         f1 = macro_f1_weighted(table["y"].to_numpy(), table["p"].to_numpy(), np.ones((1, len(table))))[0]

@@ -159,7 +159,7 @@ def _is_control(runs: pd.DataFrame) -> bool:
     return bool((runs["generator"] == "none").all() and (runs["strategy"] == "none").all())
 
 
-def test_predictions(run_dir: Path) -> pd.DataFrame | None:
+def load_test_predictions(run_dir: Path) -> pd.DataFrame | None:
     """A run's 0/1 test labels and predictions at its tuned thresholds, one row per image id, columns
     (`y`, class) and (`p`, class); None when the run saved none."""
     path = run_dir / "predictions_test.csv"
@@ -180,8 +180,8 @@ def _test_effect(mine: pd.DataFrame, control: pd.DataFrame, seeds: list, runs_di
     predictions are missing or the runs were not scored on the same images."""
     if runs_dir is None or len(seeds) < 2:
         return None
-    pairs = [(test_predictions(runs_dir / mine.loc[s, "run"]), test_predictions(runs_dir / control.loc[s, "run"]))
-             for s in seeds]
+    pairs = [(load_test_predictions(runs_dir / mine.loc[s, "run"]),
+              load_test_predictions(runs_dir / control.loc[s, "run"])) for s in seeds]
     if any(t is None or c is None or not t.index.equals(c.index) or not t.index.equals(pairs[0][0].index)
            for t, c in pairs):
         return None
@@ -221,16 +221,17 @@ def effect_rows(section: pd.DataFrame, runs_dir: Path | None = None) -> tuple[li
     return headers, [row for _, row in sorted(zip(order, rows), key=lambda pair: pair[0])], kinds
 
 
+def _bounds(interval: str) -> tuple[float, float] | None:
+    return tuple(float(x) for x in interval.strip("[]").split(",")) if interval.startswith("[") else None
+
+
 def _verdict(effects: list[list[str]], has_test: bool) -> str:
     """Which configurations beat (and which fell below) the control, by their 95% intervals."""
-    def bounds(interval: str) -> tuple[float, float] | None:
-        return tuple(float(x) for x in interval.strip("[]").split(",")) if interval.startswith("[") else None
-
     parts = []
     for role, column in (("validation", -3), ("test", -1))[: 2 if has_test else 1]:
         named = {"above": [], "below": []}
         for row in effects:
-            ci = bounds(row[column])
+            ci = _bounds(row[column])
             if ci and ci[0] > 0:
                 named["above"].append("/".join(row[:len(NAMES)]))
             elif ci and ci[1] < 0:
@@ -238,10 +239,6 @@ def _verdict(effects: list[list[str]], has_test: bool) -> str:
         parts.append(f"on {role}, above the control: {', '.join(named['above']) or 'none'}; "
                      f"below it: {', '.join(named['below']) or 'none'}")
     return "**Verdict (95% intervals entirely above or below 0):** " + "; ".join(parts) + "."
-
-
-def _bounds(interval: str) -> tuple[float, float] | None:
-    return tuple(float(x) for x in interval.strip("[]").split(",")) if interval.startswith("[") else None
 
 
 def _span(values: list[int]) -> str:
@@ -268,7 +265,7 @@ def summary_lines(section: pd.DataFrame, effects: list[list[str]]) -> list[str]:
     out = [f"- **{where}**: {len(effects)} configuration{'s' if len(effects) != 1 else ''} against the "
            f"no-synthetic control ({_span([int(r[len(NAMES) + 1]) for r in effects])} paired seeds). "
            f"Above it on {role}: {named(above)}. Below it on {role}: {named(below)}. "
-           f"No evidence either way: {len(unsure)}; without an interval (one seed): "
+           f"No evidence either way: {len(unsure)}; without an interval (fewer than 2 paired seeds): "
            f"{len(effects) - len(above) - len(below) - len(unsure)}."]
     if has_test:
         misleading = [r for r in effects if (_bounds(r[-3]) or (0, 0))[0] > 0 and r not in above]
