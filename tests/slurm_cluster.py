@@ -87,7 +87,7 @@ def _start_munge(root: Path) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def _wait_until(check, seconds: float, what: str, log: Path) -> None:
+def wait_until(check, seconds: float, what: str, log: Path) -> None:
     deadline = time.monotonic() + seconds
     while not check():
         if time.monotonic() > deadline:
@@ -107,12 +107,12 @@ def cluster():
     env = {**os.environ, "SLURM_CONF": str(conf)}
     daemons = [_start_munge(root)]
     try:
-        _wait_until(lambda: (root / "munge" / "socket").exists(), 30, "munged start", root / "munge/munged.log")
+        wait_until(lambda: (root / "munge" / "socket").exists(), 30, "munged start", root / "munge/munged.log")
         daemons.append(subprocess.Popen([_daemon("slurmctld"), "-D", "-c", "-f", str(conf)], env=env,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         daemons.append(subprocess.Popen([_daemon("slurmd"), "-D", "-f", str(conf)], env=env,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        _wait_until(lambda: _node_idle(env), 60, "the node coming up idle", root / "slurmctld.log")
+        wait_until(lambda: _node_idle(env), 60, "the node coming up idle", root / "slurmctld.log")
         yield env
     finally:
         subprocess.run(["scancel", "--full", "-u", subprocess.run(["id", "-un"], capture_output=True,

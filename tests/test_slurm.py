@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 
 import pytest
 import slurm_cluster
 import yaml
 from conftest import TINY, bench_cli, folders
+from slurm_cluster import wait_until
 
 from bench.runs import sweep
 
@@ -73,32 +73,24 @@ def test_a_signalled_job_is_requeued_and_resumes_to_the_same_result(slurm, tmp_p
     script = next((runs / ".submitit").rglob("*_submission.sh")).read_text()
     assert "#SBATCH --signal=USR2@90" in script  # the time limit's warning is this same signal
 
-    _wait_for(lambda: (run_dir / "checkpoint.pt").exists() or (run_dir / "done").exists(), 600, "a first epoch")
+    log = run_dir / "log.txt"  # shown by wait_until when a wait times out
+    wait_until(lambda: (run_dir / "checkpoint.pt").exists() or (run_dir / "done").exists(), 600, "a first epoch", log)
     assert not (run_dir / "done").exists(), "the run finished before it could be signalled; give it more epochs"
     signalled = subprocess.run(["scancel", "--signal=USR2", job_id], env=slurm, capture_output=True, text=True)
     assert signalled.returncode == 0, signalled.stderr
-    _wait_for(lambda: "JobState=PENDING" in _show(job_id, slurm), 300, "the job going back to the queue")
-    print(_show(job_id, slurm))
+    wait_until(lambda: "JobState=PENDING" in _show(job_id, slurm), 300, "the job going back to the queue", log)
     # SLURM holds a requeued job back for a while (BeginTime); let it start at once
     subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], env=slurm, capture_output=True)
-    _wait_for(lambda: (run_dir / "done").exists(), 900, "the requeued run finishing")
-    _wait_for(lambda: job_id.split("_")[0] not in _queue(slurm), 120, "the job leaving the queue")
+    wait_until(lambda: (run_dir / "done").exists(), 900, "the requeued run finishing", log)
+    wait_until(lambda: job_id.split("_")[0] not in _queue(slurm), 120, "the job leaving the queue", log)
 
-    log = (run_dir / "log.txt").read_text()
-    assert "resumed from" in log  # it was stopped and picked up where it left off
+    assert "resumed from" in log.read_text()  # it was stopped and picked up where it left off
     logs = "".join(p.read_text() for p in (runs / ".submitit").rglob("*.err"))
     assert "requeu" in logs.lower()
     plain = bench_cli("run", *long_run, "--runs-dir", str(tmp_path / "plain"), cwd=tmp_path)
     assert plain.returncode == 0, plain.stderr
     (uninterrupted,) = folders(tmp_path / "plain")
     assert (run_dir / "metrics.json").read_bytes() == (uninterrupted / "metrics.json").read_bytes()
-
-
-def _wait_for(check, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, f"{what} did not happen within {seconds:.0f} s"
-        time.sleep(0.25)
 
 
 def _queue(env: dict) -> str:

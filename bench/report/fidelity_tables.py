@@ -122,7 +122,8 @@ def render(section: pd.DataFrame, extra: list[dict] = ()) -> list[str]:
                  f"`fidelity reference`), validation macro F1 @tuned "
                  f"{_num(scores.get(f'reference_val_{F1_TUNED}'))}; below 0.25 its features are flagged as too "
                  f"weak to trust.")
-    warnings = [f"**Warning:** {w}.\n" for w in sorted({s.get("reference_warning") for _, s in sets} - {None})]
+    warnings = [line for w in sorted({s.get("reference_warning") for _, s in sets} - {None})
+                for line in (f"**Warning:** {w}.", "")]
     out = ["### Synthetic sets", "",
            "Each set once, measured before any classifier used it, on the penultimate features of the real-data "
            "reference classifier (torch-fidelity). FID and KID against the real train role the generator learned "

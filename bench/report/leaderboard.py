@@ -175,13 +175,20 @@ def load_test_predictions(run_dir: Path) -> pd.DataFrame | None:
     return pd.DataFrame(out, index=table["Id"]).sort_index()
 
 
-def _test_effect(mine: pd.DataFrame, control: pd.DataFrame, seeds: list, runs_dir: Path | None) -> str | None:
+def _test_effect(mine: pd.DataFrame, control: pd.DataFrame, seeds: list, runs_dir: Path | None,
+                 loaded: dict) -> str | None:
     """The seed-and-image interval of a test effect (`SEED_IMAGE_INTERVAL`), or None when a paired run's
-    predictions are missing or the runs were not scored on the same images."""
+    predictions are missing or the runs were not scored on the same images. `loaded` keeps each run's
+    predictions, read once however many configurations share its control run."""
     if runs_dir is None or len(seeds) < 2:
         return None
-    pairs = [(load_test_predictions(runs_dir / mine.loc[s, "run"]),
-              load_test_predictions(runs_dir / control.loc[s, "run"])) for s in seeds]
+
+    def predictions(run: str) -> pd.DataFrame | None:
+        if run not in loaded:
+            loaded[run] = load_test_predictions(runs_dir / run)
+        return loaded[run]
+
+    pairs = [(predictions(mine.loc[s, "run"]), predictions(control.loc[s, "run"])) for s in seeds]
     if any(t is None or c is None or not t.index.equals(c.index) or not t.index.equals(pairs[0][0].index)
            for t, c in pairs):
         return None
@@ -196,7 +203,7 @@ def effect_rows(section: pd.DataFrame, runs_dir: Path | None = None) -> tuple[li
     predictions are in `runs_dir`, over seeds and test images (`SEED_IMAGE_INTERVAL`), else a t-interval
     over seeds (`EFFECT_INTERVAL`); largest test (else validation) gain first. Also returns which
     intervals were of which kind ({"seeds", "seeds+images"})."""
-    rows, order, kinds = [], [], set()
+    rows, order, kinds, loaded = [], [], set(), {}
     for (group, *names), runs in section.groupby(["group", *NAMES], sort=True):
         if _is_control(runs):
             continue
@@ -210,7 +217,7 @@ def effect_rows(section: pd.DataFrame, runs_dir: Path | None = None) -> tuple[li
             diff = (mine.loc[seeds, key] - control.loc[seeds, key]) if seeds else pd.Series(dtype=float)
             diff = diff.dropna()
             means[role] = diff.mean() if len(diff) else float("-inf")
-            interval = _test_effect(mine, control, seeds, runs_dir) if role == "test" and len(diff) else None
+            interval = _test_effect(mine, control, seeds, runs_dir, loaded) if role == "test" and len(diff) else None
             if len(diff) >= 2:
                 kinds.add("seeds+images" if interval else "seeds")
             cells += [f"{diff.mean():+.3f}" if len(diff) else "—", interval or t_interval(diff)]

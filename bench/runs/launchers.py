@@ -131,12 +131,10 @@ def run_slurm(jobs: list[Job], common: list[str], slurm: dict, folder: Path, say
         say(f"submitted {len(set_jobs)} synthetic-set jobs: {', '.join(j.job_id for j in set_jobs)}")
         executor.update_parameters(slurm_additional_parameters={  # runs start once every set is written
             "dependency": "afterok:" + ":".join(j.job_id for j in set_jobs), "kill-on-invalid-dep": "yes"})
-    if todo:
-        gpus = int(slurm.get("gpus_per_node") or 0)
-        run_jobs = executor.map_array(run_command, [in_job(["run", *j.args, *common], gpus) for j in todo])
-        submitted += run_jobs
-        say(f"submitted {len(run_jobs)} run jobs: {', '.join(j.job_id for j in run_jobs)}")
-    return submitted
+    gpus = int(slurm.get("gpus_per_node") or 0)
+    run_jobs = executor.map_array(run_command, [in_job(["run", *j.args, *common], gpus) for j in todo])
+    say(f"submitted {len(run_jobs)} run jobs: {', '.join(j.job_id for j in run_jobs)}")
+    return submitted + run_jobs
 
 
 def wait_slurm(submitted: list, poll_s: float = 5.0) -> None:
