@@ -61,3 +61,49 @@ def test_a_ladder_runs_and_is_tabled(tmp_path):
     bench_cli("leaderboard", "--out", str(board), "--no-plots", cwd=tmp_path)
     text = board.read_text()
     assert "## Ladders" in text and "**Verdict:**" in text and "| train.lr" in text
+
+
+def _fabricated_ladder(seeds, gaps):
+    """A ladder manifest and its runs' frame: rung -> the validation − test gap of each seed (test fixed)."""
+    import pandas as pd
+
+    from bench.evaluate.metrics import F1_TUNED
+
+    rows, rungs = [], []
+    for name, by_seed in gaps.items():
+        runs = {}
+        for seed in seeds:
+            rid = f"{name}-{seed}"
+            runs[str(seed)] = rid
+            test = 0.30 + 0.01 * seed
+            rows.append({"run": rid, f"val:{F1_TUNED}": test + by_seed[seed], f"test:{F1_TUNED}": test,
+                         f"gap:{F1_TUNED}": by_seed[seed]})
+        rungs.append({"name": name, "changes": {}, "runs": runs})
+    return {"name": "a--b", "from": "a", "to": "b", "rungs": rungs}, pd.DataFrame(rows)
+
+
+def test_the_verdict_names_the_rung_that_closes_the_gap_with_its_interval():
+    from bench.report import ladders
+
+    ladder, frame = _fabricated_ladder([0, 1, 2], {
+        "FROM": [0.20, 0.22, 0.18], "train.lr": [0.19, 0.22, 0.17],
+        "train.no_eval_inference": [0.02, 0.03, 0.01], "TO": [0.01, 0.02, 0.0]})
+    line = ladders.verdict(ladder, frame)
+    assert line.startswith("**Verdict:** from FROM to TO the validation − test gap of macro F1 @tuned changes by "
+                           "-0.190 [")
+    assert "`train.no_eval_inference` (-0.180 [" in line and "its interval excludes 0" in line
+    table = "\n".join(ladders.render_one(ladder, frame))
+    assert "| train.lr " in table and "-0.007 [" in table  # Δ gap of the lr rung, with its t-interval
+    noisy, frame = _fabricated_ladder([0, 1, 2], {
+        "FROM": [0.20, 0.22, 0.18], "train.lr": [0.10, 0.30, 0.05], "TO": [0.10, 0.25, 0.06]})
+    assert "includes 0, so with these seeds it is not told apart" in ladders.verdict(noisy, frame)
+
+
+def test_a_ladder_from_one_seed_says_it_has_no_interval():
+    from bench.report import ladders
+
+    ladder, frame = _fabricated_ladder([0], {"FROM": [0.2], "train.lr": [0.1], "TO": [0.05]})
+    assert "no interval (1 seed)" in "\n".join(ladders.render_one(ladder, frame))
+    assert "no interval: one seed cannot tell it from seed noise" in ladders.verdict(ladder, frame)
+    pending, frame = _fabricated_ladder([0, 1], {"FROM": [0.2, 0.1], "train.lr": [0.1, 0.1]})
+    assert ladders.verdict(pending, frame).startswith("*Verdict pending")

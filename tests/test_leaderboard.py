@@ -77,7 +77,7 @@ def test_bootstrap_interval_and_paired_effects():
                      "control_key": "k", "val:f1_macro@tuned": base + 0.02, "test:f1_macro@tuned": base - 0.15})
     rows.append({"group": "other", "generator": "none", "strategy": "none", "classifier": "resnet18", "seed": 0,
                  "control_key": "x", "val:f1_macro@tuned": 0.9, "test:f1_macro@tuned": 0.9})  # other settings
-    headers, effects, kinds = effect_rows(pd.DataFrame(rows))
+    headers, effects, kinds = effect_rows(pd.DataFrame(rows).assign(train_images=100))
     assert kinds == {"seeds"}  # no runs folder: no test predictions to resample
     assert len(effects) == 1
     row = dict(zip(headers, effects[0]))
@@ -85,7 +85,7 @@ def test_bootstrap_interval_and_paired_effects():
     assert row["Δ test macro F1 @tuned"] == "-0.050"
     assert row["test 95% CI"] == "[-0.050, -0.050]"  # the same difference on every seed
     assert np.isclose(float(row["val 95% CI"].strip("[]").split(",")[0]), 0.02)
-    frame = pd.DataFrame(rows).assign(dataset="synthetic-cells", split="stratified")
+    frame = pd.DataFrame(rows).assign(dataset="synthetic-cells", split="stratified", train_images=100)
     (line, misleading) = summary_lines(frame, effects)
     assert "Below it on test: ddpm/mix_rep/resnet18 (-0.050 [-0.050, -0.050])" in line
     assert misleading == ("  Above the control on validation but not on test: ddpm/mix_rep/resnet18 "
@@ -93,6 +93,33 @@ def test_bootstrap_interval_and_paired_effects():
     verdict = _verdict(effects, has_test=True)  # +0.02 on every seed on validation, -0.05 on test
     assert ("on validation, above the control: ddpm/mix_rep/resnet18; below it: none; "
             "on test, above the control: none; below it: ddpm/mix_rep/resnet18.") in verdict
+
+
+def test_effects_at_several_train_sizes_pair_within_a_size_and_read_as_learning_curves():
+    import pandas as pd
+
+    from bench.report.leaderboard import effect_rows, effects_by_size, summary_lines
+
+    rows = []
+    for size, gain in ((50, 0.10), (500, -0.02)):  # synthetic images help with little real data only
+        for seed in range(3):
+            base = 0.2 + 0.01 * seed + size / 5000
+            for group, generator, strategy, shift in (("c", "none", "none", 0.0), ("g", "edm", "concat", gain)):
+                rows.append({"group": f"{group}{size}", "generator": generator, "strategy": strategy,
+                             "classifier": "resnet18", "seed": seed, "control_key": f"k{size}",
+                             "train_images": size, "val:f1_macro@tuned": base + shift,
+                             "test:f1_macro@tuned": base + shift + (0.001 * seed if shift > 0 else 0.0)})
+    frame = pd.DataFrame(rows).assign(dataset="synthetic-cells", split="stratified")
+    headers, effects, _ = effect_rows(frame)
+    assert [row[3] for row in effects] == ["g50 · 50 train images", "g500 · 500 train images"]  # by size
+    curve_headers, curves = effects_by_size(effects)
+    assert curve_headers[3:] == ["Δ test at 50 train images (95%)", "Δ test at 500 train images (95%)"]
+    assert curves == [["edm", "concat", "resnet18", effects[0][-2] + " " + effects[0][-1], "-0.020 [-0.020, -0.020]"]]
+    assert effects[0][-2] == "+0.101"  # paired with the control of its own size, not the other one's
+    (line,) = summary_lines(frame, effects)
+    assert "Above it on test: edm/concat/resnet18 at 50 train images (+0.101" in line
+    assert "Below it on test: edm/concat/resnet18 at 500 train images (-0.020" in line
+    assert effects_by_size(effect_rows(frame[frame["train_images"] == 50])[1]) is None
 
 
 def test_cli_writes_figures_beside_the_markdown_byte_for_byte(runs, tmp_path):
@@ -219,7 +246,7 @@ def test_test_effects_use_the_saved_predictions(runs):
     """With the runs' test predictions at hand, test effects get the seed-and-image interval, named above the
     table; the per-run macro F1 recomputed from the predictions equals the recorded one."""
     from bench.report.intervals import macro_f1_weighted
-    from bench.report.leaderboard import load_test_predictions
+    from bench.report.paired import load_test_predictions
 
     frame = load_runs(runs)
     for run in frame["run"]:

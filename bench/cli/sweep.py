@@ -128,6 +128,8 @@ def ladder_cmd(from_preset, to_preset, generator, seeds, pretrained, launcher, p
         extra += ("classifier.pretrained=false", "classifier.init=random")
         notes.append("offline: both ends with classifier.pretrained=false classifier.init=random (--pretrained keeps "
                      "the presets' ImageNet weights)")
+    if overrides:
+        notes.append("both ends with " + " ".join(f"`{item}`" for item in overrides))
     flags = {"generator.name": generator}
     ends = [config.normalise(config.build(Path(p) if Path(p).is_file() else None, flags, extra,
                                           None if Path(p).is_file() else p), lambda line: None)

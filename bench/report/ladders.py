@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
 from bench.evaluate.metrics import F1_TUNED
 from bench.report.intervals import fmt, t_interval
+from bench.report.paired import PairedTest
 
 
 def load(runs_dir: Path) -> list[dict]:
@@ -31,48 +31,91 @@ def _scores(frame: pd.DataFrame, runs: dict, key: str) -> pd.Series:
                      dtype=float).dropna()
 
 
-def render_one(ladder: dict, frame: pd.DataFrame) -> list[str]:
+def _interval(diff: pd.Series, seeded: str | None) -> str:
+    return seeded or (t_interval(diff) if len(diff) >= 2 else "no interval (1 seed)")
+
+
+def _excludes_zero(interval: str) -> bool:
+    if not interval.startswith("["):
+        return False
+    low, high = (float(x) for x in interval.strip("[]").split(","))
+    return low > 0 or high < 0
+
+
+def render_one(ladder: dict, frame: pd.DataFrame, runs_dir: Path | None = None) -> list[str]:
     first = ladder["rungs"][0]
     base = {role: _scores(frame, first["runs"], f"{role}:{F1_TUNED}") for role in ("val", "test", "gap")}
-    rows, gap_moves = [], {}
+    paired = PairedTest(runs_dir)
+    rows = []
     for rung in ladder["rungs"]:
         scores = {role: _scores(frame, rung["runs"], f"{role}:{F1_TUNED}") for role in ("val", "test", "gap")}
         cells = [rung["name"], len(scores["val"]), fmt(scores["val"]), fmt(scores["test"]), fmt(scores["gap"])]
         for role in ("val", "test", "gap"):
             seeds = sorted(set(scores[role].index) & set(base[role].index))
             diff = scores[role][seeds] - base[role][seeds]
-            cells += [f"{diff.mean():+.3f} {t_interval(diff)}" if len(diff) and rung is not first else "—"]
-            if role == "gap" and len(diff) and rung["name"] not in ("FROM", "TO"):
-                gap_moves[rung["name"]] = diff.mean()
+            if rung is first or not len(diff):
+                cells.append("—")
+                continue
+            seeded = paired.interval([rung["runs"][str(s)] for s in seeds],
+                                     [first["runs"][str(s)] for s in seeds]) if role == "test" else None
+            cells.append(f"{diff.mean():+.3f} {_interval(diff, seeded)}")
         rows.append(cells)
     headers = ["rung", "seeds", "val macro F1 @tuned", "test macro F1 @tuned", "gap (val − test)",
-               "Δ val vs FROM (95% t)", "Δ test vs FROM (95% t)", "Δ gap vs FROM (95% t)"]
+               "Δ val vs FROM (95%)", "Δ test vs FROM (95%)", "Δ gap vs FROM (95%)"]
     out = [f"### Ladder `{ladder['from']}` → `{ladder['to']}`", "",
            "Each rung is FROM with one group of settings switched to TO's values alone (its changes: "
-           f"`runs/ladders/{ladder['name']}.json`); effects are paired by seed against FROM, with a Student-t "
-           "interval over seeds.", "", *(f"*{note}.*" for note in ladder.get("notes", [])), "",
+           f"`runs/ladders/{ladder['name']}.json`); effects are paired by seed against FROM. Intervals: on "
+           "validation and on the gap, a Student-t interval over seeds; on test, where the runs' predictions "
+           "are saved, over seeds and test images (as in the effect tables).", "",
+           *(f"*{note}.*" for note in ladder.get("notes", [])), "",
            tabulate(rows, headers, tablefmt="github", disable_numparse=True), ""]
-    finished = {r["name"] for r in ladder["rungs"] if len(_scores(frame, r["runs"], f"val:{F1_TUNED}"))}
-    if gap_moves and {"FROM", "TO"} <= finished:
-        total = float(np.mean(_scores(frame, ladder["rungs"][-1]["runs"], f"gap:{F1_TUNED}"))) - \
-            float(np.mean(base["gap"]))
-        name = min(gap_moves, key=gap_moves.get) if total <= 0 else max(gap_moves, key=gap_moves.get)
-        out += [f"**Verdict:** from FROM to TO the validation − test gap of macro F1 @tuned changes by {total:+.3f}; "
-                f"the rung that moves it most in that direction on its own is `{name}` ({gap_moves[name]:+.3f}).",
-                ""]
-    else:
-        out += ["*Verdict pending: FROM, TO and the rungs need finished runs.*", ""]
+    return out + [verdict(ladder, frame), ""]
+
+
+def _gap_moves(ladder: dict, frame: pd.DataFrame) -> dict[str, tuple[float, str]]:
+    """Each rung's paired change of the validation − test gap against FROM: (mean, t-interval over seeds)."""
+    key = f"gap:{F1_TUNED}"
+    base = _scores(frame, ladder["rungs"][0]["runs"], key)
+    out = {}
+    for rung in ladder["rungs"][1:]:
+        scores = _scores(frame, rung["runs"], key)
+        seeds = sorted(set(scores.index) & set(base.index))
+        if seeds:
+            diff = scores[seeds] - base[seeds]
+            out[rung["name"]] = (diff.mean(), _interval(diff, None))
     return out
+
+
+def verdict(ladder: dict, frame: pd.DataFrame) -> str:
+    """Which rung alone moves the validation − test gap most the way FROM → TO moves it, with its interval."""
+    first, last = ladder["rungs"][0], ladder["rungs"][-1]
+    gap_moves = _gap_moves(ladder, frame)
+    if last["name"] != "TO" or "TO" not in gap_moves or first["name"] != "FROM":
+        return "*Verdict pending: FROM, TO and the rungs need finished runs.*"
+    total, total_interval = gap_moves.pop("TO")
+    if not gap_moves:
+        return "*Verdict pending: no single rung has finished runs yet.*"
+    pick = min if total <= 0 else max
+    name = pick(gap_moves, key=lambda k: gap_moves[k][0])
+    move, interval = gap_moves[name]
+    if "no interval" in interval:
+        strength = "no interval: one seed cannot tell it from seed noise"
+    elif _excludes_zero(interval):
+        strength = "its interval excludes 0"
+    else:
+        strength = "its interval includes 0, so with these seeds it is not told apart from seed noise"
+    return (f"**Verdict:** from FROM to TO the validation − test gap of macro F1 @tuned changes by {total:+.3f} "
+            f"{total_interval}; the rung that moves it most in that direction on its own is `{name}` "
+            f"({move:+.3f} {interval}; {strength}).")
 
 
 def summary_lines(frame: pd.DataFrame, runs_dir: Path | None) -> list[str]:
     """One bullet per ladder with a verdict: its line from the ladder's section below."""
     out = []
     for ladder in (load(runs_dir) if runs_dir is not None and not frame.empty else []):
-        verdict = [line for line in render_one(ladder, frame) if line.startswith("**Verdict:**")]
-        if verdict:
-            out.append(f"- **Ladder `{ladder['from']}` → `{ladder['to']}`**: "
-                       + verdict[0].removeprefix("**Verdict:** "))
+        line = verdict(ladder, frame)
+        if line.startswith("**Verdict:**"):
+            out.append(f"- **Ladder `{ladder['from']}` → `{ladder['to']}`**: " + line.removeprefix("**Verdict:** "))
     return out
 
 
@@ -82,5 +125,5 @@ def render(frame: pd.DataFrame, runs_dir: Path | None) -> str:
         return ""
     out = ["## Ladders", ""]
     for ladder in ladders:
-        out += render_one(ladder, frame)
+        out += render_one(ladder, frame, runs_dir)
     return "\n".join(out) + "\n"

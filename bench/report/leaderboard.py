@@ -27,12 +27,12 @@ from bench.report.intervals import (
     SEED_IMAGE_INTERVAL,
     bootstrap_interval,
     fmt,
-    fmt_bounds,
-    seed_image_bounds,
     t_interval,
 )
+from bench.report.paired import PairedTest
 
 NAMES = ["generator", "strategy", "classifier"]
+SIZE_MARK = " · "  # in an effect row's config cell: "<group> · <N> train images"
 
 
 def _fallback_group(config: dict) -> str:
@@ -159,51 +159,14 @@ def _is_control(runs: pd.DataFrame) -> bool:
     return bool((runs["generator"] == "none").all() and (runs["strategy"] == "none").all())
 
 
-def load_test_predictions(run_dir: Path) -> pd.DataFrame | None:
-    """A run's 0/1 test labels and predictions at its tuned thresholds, one row per image id, columns
-    (`y`, class) and (`p`, class); None when the run saved none."""
-    path = run_dir / "predictions_test.csv"
-    if not path.is_file():
-        return None
-    table = pd.read_csv(path, usecols=["Id", "Target", "Predicted"], dtype=str, keep_default_na=False)
-    out = {}
-    for prefix, column in (("y", "Target"), ("p", "Predicted")):
-        hot = np.zeros((len(table), len(CLASS_NAMES)), dtype=np.int8)
-        for i, classes in enumerate(table[column]):
-            hot[i, [int(c) for c in classes.split()]] = 1
-        out.update({(prefix, c): hot[:, c] for c in range(len(CLASS_NAMES))})
-    return pd.DataFrame(out, index=table["Id"]).sort_index()
-
-
-def _test_effect(mine: pd.DataFrame, control: pd.DataFrame, seeds: list, runs_dir: Path | None,
-                 loaded: dict) -> str | None:
-    """The seed-and-image interval of a test effect (`SEED_IMAGE_INTERVAL`), or None when a paired run's
-    predictions are missing or the runs were not scored on the same images. `loaded` keeps each run's
-    predictions, read once however many configurations share its control run."""
-    if runs_dir is None or len(seeds) < 2:
-        return None
-
-    def predictions(run: str) -> pd.DataFrame | None:
-        if run not in loaded:
-            loaded[run] = load_test_predictions(runs_dir / run)
-        return loaded[run]
-
-    pairs = [(predictions(mine.loc[s, "run"]), predictions(control.loc[s, "run"])) for s in seeds]
-    if any(t is None or c is None or not t.index.equals(c.index) or not t.index.equals(pairs[0][0].index)
-           for t, c in pairs):
-        return None
-    labels = pairs[0][0]["y"].to_numpy()
-    return fmt_bounds(seed_image_bounds(labels, [t["p"].to_numpy() for t, _ in pairs],
-                                        [c["p"].to_numpy() for _, c in pairs]))
-
-
 def effect_rows(section: pd.DataFrame, runs_dir: Path | None = None) -> tuple[list[str], list[list[str]], set]:
     """Each configuration against the no-synthetic control with the same classifier and training
     settings: the mean paired difference over shared seeds, with an interval: on test, where the runs'
     predictions are in `runs_dir`, over seeds and test images (`SEED_IMAGE_INTERVAL`), else a t-interval
     over seeds (`EFFECT_INTERVAL`); largest test (else validation) gain first. Also returns which
     intervals were of which kind ({"seeds", "seeds+images"})."""
-    rows, order, kinds, loaded = [], [], set(), {}
+    rows, order, kinds, paired = [], [], set(), PairedTest(runs_dir)
+    sizes = section["train_images"].nunique() > 1  # nested train subsets: each row says its size
     for (group, *names), runs in section.groupby(["group", *NAMES], sort=True):
         if _is_control(runs):
             continue
@@ -211,21 +174,44 @@ def effect_rows(section: pd.DataFrame, runs_dir: Path | None = None) -> tuple[li
                           & (section["strategy"] == "none")].set_index("seed")
         mine = runs.set_index("seed")
         seeds = sorted(set(mine.index) & set(control.index))
-        cells, means = [*names, group, len(seeds)], {}
+        size = int(runs["train_images"].iloc[0])
+        cells, means = [*names, f"{group}{SIZE_MARK}{size} train images" if sizes else group, len(seeds)], {}
         for role in ("val", "test"):
             key = f"{role}:{F1_TUNED}"
             diff = (mine.loc[seeds, key] - control.loc[seeds, key]) if seeds else pd.Series(dtype=float)
             diff = diff.dropna()
             means[role] = diff.mean() if len(diff) else float("-inf")
-            interval = _test_effect(mine, control, seeds, runs_dir, loaded) if role == "test" and len(diff) else None
+            interval = (paired.interval(list(mine.loc[seeds, "run"]), list(control.loc[seeds, "run"]))
+                        if role == "test" and len(diff) >= 2 and runs_dir is not None else None)
             if len(diff) >= 2:
                 kinds.add("seeds+images" if interval else "seeds")
             cells += [f"{diff.mean():+.3f}" if len(diff) else "—", interval or t_interval(diff)]
         rows.append(cells)
-        order.append((-means["test"] if np.isfinite(means["test"]) else -means["val"], group))
+        order.append((size if sizes else 0, -means["test"] if np.isfinite(means["test"]) else -means["val"], group))
     headers = [*NAMES, "config", "paired seeds", "Δ val macro F1 @tuned", "val 95% CI", "Δ test macro F1 @tuned",
                "test 95% CI"]
     return headers, [row for _, row in sorted(zip(order, rows), key=lambda pair: pair[0])], kinds
+
+
+def _label(row: list[str]) -> str:
+    """generator/strategy/classifier of an effect row, with its train size where the section has several."""
+    size = row[len(NAMES)].partition(SIZE_MARK)[2]
+    return "/".join(row[:len(NAMES)]) + (f" at {size}" if size else "")
+
+
+def effects_by_size(effects: list[list[str]]) -> tuple[list[str], list[list[str]]] | None:
+    """The test effects as learning curves: one row per generator/strategy/classifier, one column per train
+    size (the effect against the control of the same size, with its interval); None with one size."""
+    sizes = sorted({int(r[len(NAMES)].partition(SIZE_MARK)[2].split()[0]) for r in effects
+                    if SIZE_MARK in r[len(NAMES)]})
+    if len(sizes) < 2:
+        return None
+    table: dict[tuple, dict[int, str]] = {}
+    for row in effects:
+        size = int(row[len(NAMES)].partition(SIZE_MARK)[2].split()[0])
+        table.setdefault(tuple(row[:len(NAMES)]), {})[size] = f"{row[-2]} {row[-1]}"
+    headers = [*NAMES, *(f"Δ test at {n} train images (95%)" for n in sizes)]
+    return headers, [[*names, *(cells.get(n, "—") for n in sizes)] for names, cells in sorted(table.items())]
 
 
 def _bounds(interval: str) -> tuple[float, float] | None:
@@ -240,9 +226,9 @@ def _verdict(effects: list[list[str]], has_test: bool) -> str:
         for row in effects:
             ci = _bounds(row[column])
             if ci and ci[0] > 0:
-                named["above"].append("/".join(row[:len(NAMES)]))
+                named["above"].append(_label(row))
             elif ci and ci[1] < 0:
-                named["below"].append("/".join(row[:len(NAMES)]))
+                named["below"].append(_label(row))
         parts.append(f"on {role}, above the control: {', '.join(named['above']) or 'none'}; "
                      f"below it: {', '.join(named['below']) or 'none'}")
     return "**Verdict (95% intervals entirely above or below 0):** " + "; ".join(parts) + "."
@@ -264,7 +250,7 @@ def summary_lines(section: pd.DataFrame, effects: list[list[str]]) -> list[str]:
     role, delta, column = ("test", -2, -1) if has_test else ("validation", -4, -3)
 
     def named(rows):
-        return ", ".join(f"{'/'.join(r[:len(NAMES)])} ({r[delta]} {r[column]})" for r in rows) or "none"
+        return ", ".join(f"{_label(r)} ({r[delta]} {r[column]})" for r in rows) or "none"
 
     above = [r for r in effects if (_bounds(r[column]) or (0, 0))[0] > 0]
     below = [r for r in effects if (_bounds(r[column]) or (0, 0))[1] < 0]
@@ -326,6 +312,12 @@ def render_section(section: pd.DataFrame, sets: list[dict] = (), runs_dir: Path 
                 "that contains 0 is no evidence of an effect; with one seed there is no interval (—).", "",
                 tabulate(effects, effect_headers, tablefmt="github", disable_numparse=True), "",
                 _verdict(effects, has_test), ""]
+        curves = effects_by_size(effects) if has_test else None
+        if curves:
+            out += ["### Effect by real-data size", "",
+                    "The test effects above as learning curves: each cell is the change against the control "
+                    "trained on the same nested subset of the train role (validation and test unchanged).", "",
+                    tabulate(curves[1], curves[0], tablefmt="github", disable_numparse=True), ""]
         out += per_class.render(section, runs_dir)
     if has_test or has_kaggle:
         gap_cols = {f"gap:{k}": f"gap {v}" for k, v in LABELS.items()} if has_test else {}

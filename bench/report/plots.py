@@ -15,6 +15,13 @@ from bench.evaluate.metrics import F1_TUNED
 PNG = {"metadata": {"Software": None}, "dpi": 110}
 
 
+def t_quantile(counts: pd.Series) -> pd.Series:
+    """The two-sided 95% Student-t quantile for each sample size (NaN below 2: no band)."""
+    from scipy import stats
+
+    return counts.map(lambda n: stats.t.ppf(0.975, n - 1) if n >= 2 else np.nan)
+
+
 def _pyplot():
     import matplotlib
 
@@ -49,19 +56,21 @@ def val_vs_test(section: pd.DataFrame, path: Path) -> bool:
 
 def learning_curves(section: pd.DataFrame, path: Path) -> bool:
     """Test macro F1 @tuned against the number of real training images (split.train_fraction), one line per
-    generator / strategy / classifier, mean over seeds with a +- 1 std band. False with one train size."""
+    generator / strategy / classifier, mean over seeds with its 95% Student-t band (none with one seed).
+    False with one train size."""
     runs = section.dropna(subset=[f"test:{F1_TUNED}"])
     if runs.empty or runs["train_images"].nunique() < 2:
         return False
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4.5))
     for (generator, strategy, classifier), part in runs.groupby(["generator", "strategy", "classifier"], sort=True):
-        stats = part.groupby("train_images")[f"test:{F1_TUNED}"].agg(["mean", "std"]).fillna(0.0)
+        stats = part.groupby("train_images")[f"test:{F1_TUNED}"].agg(["mean", "std", "count"])
+        half = (t_quantile(stats["count"]) * stats["std"] / np.sqrt(stats["count"])).fillna(0.0)
         line = ax.plot(stats.index, stats["mean"], marker="o", label=f"{generator} / {strategy} / {classifier}")
-        ax.fill_between(stats.index, stats["mean"] - stats["std"], stats["mean"] + stats["std"],
-                        color=line[0].get_color(), alpha=0.15)
+        ax.fill_between(stats.index, stats["mean"] - half, stats["mean"] + half, color=line[0].get_color(),
+                        alpha=0.15)
     ax.set(xscale="log", xlabel="real training images (nested stratified subsets of the train role)",
-           ylabel="test macro F1 @tuned", title="learning curves (mean ± std over seeds)")
+           ylabel="test macro F1 @tuned", title="learning curves (mean over seeds, 95% t band)")
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, **PNG)

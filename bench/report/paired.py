@@ -1,0 +1,54 @@
+"""Paired test effects from the runs' saved predictions: the seed-and-image interval
+(`intervals.seed_image_bounds`) of treated runs against control runs, one pair per seed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench.data.labels import CLASS_NAMES
+from bench.report.intervals import fmt_bounds, seed_image_bounds
+
+
+def load_test_predictions(run_dir: Path) -> pd.DataFrame | None:
+    """A run's 0/1 test labels and predictions at its tuned thresholds, one row per image id, columns
+    (`y`, class) and (`p`, class); None when the run saved none."""
+    path = run_dir / "predictions_test.csv"
+    if not path.is_file():
+        return None
+    table = pd.read_csv(path, usecols=["Id", "Target", "Predicted"], dtype=str, keep_default_na=False)
+    out = {}
+    for prefix, column in (("y", "Target"), ("p", "Predicted")):
+        hot = np.zeros((len(table), len(CLASS_NAMES)), dtype=np.int8)
+        for i, classes in enumerate(table[column]):
+            hot[i, [int(c) for c in classes.split()]] = 1
+        out.update({(prefix, c): hot[:, c] for c in range(len(CLASS_NAMES))})
+    return pd.DataFrame(out, index=table["Id"]).sort_index()
+
+
+class PairedTest:
+    """Reads each run's predictions once, however many comparisons share it (a control run serves every
+    configuration of its section; a ladder's FROM every rung)."""
+
+    def __init__(self, runs_dir: Path | None):
+        self.runs_dir, self.loaded = runs_dir, {}
+
+    def predictions(self, run: str) -> pd.DataFrame | None:
+        if run not in self.loaded:
+            self.loaded[run] = load_test_predictions(self.runs_dir / run)
+        return self.loaded[run]
+
+    def interval(self, treated: list[str], control: list[str]) -> str | None:
+        """'[low, high]' for the mean paired difference of treated[i] against control[i], or None with fewer
+        than 2 pairs, without a runs folder, or when a run's predictions are missing or on other images."""
+        if self.runs_dir is None or len(treated) < 2:
+            return None
+        pairs = [(self.predictions(t), self.predictions(c)) for t, c in zip(treated, control)]
+        if any(t is None or c is None or not t.index.equals(c.index) or not t.index.equals(pairs[0][0].index)
+               for t, c in pairs):
+            return None
+        labels = pairs[0][0]["y"].to_numpy()
+        return fmt_bounds(seed_image_bounds(labels, [t["p"].to_numpy() for t, _ in pairs],
+                                            [c["p"].to_numpy() for _, c in pairs]))
