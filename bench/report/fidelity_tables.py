@@ -10,18 +10,33 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pandas as pd
 from tabulate import tabulate
 
+from bench import registry
 from bench.data.labels import CLASS_NAMES
+from bench.errors import BenchError
 from bench.evaluate.metrics import F1_TUNED
 
 
 def _num(value, digits: int = 3) -> str:
     return "—" if value is None or value != value else f"{value:.{digits}f}"
+
+
+def set_label(generator: dict, fingerprint: str) -> str:
+    """A set's name in the tables: its generator, fingerprint, and the generator options that differ from
+    the plugin's defaults (two sets of one generator then say how they differ)."""
+    try:
+        defaults = dataclasses.asdict(registry.get("generator", generator["name"]).Options())
+    except BenchError:  # the plugin is not installed here: the fingerprint alone
+        return f"{generator['name']} `{fingerprint[:8]}`"
+    changed = ", ".join(f"{k}={v}" for k, v in sorted(generator.items())
+                        if k != "name" and (k not in defaults or defaults[k] != v))
+    return f"{generator['name']} `{fingerprint[:8]}`" + (f" ({changed})" if changed else "")
 
 
 def load_sets(synthetic_dir: Path | None) -> list[dict]:
@@ -39,6 +54,7 @@ def load_sets(synthetic_dir: Path | None) -> list[dict]:
                     scores.pop("checksum", None)
                     out.append({"dataset_fp": meta["dataset_fingerprint"], "split_fp": meta["split_fingerprint"],
                                 "generator": meta["generator"]["name"], "synthetic_fp": meta["fingerprint"],
+                                "set_label": set_label(meta["generator"], meta["fingerprint"]),
                                 "folder": manifest.parent, "fidelity": scores})
         except (OSError, ValueError, KeyError, TypeError):
             continue  # a damaged or unfinished set is not reported
@@ -48,12 +64,12 @@ def load_sets(synthetic_dir: Path | None) -> list[dict]:
 def distinct_sets(section: pd.DataFrame, extra: list[dict] = ()) -> list[tuple[str, dict]]:
     """(label, fidelity) of each synthetic set the section's runs used or `extra` lists, by generator then set."""
     with_sets = section[section["synthetic_fp"].notna() & section["fidelity"].notna()]
-    rows = [(r["generator"], r["synthetic_fp"], r["fidelity"]) for _, r in with_sets.iterrows()]
-    rows += [(s["generator"], s["synthetic_fp"], s["fidelity"]) for s in extra]
+    rows = [(r["generator"], r["synthetic_fp"], r["fidelity"], r["set_label"]) for _, r in with_sets.iterrows()]
+    rows += [(s["generator"], s["synthetic_fp"], s["fidelity"], s["set_label"]) for s in extra]
     seen = {}
-    for generator, fp, scores in sorted(rows, key=lambda r: (r[0], r[1], json.dumps(r[2], sort_keys=True))):
+    for _, fp, scores, label in sorted(rows, key=lambda r: (r[0], r[1], json.dumps(r[2], sort_keys=True))):
         if fp not in seen and scores.get("precision") is not None:
-            seen[fp] = (f"{generator} `{fp[:8]}`", scores)
+            seen[fp] = (label, scores)
     return list(seen.values())
 
 

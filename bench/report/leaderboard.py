@@ -106,6 +106,7 @@ def load_runs(runs_dir: Path) -> pd.DataFrame:
             for key in LABELS:
                 row[f"{role}:{key}"] = metrics.get(role, {}).get(key)
         row["synthetic_fp"] = (record.get("synthetic") or {}).get("fingerprint")
+        row["set_label"] = fidelity_tables.set_label(config["generator"], row["synthetic_fp"] or "")
         scores = (record.get("synthetic") or {}).get("fidelity") or {}
         row["fidelity"] = scores or None
         for key in ("fid", "kid", f"cas_{F1_TUNED}", "inception_fid", f"reference_val_{F1_TUNED}", "reference_warning"):
