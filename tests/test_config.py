@@ -13,7 +13,7 @@ def test_defaults_are_the_embedded_no_synthetic_resnet18_run():
     d = cfg.to_dict()
     assert [d[k]["name"] for k in config.PLUGIN_SECTIONS] == ["synthetic-cells", "none", "none", "resnet18"]
     assert d["split"] == {"name": "stratified", "seed": 0, "val_fraction": 0.1, "test_fraction": 0.1,
-                          "train_fraction": 1.0}
+                          "train_fraction": 1.0, "allow_empty_classes": False}
     assert d["seed"] == 0 and d["train"]["epochs"] >= 1
 
 

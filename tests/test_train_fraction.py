@@ -9,6 +9,7 @@ from conftest import TINY, bench_cli, folders
 from bench import config
 from bench.data.splits import UNUSED, SplitConfig, make_split
 from bench.datasets.synthetic_cells import SyntheticCells
+from bench.errors import BenchError
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +18,8 @@ def data():
 
 
 def test_fractions_are_nested_stratified_and_leave_val_and_test_alone(data):
-    splits = {f: make_split(data.ids, data.labels, SplitConfig(train_fraction=f)) for f in (0.1, 0.25, 0.5, 1.0)}
+    splits = {f: make_split(data.ids, data.labels, SplitConfig(train_fraction=f, allow_empty_classes=True))
+              for f in (0.1, 0.25, 0.5, 1.0)}
     full = splits[1.0]
     train_sets = {f: set(np.flatnonzero(np.asarray(s.roles) == "train")) for f, s in splits.items()}
     assert train_sets[0.1] < train_sets[0.25] < train_sets[0.5] < train_sets[1.0]  # nested
@@ -45,9 +47,22 @@ def test_a_bad_fraction_is_one_line(value, message, tmp_path):
     assert result.returncode == 2 and message in result.stderr
 
 
+def test_a_fraction_that_empties_a_class_names_it_and_stops(data, tmp_path):
+    with pytest.raises(BenchError, match=r"keeps 80 of the 800 train images and leaves \d+ class"):
+        make_split(data.ids, data.labels, SplitConfig(train_fraction=0.1))
+    result = bench_cli("run", "split.train_fraction=0.1", "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
+    assert "(9 Endosomes, 10 Lysosomes, 15 Microtubule ends, 20 Lipid droplets, 27 Rods & rings)" in result.stderr
+    assert "use split.train_fraction=0.71 or more to keep every class" in result.stderr
+    assert not (tmp_path / "runs").exists() or not folders(tmp_path / "runs")  # nothing half-written
+    allowed = config.build(overrides=("split.train_fraction=0.1", "split.allow_empty_classes=true"))
+    assert allowed.hash() == config.build(overrides=("split.train_fraction=0.1",)).hash()  # a permission, not a setting
+
+
 def test_runs_at_two_fractions_share_a_section_with_a_learning_curve(tmp_path):
     for fraction in ("0.5", "1.0"):
-        result = bench_cli("run", *TINY, f"split.train_fraction={fraction}", cwd=tmp_path)
+        result = bench_cli("run", *TINY, f"split.train_fraction={fraction}", "split.allow_empty_classes=true",
+                           cwd=tmp_path)
         assert result.returncode == 0, result.stderr
     assert len(folders(tmp_path / "runs")) == 2
     result = bench_cli("leaderboard", "--out", str(tmp_path / "board" / "README.md"), cwd=tmp_path)

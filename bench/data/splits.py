@@ -55,6 +55,9 @@ class SplitConfig:
     train_fraction: float = option(1.0, "share of the train role kept (a stratified subset, nested: the 10% "
                                         "lies inside the 25%); validation and test are unchanged, so runs at "
                                         "different fractions share one leaderboard section", new=True)
+    allow_empty_classes: bool = option(False, "run a train_fraction that leaves a class of the train role with no "
+                                              "training image (its F1 is then 0 in every macro average); refused "
+                                              "otherwise, naming the classes", runtime=True)
 
     def __post_init__(self):
         require(0 < self.train_fraction <= 1, "train_fraction", "must be in (0, 1]")
@@ -203,10 +206,30 @@ def _train_subset(ids: list[str], labels: np.ndarray, roles: list[str], cfg: Spl
         raise BenchError(f"split.train_fraction={cfg.train_fraction} keeps no image of the {len(train)}-image train "
                          f"role; use a larger fraction or more images")
     order = nested_train_order(ids, labels, train, cfg.seed)
+    if not cfg.allow_empty_classes:
+        _refuse_empty_classes(labels, order, keep, cfg.train_fraction)
     out = list(roles)
     for position in order[keep:]:
         out[position] = UNUSED
     return out
+
+
+def _refuse_empty_classes(labels: np.ndarray, order: np.ndarray, keep: int, fraction: float) -> None:
+    """One line naming the classes of the train role that the kept prefix has no image of, with the smallest
+    fraction that keeps them all."""
+    from bench.data.labels import CLASS_NAMES
+
+    present = labels[order].any(axis=0)
+    empty = [c for c in np.flatnonzero(present) if not labels[order[:keep], c].any()]
+    if not empty:
+        return
+    needed = max(int(np.argmax(labels[order, c])) + 1 for c in np.flatnonzero(present))
+    smallest = int(np.ceil(100 * needed / len(order))) / 100
+    names = ", ".join(f"{c} {CLASS_NAMES[c]}" for c in empty)
+    raise BenchError(f"split.train_fraction={fraction} keeps {keep} of the {len(order)} train images and leaves "
+                     f"{len(empty)} class{'es' if len(empty) > 1 else ''} of the train role with no training image "
+                     f"({names}); use split.train_fraction={smallest} or more to keep every class, or add "
+                     f"split.allow_empty_classes=true to run anyway (their F1 is 0 in every macro average)")
 
 
 def positives_per_role(split: Split, labels: np.ndarray) -> dict[str, np.ndarray]:

@@ -67,16 +67,18 @@ def sections(frame: pd.DataFrame):
 
 
 def _identity_view(config: dict) -> dict:
-    """A recorded config without the options added after it was written (`option(new=True)`) where they are
-    at their defaults, whether the record has them or predates them: runs of different harness versions with
-    the same settings then match (as their run ids do)."""
+    """A recorded config without its runtime options and without the options added after it was written
+    (`option(new=True)`) where they are at their defaults, whether the record has them or predates them: runs
+    of different harness versions with the same settings then match (as their run ids do)."""
     from bench.config import SECTION_TYPES  # noqa: PLC0415
 
     out = dict(config)
     for name, section_type in SECTION_TYPES.items():
         if isinstance(out.get(name), dict):
-            fresh = {f.name: f.default for f in dataclasses.fields(section_type) if f.metadata.get("new")}
-            out[name] = {k: v for k, v in out[name].items() if not (k in fresh and v == fresh[k])}
+            fields = dataclasses.fields(section_type)
+            fresh = {f.name: f.default for f in fields if f.metadata.get("new")}
+            runtime = {f.name for f in fields if f.metadata.get("runtime")}
+            out[name] = {k: v for k, v in out[name].items() if not (k in fresh and v == fresh[k]) and k not in runtime}
     return out
 
 

@@ -25,6 +25,7 @@ def effects(section: pd.DataFrame, runs_dir: Path) -> pd.DataFrame:
     test F1 @tuned against the control with the same classifier and training settings. Empty when the
     runs predate `train_positives` in per_class.csv or have no test role."""
     rows = []
+    sizes = section["train_images"].nunique() > 1
     is_control = (section["generator"] == "none") & (section["strategy"] == "none")
     for (group, generator, strategy, classifier), runs in section[~is_control].groupby(
             ["group", "generator", "strategy", "classifier"], sort=True):
@@ -35,9 +36,10 @@ def effects(section: pd.DataFrame, runs_dir: Path) -> pd.DataFrame:
             continue
         delta = np.mean([mine[s]["test_f1@tuned"].to_numpy() - theirs[s]["test_f1@tuned"].to_numpy()
                          for s in seeds], axis=0)
-        table = mine[seeds[0]]
+        table, size = mine[seeds[0]], int(runs["train_images"].iloc[0])
+        label = f"{generator} / {strategy} / {classifier} ({group})" + (f" at {size}" if sizes else "")
         for c in range(len(table)):
-            rows.append({"config": f"{generator} / {strategy} / {classifier} ({group})", "class": c,
+            rows.append({"config": label, "class": c, "train_images": size,
                          "train_positives": int(table["train_positives"][c]),
                          "test_positives": int(table["test_positives"][c]), "delta": float(delta[c]),
                          "seeds": len(seeds)})
@@ -45,20 +47,36 @@ def effects(section: pd.DataFrame, runs_dir: Path) -> pd.DataFrame:
 
 
 def rarest_table(frame: pd.DataFrame) -> str | None:
-    """The rarest classes with test positives (rows) x configurations (columns): mean change in test F1."""
+    """The rarest classes with test positives (rows) x configurations (columns): mean change in test F1. With
+    several train sizes, classes are ranked (and their training images counted) at the largest."""
     if frame.empty:
         return None
     scored = frame[frame["test_positives"] > 0]
-    classes = (scored.drop_duplicates("class").sort_values(["train_positives", "class"])["class"].head(RAREST))
+    largest = scored[scored["train_images"] == scored["train_images"].max()]
+    classes = (largest.drop_duplicates("class").sort_values(["train_positives", "class"])["class"].head(RAREST))
     configs = sorted(scored["config"].unique())
     rows = []
     for c in classes:
         part = scored[scored["class"] == c].set_index("config")
-        first = part.iloc[0]
+        first = largest[largest["class"] == c].iloc[0]
         rows.append([f"{c} {CLASS_NAMES[c]}", int(first["train_positives"]), int(first["test_positives"]),
                      *(f"{part.loc[k, 'delta']:+.3f}" if k in part.index else "—" for k in configs)])
-    return tabulate(rows, ["class", "train images", "test images", *configs], tablefmt="github",
-                    disable_numparse=True)
+    several = scored["train_images"].nunique() > 1
+    count = f"train images (of {int(largest['train_images'].iloc[0])})" if several else "train images"
+    return tabulate(rows, ["class", count, "test images", *configs], tablefmt="github", disable_numparse=True)
+
+
+def empty_classes(frame: pd.DataFrame) -> list[str]:
+    """One line per train size at which some classes have no training image (their F1 is 0 there)."""
+    if frame.empty:
+        return []
+    out = []
+    for size, part in frame.groupby("train_images", sort=True):
+        empty = sorted(part.loc[part["train_positives"] == 0, "class"].unique())
+        if empty:
+            out.append(f"At {size} train images, classes with no training image (F1 0 in every macro average "
+                       f"there): {', '.join(f'{c} {CLASS_NAMES[c]}' for c in empty)}.")
+    return out
 
 
 def render(section: pd.DataFrame, runs_dir: Path | None) -> list[str]:
@@ -70,4 +88,5 @@ def render(section: pd.DataFrame, runs_dir: Path | None) -> list[str]:
             f"Change in test F1 @tuned against the no-synthetic control (mean over paired seeds), for the "
             f"{RAREST} classes with the fewest training images that have test positives. With a handful of test "
             f"positives a class's F1 moves in large steps, so read these as where to look, not as effects; the "
-            f"figure plots every class against its training frequency.", "", table, ""]
+            f"figure plots every class against its training frequency.", "", table, "",
+            *(line for note in empty_classes(frame) for line in (note, ""))]
