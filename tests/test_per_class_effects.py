@@ -39,3 +39,21 @@ def test_the_leaderboard_has_the_rarest_classes_and_the_figure(pair, tmp_path):
     board = out.read_text()
     assert result.returncode == 0 and "### Per-class effects on the rarest classes" in board
     assert "per-class-effects.png" in board and list(out.parent.glob("*per-class-effects.png"))
+
+
+def test_several_train_sizes_rank_classes_at_the_largest_and_name_the_empty_ones():
+    from bench.report.per_class import empty_classes, rarest_table
+
+    rows = []
+    for size, positives in ((100, {0: 10, 1: 0, 2: 3}), (1000, {0: 100, 1: 2, 2: 30})):
+        for c, n in positives.items():
+            rows.append({"config": f"edm / concat / resnet18 (g) at {size}", "class": c, "train_images": size,
+                         "train_positives": n, "test_positives": 5, "delta": 0.01 * c})
+    frame = pd.DataFrame(rows)
+    table = rarest_table(frame).splitlines()
+    assert "train images (of 1000)" in table[0]
+    assert [line.split("|")[1].strip() for line in table[2:]] == ["1 Nuclear membrane", "2 Nucleoli",
+                                                                  "0 Nucleoplasm"]  # ranked at 1000 images
+    assert [line.split("|")[2].strip() for line in table[2:]] == ["2", "30", "100"]
+    assert empty_classes(frame) == ["At 100 train images, classes with no training image (F1 0 in every macro "
+                                    "average there): 1 Nuclear membrane."]
