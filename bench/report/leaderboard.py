@@ -121,7 +121,7 @@ def load_runs(runs_dir: Path) -> pd.DataFrame:
 
 
 def _aggregate(section: pd.DataFrame, columns: dict[str, str]) -> tuple[list[str], list[list[str]]]:
-    rows = []
+    rows, sizes = [], section["train_images"].nunique() > 1  # several train sizes: smallest first, then by score
     for (group, *names), runs in section.groupby(["group", *NAMES], sort=True):
         sort_key = runs.get(f"test:{F1_TUNED}", pd.Series(dtype=float)).dropna()
         if sort_key.empty:
@@ -130,7 +130,8 @@ def _aggregate(section: pd.DataFrame, columns: dict[str, str]) -> tuple[list[str
         label = group + "".join(f" ({p})" for p in sorted(set(runs["purpose"])) if p)
         label += " (mixed library versions)" if runs["versions"].nunique() > 1 else ""
         cells = [*names, label, int(runs["epochs"].iloc[0]), len(runs)] + [fmt(runs[c]) for c in columns]
-        rows.append((-score, names, group, cells))
+        size = int(runs["train_images"].iloc[0]) if sizes else 0
+        rows.append(((size, -score), names, group, cells))
     rows.sort(key=lambda r: (r[0], r[1], r[2]))
     return [*NAMES, "config", "epochs", "seeds", *columns.values()], [r[3] for r in rows]
 
@@ -301,6 +302,7 @@ def render_section(section: pd.DataFrame, sets: list[dict] = (), runs_dir: Path 
            f"{section['wall_time_s'].mean():.0f} s per run on average; generators and the fidelity reference "
            f"not included).", "",
            f"**Model selection:** {_selection(section)}. Values are mean ± sample std over seeds; rows sorted by "
+           f"{'train images, then ' if section['train_images'].nunique() > 1 else ''}"
            f"{'test' if has_test else 'validation'} macro F1 @tuned; the interval is a 95% percentile bootstrap "
            f"of the mean over seeds (coarse with 3 seeds; none with 1).", "",
            _versions_note(section), "",

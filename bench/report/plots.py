@@ -66,11 +66,16 @@ def learning_curves(section: pd.DataFrame, path: Path) -> bool:
     for (generator, strategy, classifier), part in runs.groupby(["generator", "strategy", "classifier"], sort=True):
         stats = part.groupby("train_images")[f"test:{F1_TUNED}"].agg(["mean", "std", "count"])
         half = (t_quantile(stats["count"]) * stats["std"] / np.sqrt(stats["count"])).fillna(0.0)
-        line = ax.plot(stats.index, stats["mean"], marker="o", label=f"{generator} / {strategy} / {classifier}")
+        control = {"color": "black", "linestyle": "--", "linewidth": 2} if generator == strategy == "none" else {}
+        line = ax.plot(stats.index, stats["mean"], marker="o", label=f"{generator} / {strategy} / {classifier}",
+                       **control)
         ax.fill_between(stats.index, stats["mean"] - half, stats["mean"] + half, color=line[0].get_color(),
                         alpha=0.15)
     ax.set(xscale="log", xlabel="real training images (nested stratified subsets of the train role)",
            ylabel="test macro F1 @tuned", title="learning curves (mean over seeds, 95% t band)")
+    sizes = sorted(runs["train_images"].unique())
+    ax.set_xticks(sizes, [str(n) for n in sizes], minor=False)
+    ax.set_xticks([], minor=True)
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, **PNG)
