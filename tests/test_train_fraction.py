@@ -48,15 +48,25 @@ def test_a_bad_fraction_is_one_line(value, message, tmp_path):
 
 
 def test_a_fraction_that_empties_a_class_names_it_and_stops(data, tmp_path):
+    from bench.data.labels import CLASS_NAMES
+
+    allowed = make_split(data.ids, data.labels, SplitConfig(train_fraction=0.1, allow_empty_classes=True))
+    full = make_split(data.ids, data.labels, SplitConfig())
+    kept, whole = (data.labels[s.indices("train")].sum(axis=0) for s in (allowed, full))
+    empty = [c for c in range(len(kept)) if whole[c] and not kept[c]]
+    assert empty  # rare classes of a 1,000-image dataset do not survive a 10% subset
     with pytest.raises(BenchError, match=r"keeps 80 of the 800 train images and leaves \d+ class"):
         make_split(data.ids, data.labels, SplitConfig(train_fraction=0.1))
-    result = bench_cli("run", "split.train_fraction=0.1", "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path)
+    result = bench_cli("run", "dataset.n_images=1000", "dataset.resolution=16", "split.train_fraction=0.1",
+                       "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
-    assert "(9 Endosomes, 10 Lysosomes, 15 Microtubule ends, 20 Lipid droplets, 27 Rods & rings)" in result.stderr
-    assert "use split.train_fraction=0.71 or more to keep every class" in result.stderr
+    assert "(" + ", ".join(f"{c} {CLASS_NAMES[c]}" for c in empty) + ")" in result.stderr
+    assert "or more to keep every class, or add split.allow_empty_classes=true" in result.stderr
     assert not (tmp_path / "runs").exists() or not folders(tmp_path / "runs")  # nothing half-written
-    allowed = config.build(overrides=("split.train_fraction=0.1", "split.allow_empty_classes=true"))
-    assert allowed.hash() == config.build(overrides=("split.train_fraction=0.1",)).hash()  # a permission, not a setting
+    smallest = float(result.stderr.split("use split.train_fraction=")[1].split()[0])
+    assert make_split(data.ids, data.labels, SplitConfig(train_fraction=smallest))  # that one is accepted
+    permitted = config.build(overrides=("split.train_fraction=0.1", "split.allow_empty_classes=true"))
+    assert permitted.hash() == config.build(overrides=("split.train_fraction=0.1",)).hash()  # a permission
 
 
 def test_runs_at_two_fractions_share_a_section_with_a_learning_curve(tmp_path):
