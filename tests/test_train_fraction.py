@@ -70,11 +70,15 @@ def test_a_fraction_that_empties_a_class_names_it_and_stops(data, tmp_path):
 
 
 def test_runs_at_two_fractions_share_a_section_with_a_learning_curve(tmp_path):
-    for fraction in ("0.5", "1.0"):
-        result = bench_cli("run", *TINY, f"split.train_fraction={fraction}", "split.allow_empty_classes=true",
-                           cwd=tmp_path)
+    for fraction, epochs in (("0.5", 4), ("1.0", 2)):  # one optimizer budget: twice the epochs on half
+        result = bench_cli("run", *TINY, f"split.train_fraction={fraction}", f"train.epochs={epochs}",
+                           "split.allow_empty_classes=true", cwd=tmp_path)
         assert result.returncode == 0, result.stderr
     assert len(folders(tmp_path / "runs")) == 2
+    from bench.report.leaderboard import load_runs
+
+    runs = load_runs(tmp_path / "runs")
+    assert runs["budget"].tolist() == [2.0, 2.0] and runs["curve"].nunique() == 1  # one learning curve
     result = bench_cli("leaderboard", "--out", str(tmp_path / "board" / "README.md"), cwd=tmp_path)
     board = (tmp_path / "board" / "README.md").read_text()
     assert result.returncode == 0 and board.count("\n## synthetic-cells") == 1  # one section: same val and test

@@ -82,6 +82,19 @@ def _identity_view(config: dict) -> dict:
     return out
 
 
+def _curve(config: dict, counts: dict) -> dict:
+    """A run's learning curve: its optimizer budget in epochs of the whole train role (epochs x kept share,
+    so 100 epochs on 10% and 10 on all of it are one budget) and the id of its settings without the train
+    size and the epochs; runs with the same id lie on one curve."""
+    budget = round(config["train"]["epochs"] * counts["train"] / (counts["train"] + counts.get("unused", 0)), 1)
+    view = _identity_view(config)
+    view = {k: v for k, v in view.items() if k not in ("seed", "run_id", "group")}
+    view["split"] = {k: v for k, v in view["split"].items() if k != "train_fraction"}
+    view["train"] = {k: v for k, v in view["train"].items() if k != "epochs"}
+    key = json.dumps([view, budget], sort_keys=True)
+    return {"budget": budget, "curve": hashlib.sha256(key.encode()).hexdigest()[:8]}
+
+
 def load_runs(runs_dir: Path) -> pd.DataFrame:
     """One row per finished run (a folder with `done`); unfinished folders are ignored."""
     rows = []
@@ -107,6 +120,7 @@ def load_runs(runs_dir: Path) -> pd.DataFrame:
         for role in ("val", "test", "gap"):
             for key in LABELS:
                 row[f"{role}:{key}"] = metrics.get(role, {}).get(key)
+        row.update(_curve(config, record["split"]["counts"]))
         row["synthetic_fp"] = (record.get("synthetic") or {}).get("fingerprint")
         row["set_label"] = fidelity_tables.set_label(config["generator"], row["synthetic_fp"] or "")
         scores = (record.get("synthetic") or {}).get("fidelity") or {}
@@ -203,19 +217,27 @@ def _label(row: list[str]) -> str:
     return "/".join(row[:len(NAMES)]) + (f" at {size}" if size else "")
 
 
-def effects_by_size(effects: list[list[str]]) -> tuple[list[str], list[list[str]]] | None:
-    """The test effects as learning curves: one row per generator/strategy/classifier, one column per train
-    size (the effect against the control of the same size, with its interval); None with one size."""
-    sizes = sorted({int(r[len(NAMES)].partition(SIZE_MARK)[2].split()[0]) for r in effects
-                    if SIZE_MARK in r[len(NAMES)]})
-    if len(sizes) < 2:
-        return None
+def effects_by_size(section: pd.DataFrame, effects: list[list[str]]) -> tuple[list[str], list[list[str]]] | None:
+    """The test effects as learning curves: one row per curve (the same settings but for the train size and
+    the epochs that keep the optimizer budget), one column per train size (the effect against the control of
+    that size, with its interval); None with one size."""
+    by_group = section.drop_duplicates("group").set_index("group")
     table: dict[tuple, dict[int, str]] = {}
     for row in effects:
-        size = int(row[len(NAMES)].partition(SIZE_MARK)[2].split()[0])
-        table.setdefault(tuple(row[:len(NAMES)]), {})[size] = f"{row[-2]} {row[-1]}"
-    headers = [*NAMES, *(f"Δ test at {n} train images (95%)" for n in sizes)]
-    return headers, [[*names, *(cells.get(n, "—") for n in sizes)] for names, cells in sorted(table.items())]
+        info = by_group.loc[row[len(NAMES)].partition(SIZE_MARK)[0]]
+        key = (*row[:len(NAMES)], float(info["budget"]), info["curve"])
+        table.setdefault(key, {})[int(info["train_images"])] = f"{row[-2]} {row[-1]}"
+    sizes = sorted({size for cells in table.values() for size in cells})
+    if len(sizes) < 2:
+        return None
+    budgets = len({key[len(NAMES)] for key in table}) > 1
+    repeated = len({key[:len(NAMES) + 1] for key in table}) < len(table)  # same names, other settings
+    headers = [*NAMES, *(["budget (epochs of the whole train role)"] if budgets else []),
+               *(["curve"] if repeated else []), *(f"Δ test at {n} train images (95%)" for n in sizes)]
+    rows = [[*key[:len(NAMES)], *([f"{key[len(NAMES)]:g}"] if budgets else []), *([key[-1]] if repeated else []),
+             *(cells.get(n, "—") for n in sizes)]
+            for key, cells in sorted(table.items(), key=lambda item: (-item[0][len(NAMES)], item[0]))]
+    return headers, rows
 
 
 def _bounds(interval: str) -> tuple[float, float] | None:
@@ -317,7 +339,7 @@ def render_section(section: pd.DataFrame, sets: list[dict] = (), runs_dir: Path 
                 "that contains 0 is no evidence of an effect; with one seed there is no interval (—).", "",
                 tabulate(effects, effect_headers, tablefmt="github", disable_numparse=True), "",
                 _verdict(effects, has_test), ""]
-        curves = effects_by_size(effects) if has_test else None
+        curves = effects_by_size(section, effects) if has_test else None
         if curves:
             out += ["### Effect by real-data size", "",
                     "The test effects above as learning curves: each cell is the change against the control "

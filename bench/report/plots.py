@@ -56,19 +56,21 @@ def val_vs_test(section: pd.DataFrame, path: Path) -> bool:
 
 def learning_curves(section: pd.DataFrame, path: Path) -> bool:
     """Test macro F1 @tuned against the number of real training images (split.train_fraction), one line per
-    generator / strategy / classifier, mean over seeds with its 95% Student-t band (none with one seed).
-    False with one train size."""
+    curve (the same settings at every size and the same optimizer budget: `leaderboard._curve`), mean over
+    seeds with its 95% Student-t band (none with one seed). False with one train size."""
     runs = section.dropna(subset=[f"test:{F1_TUNED}"])
     if runs.empty or runs["train_images"].nunique() < 2:
         return False
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4.5))
-    for (generator, strategy, classifier), part in runs.groupby(["generator", "strategy", "classifier"], sort=True):
+    budgets = runs["budget"].nunique() > 1
+    for (generator, strategy, classifier, budget, _), part in runs.groupby(
+            ["generator", "strategy", "classifier", "budget", "curve"], sort=True):
+        label = f"{generator} / {strategy} / {classifier}" + (f", budget {budget:g}" if budgets else "")
         stats = part.groupby("train_images")[f"test:{F1_TUNED}"].agg(["mean", "std", "count"])
         half = (t_quantile(stats["count"]) * stats["std"] / np.sqrt(stats["count"])).fillna(0.0)
         control = {"color": "black", "linestyle": "--", "linewidth": 2} if generator == strategy == "none" else {}
-        line = ax.plot(stats.index, stats["mean"], marker="o", label=f"{generator} / {strategy} / {classifier}",
-                       **control)
+        line = ax.plot(stats.index, stats["mean"], marker="o", label=label, **control)
         ax.fill_between(stats.index, stats["mean"] - half, stats["mean"] + half, color=line[0].get_color(),
                         alpha=0.15)
     ax.set(xscale="log", xlabel="real training images (nested stratified subsets of the train role)",
