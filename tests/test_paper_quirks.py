@@ -56,8 +56,11 @@ def test_the_no_eval_flag_changes_test_scores_and_keeps_validation(tmp_path):
 
 
 def test_no_eval_where_batchnorm_sees_one_value_is_one_line(tmp_path):
-    result = bench_cli("run", *TINY, "train.no_eval_inference=true", cwd=tmp_path)  # 32 px: a 1x1 map
+    result = bench_cli("run", *TINY, "--generator", "real", "--strategy", "concat", "train.no_eval_inference=true",
+                       cwd=tmp_path)  # 32 px: a 1x1 map
     assert result.returncode == 2 and "use larger images" in result.stderr and "Traceback" not in result.stderr
+    assert "epoch 1/" not in result.stdout and not (tmp_path / "synthetic").exists()  # before the set and training
+    assert not (tmp_path / "runs").exists() or not folders(tmp_path / "runs")
 
 
 def test_transformer_test_inputs_are_resized_and_normalised_as_the_papers_pipelines_did():

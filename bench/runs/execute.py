@@ -116,6 +116,15 @@ def check_roles(cfg: RunConfig, data: LabelledImages, split: Split) -> None:
                          f"use more images or larger split fractions")
 
 
+def check_no_eval_scoring(cfg: RunConfig, roles: dict, device: torch.device) -> None:
+    """train.no_eval_inference scores one image at a time in training mode, which BatchNorm refuses where a
+    feature map is 1x1: find out on one untrained forward pass now, not after the set and the training."""
+    if cfg.train.no_eval_inference:
+        probe = roles["val"].subset(np.arange(1))
+        predict(cfg.classifier.create().to(device), probe, 1, device, no_eval=True,
+                normalization=cfg.train.test_normalization)
+
+
 def check_images(cfg: RunConfig, data: LabelledImages) -> None:
     """What a dataset plugin returned: uint8 images (N, 4, S, S), values 0..255."""
     sample = data.take(np.arange(min(len(data), 8)))
@@ -194,6 +203,7 @@ def execute(cfg: RunConfig, runtime: Runtime, say: Callable[[str], None] = print
         return _reuse(run_dir, say)
     if world.size > 1:
         _require_synthetic_set(cfg, data, split, runtime)
+    check_no_eval_scoring(cfg, roles, device)
     # before anything is written to runs/
     synthetic, scores = synthetic_for(cfg, data, split, roles, runtime, device, say)
     # a second process with this config waits, then reuses
