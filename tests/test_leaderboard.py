@@ -109,9 +109,10 @@ def test_effects_at_several_train_sizes_pair_within_a_size_and_read_as_learning_
                              "classifier": "resnet18", "seed": seed, "control_key": f"k{size}",
                              "train_images": size, "val:f1_macro@tuned": base + shift,
                              "test:f1_macro@tuned": base + shift + (0.001 * seed if shift > 0 else 0.0)})
-    frame = pd.DataFrame(rows).assign(dataset="synthetic-cells", split="stratified", budget=10.0, curve="k")
+    frame = pd.DataFrame(rows).assign(dataset="synthetic-cells", split="stratified", budget=10.0, curve="k",
+                                      epochs=10)
     headers, effects, _ = effect_rows(frame)
-    assert [row[3] for row in effects] == ["g50 · 50 train images", "g500 · 500 train images"]  # by size
+    assert [row[3] for row in effects] == ["g50 · 50 train images, 10 epochs", "g500 · 500 train images, 10 epochs"]
     curve_headers, curves = effects_by_size(frame, effects)
     assert curve_headers[3:] == ["Δ test at 50 train images (95%)", "Δ test at 500 train images (95%)"]
     assert curves == [["edm", "concat", "resnet18", effects[0][-2] + " " + effects[0][-1], "-0.020 [-0.020, -0.020]"]]
@@ -123,8 +124,8 @@ def test_effects_at_several_train_sizes_pair_within_a_size_and_read_as_learning_
     assert [row[3:] for row in curves] == [["10", curves[0][4], "-0.020 [-0.020, -0.020]"], ["1", curves[1][4], "—"]]
     assert effects[0][-2] == "+0.101"  # paired with the control of its own size, not the other one's
     (line,) = summary_lines(frame, effects)
-    assert "Above it on test: edm/concat/resnet18 at 50 train images (+0.101" in line
-    assert "Below it on test: edm/concat/resnet18 at 500 train images (-0.020" in line
+    assert "Above it on test: edm/concat/resnet18 at 50 train images, 10 epochs (+0.101" in line
+    assert "Below it on test: edm/concat/resnet18 at 500 train images, 10 epochs (-0.020" in line
     assert effects_by_size(frame, effect_rows(frame[frame["train_images"] == 50])[1]) is None
 
 

@@ -32,7 +32,7 @@ from bench.report.intervals import (
 from bench.report.paired import PairedTest
 
 NAMES = ["generator", "strategy", "classifier"]
-SIZE_MARK = " · "  # in an effect row's config cell: "<group> · <N> train images"
+SIZE_MARK = " · "  # in an effect row's config cell: "<group> · <N> train images, <E> epochs"
 
 
 def _fallback_group(config: dict) -> str:
@@ -193,7 +193,8 @@ def effect_rows(section: pd.DataFrame, runs_dir: Path | None = None) -> tuple[li
         mine = runs.set_index("seed")
         seeds = sorted(set(mine.index) & set(control.index))
         size = int(runs["train_images"].iloc[0])
-        cells, means = [*names, f"{group}{SIZE_MARK}{size} train images" if sizes else group, len(seeds)], {}
+        where = f"{group}{SIZE_MARK}{size} train images, {int(runs['epochs'].iloc[0])} epochs" if sizes else group
+        cells, means = [*names, where, len(seeds)], {}
         for role in ("val", "test"):
             key = f"{role}:{F1_TUNED}"
             diff = (mine.loc[seeds, key] - control.loc[seeds, key]) if seeds else pd.Series(dtype=float)
@@ -212,7 +213,8 @@ def effect_rows(section: pd.DataFrame, runs_dir: Path | None = None) -> tuple[li
 
 
 def _label(row: list[str]) -> str:
-    """generator/strategy/classifier of an effect row, with its train size where the section has several."""
+    """generator/strategy/classifier of an effect row, with its train size and epochs where the section has
+    several sizes."""
     size = row[len(NAMES)].partition(SIZE_MARK)[2]
     return "/".join(row[:len(NAMES)]) + (f" at {size}" if size else "")
 
