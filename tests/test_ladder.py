@@ -97,6 +97,8 @@ def test_the_verdict_names_the_rung_that_closes_the_gap_with_its_interval():
     noisy, frame = _fabricated_ladder([0, 1, 2], {
         "FROM": [0.20, 0.22, 0.18], "train.lr": [0.10, 0.30, 0.05], "TO": [0.10, 0.25, 0.06]})
     assert "includes 0, so with these seeds it is not told apart" in ladders.verdict(noisy, frame)
+    together, frame = _fabricated_ladder([0, 1], {"FROM": [0.20, 0.20], "train.lr": [0.25, 0.25], "TO": [0.1, 0.1]})
+    assert "no rung on its own moves it that way" in ladders.verdict(together, frame)
 
 
 def test_a_ladder_from_one_seed_says_it_has_no_interval():

@@ -98,6 +98,9 @@ def verdict(ladder: dict, frame: pd.DataFrame) -> str:
     pick = min if total <= 0 else max
     name = pick(gap_moves, key=lambda k: gap_moves[k][0])
     move, interval = gap_moves[name]
+    if move * total <= 0:
+        return (f"**Verdict:** from FROM to TO the validation − test gap of macro F1 @tuned changes by {total:+.3f} "
+                f"{total_interval}; no rung on its own moves it that way (the change comes from rungs together).")
     if "no interval" in interval:
         strength = "no interval: one seed cannot tell it from seed noise"
     elif _excludes_zero(interval):
