@@ -117,9 +117,10 @@ def check_roles(cfg: RunConfig, data: LabelledImages, split: Split) -> None:
 
 
 def check_no_eval_scoring(cfg: RunConfig, roles: dict, device: torch.device) -> None:
-    """train.no_eval_inference scores one image at a time in training mode, which BatchNorm refuses where a
-    feature map is 1x1: find out on one untrained forward pass now, not after the set and the training."""
-    if cfg.train.no_eval_inference:
+    """train.no_eval_inference scores test images one at a time in training mode, which BatchNorm refuses where
+    a feature map is 1x1: find out on one untrained forward pass now, not after the set and the training. (A
+    split without a test role scores none; `bench submit` checks its own images.)"""
+    if cfg.train.no_eval_inference and len(roles["test"]):  # it applies to test scores (and submissions)
         probe = roles["val"].subset(np.arange(1))
         predict(cfg.classifier.create().to(device), probe, 1, device, no_eval=True,
                 normalization=cfg.train.test_normalization)
