@@ -120,10 +120,11 @@ def plan(from_cfg: RunConfig, to_cfg: RunConfig, say) -> list[tuple[Rung, RunCon
 
 def jobs(steps: list[tuple[Rung, RunConfig]], seeds: list[int], folder: Path) -> list[Job]:
     """One job per rung and seed, each `bench run --config <rung>.yaml --seed S`; rung configs are written
-    to `folder` (the ladder's own), and each rung's run ids are filled in."""
+    to `folder` (the ladder's own), and each rung's run ids are filled in. The two ends come first, so a
+    ladder stopped part-way already knows how far apart FROM and TO are."""
     folder.mkdir(parents=True, exist_ok=True)
     out, data_cache = [], {}
-    for rung, cfg in steps:
+    for rung, cfg in [steps[0], steps[-1], *steps[1:-1]] if len(steps) > 1 else steps:
         path = folder / f"{_slug(rung.name)}.yaml"
         write_text(path, yaml.safe_dump({k: v for k, v in cfg.to_dict().items() if k != "seed"}, sort_keys=False))
         for seed in seeds:
