@@ -85,7 +85,10 @@ def test_an_interrupted_set_is_built_again(roles, tmp_path):
 
 
 def test_damaged_set_through_the_cli_is_one_line(tmp_path):
-    ok = bench_cli("generate", "--generator", "real", *TINY, cwd=tmp_path)
+    none = bench_cli("generate", *TINY, cwd=tmp_path)
+    assert none.returncode == 2 and len(none.stderr.strip().splitlines()) == 1 and "--generator" in none.stderr
+    (tmp_path / "real.yaml").write_text("generator: {name: real}\n")  # as `bench ladder` hands a rung's config
+    ok = bench_cli("generate", "--config", str(tmp_path / "real.yaml"), *TINY, cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr
     folder = folders(tmp_path / "synthetic")[0]
     (folder / "labels.csv").write_text("Id,Target\nx,1\n")

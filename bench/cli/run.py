@@ -72,7 +72,8 @@ def run_cmd(dataset, generator, strategy, classifier, seed, epochs, preset, pret
 
 
 @click.command("generate")
-@click.option("--generator", required=True, shell_complete=complete_plugin("generator"), help="Generator plugin.")
+@click.option("--generator", shell_complete=complete_plugin("generator"),
+              help="Generator plugin (or the one named by --config / --preset).")
 @click.option("--dataset", shell_complete=complete_plugin("dataset"), help="Dataset plugin (default synthetic-cells).")
 @preset_option
 @config_option
@@ -89,7 +90,9 @@ def generate_cmd(generator, dataset, preset, config_file, synthetic_dir, runs_di
 
     cfg = config_from_cli(config_file, {"generator.name": generator, "dataset.name": dataset}, overrides, preset)
     if not cfg.generator.plugin.produces_images:
-        raise BenchError(f"generator {cfg.generator.name!r} makes no images; nothing to generate")
+        named = "" if generator else " (no --generator given, and none in --config / --preset)"
+        raise BenchError(f"generator {cfg.generator.name!r}{named} makes no images; nothing to generate: "
+                         f"name one with --generator, e.g. --generator edm")
     runtime = Runtime(Path(runs_dir), device, False, Path(synthetic_dir), inception_weights)
     data, split, roles = load_data(cfg)
     synthetic, scores = synthetic_for(cfg, data, split, roles, runtime, pick_device(device), click.echo)
