@@ -273,7 +273,8 @@ def summary_lines(section: pd.DataFrame, effects: list[list[str]]) -> list[str]:
     if not effects:
         return []
     first = section.iloc[0]
-    where = f"{first['dataset']} · split `{first['split']}`"
+    shape = f" ({first['data_shape']})" if isinstance(first.get("data_shape"), str) else ""
+    where = f"{first['dataset']}{shape} · split `{first['split']}`"
     has_test = section[f"test:{F1_TUNED}"].notna().any()
     role, delta, column = ("test", -2, -1) if has_test else ("validation", -4, -3)
 
