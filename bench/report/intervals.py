@@ -94,6 +94,11 @@ def fmt_bounds(bounds: tuple[float | None, float | None]) -> str:
     return "—" if low is None else f"[{low:.3f}, {high:.3f}]"
 
 
+def parse_bounds(interval: str) -> tuple[float, float] | None:
+    """The (low, high) of an interval written by `fmt_bounds`; None for one without bounds."""
+    return tuple(float(x) for x in interval.strip("[]").split(",")) if interval.startswith("[") else None
+
+
 EFFECT_INTERVAL = ("a 95% Student-t interval of the mean paired difference over seeds (n - 1 degrees of "
                    "freedom; it holds its level with 3 seeds, where a percentile bootstrap of 3 differences, "
                    "about [min, max], excluded 0 in 25% of simulated no-effect cases)")

@@ -10,7 +10,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from bench.evaluate.metrics import F1_TUNED
-from bench.report.intervals import fmt, t_interval
+from bench.report.intervals import fmt, parse_bounds, t_interval
 from bench.report.paired import PairedTest
 
 
@@ -36,10 +36,8 @@ def _interval(diff: pd.Series, seeded: str | None) -> str:
 
 
 def _excludes_zero(interval: str) -> bool:
-    if not interval.startswith("["):
-        return False
-    low, high = (float(x) for x in interval.strip("[]").split(","))
-    return low > 0 or high < 0
+    bounds = parse_bounds(interval)
+    return bounds is not None and (bounds[0] > 0 or bounds[1] < 0)
 
 
 def render_one(ladder: dict, frame: pd.DataFrame, runs_dir: Path | None = None) -> list[str]:

@@ -27,6 +27,7 @@ from bench.report.intervals import (
     SEED_IMAGE_INTERVAL,
     bootstrap_interval,
     fmt,
+    parse_bounds,
     t_interval,
 )
 from bench.report.paired import PairedTest
@@ -242,17 +243,13 @@ def effects_by_size(section: pd.DataFrame, effects: list[list[str]]) -> tuple[li
     return headers, rows
 
 
-def _bounds(interval: str) -> tuple[float, float] | None:
-    return tuple(float(x) for x in interval.strip("[]").split(",")) if interval.startswith("[") else None
-
-
 def _verdict(effects: list[list[str]], has_test: bool) -> str:
     """Which configurations beat (and which fell below) the control, by their 95% intervals."""
     parts = []
     for role, column in (("validation", -3), ("test", -1))[: 2 if has_test else 1]:
         named = {"above": [], "below": []}
         for row in effects:
-            ci = _bounds(row[column])
+            ci = parse_bounds(row[column])
             if ci and ci[0] > 0:
                 named["above"].append(_label(row))
             elif ci and ci[1] < 0:
@@ -281,16 +278,16 @@ def summary_lines(section: pd.DataFrame, effects: list[list[str]]) -> list[str]:
     def named(rows):
         return ", ".join(f"{_label(r)} ({r[delta]} {r[column]})" for r in rows) or "none"
 
-    above = [r for r in effects if (_bounds(r[column]) or (0, 0))[0] > 0]
-    below = [r for r in effects if (_bounds(r[column]) or (0, 0))[1] < 0]
-    unsure = [r for r in effects if _bounds(r[column]) and r not in above and r not in below]
+    above = [r for r in effects if (parse_bounds(r[column]) or (0, 0))[0] > 0]
+    below = [r for r in effects if (parse_bounds(r[column]) or (0, 0))[1] < 0]
+    unsure = [r for r in effects if parse_bounds(r[column]) and r not in above and r not in below]
     out = [f"- **{where}**: {len(effects)} configuration{'s' if len(effects) != 1 else ''} against the "
            f"no-synthetic control ({_span([int(r[len(NAMES) + 1]) for r in effects])} paired seeds). "
            f"Above it on {role}: {named(above)}. Below it on {role}: {named(below)}. "
            f"No evidence either way: {len(unsure)}; without an interval (fewer than 2 paired seeds): "
            f"{len(effects) - len(above) - len(below) - len(unsure)}."]
     if has_test:
-        misleading = [r for r in effects if (_bounds(r[-3]) or (0, 0))[0] > 0 and r not in above]
+        misleading = [r for r in effects if (parse_bounds(r[-3]) or (0, 0))[0] > 0 and r not in above]
         if misleading:
             out.append(f"  Above the control on validation but not on test: {named(misleading)}.")
     return out
