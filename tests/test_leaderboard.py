@@ -21,7 +21,7 @@ def runs(fixture_runs):
 def test_rows_aggregate_seeds_and_never_mix_splits(runs):
     frame = load_runs(runs)
     assert len(frame) == 6  # 4 grid runs, the fidelity reference run of the `real` set, 1 on the paper split
-    text = render(frame)
+    text = render(frame, runs_dir=runs)
     assert text.count("## synthetic-cells (160 images, 32 px) · split `stratified`") == 1
     assert text.count("## synthetic-cells (160 images, 32 px) · split `paper`") == 1
     stratified = next(s for s in text.split("\n## ")[1:] if s.split("\n")[0].endswith("`stratified`"))
@@ -29,7 +29,8 @@ def test_rows_aggregate_seeds_and_never_mix_splits(runs):
             if line.startswith("| none")]
     cells = next(cells for cells in rows if cells[5] == "2")  # the grid's control: two seeds in one row
     assert cells[:3] == ["none", "none", "resnet18"] and cells[4] == "1"
-    assert all("±" in c for c in cells[6:-2]) and cells[-2].startswith("[")  # the bootstrap interval
+    assert all("±" in c for c in cells[6:-2]) and cells[-2].startswith("[")  # the interval over seeds and images
+    assert "the 95% interval of the mean over seeds and test images" in stratified
     assert cells[-1] == "defaults"  # no plugin option differs from its default
     assert SELECTION_RULE in text
     assert "### Validation − test gap" in text
@@ -59,16 +60,18 @@ def test_empty_runs_folder(tmp_path):
     assert "No finished runs yet" in render(load_runs(tmp_path))
 
 
-def test_bootstrap_interval_and_paired_effects():
+def test_a_configurations_interval_and_paired_effects():
     import numpy as np
     import pandas as pd
+    from scipy import stats
 
-    from bench.report.leaderboard import _verdict, bootstrap_interval, effect_rows, summary_lines
+    from bench.report.leaderboard import _verdict, config_bounds, effect_rows, summary_lines
+    from bench.report.paired import PairedTest
 
-    assert bootstrap_interval([0.5]) == "—"
-    low, high = (float(x) for x in bootstrap_interval([0.1, 0.2, 0.3, 0.4]).strip("[]").split(","))
-    assert 0.1 <= low < 0.25 < high <= 0.4
-    assert bootstrap_interval([0.1, 0.2, 0.3]) == bootstrap_interval([0.1, 0.2, 0.3])  # seeded: byte-stable
+    runs = pd.DataFrame({"run": ["a", "b", "c"], "val:f1_macro@tuned": [0.1, 0.2, None]})
+    (low, high), over = config_bounds(runs, "val:f1_macro@tuned", PairedTest(None))
+    assert over == "seeds" and np.isclose(high - 0.15, stats.t.ppf(0.975, 1) * 0.05)  # the t over 2 seeds
+    assert config_bounds(runs.head(1), "val:f1_macro@tuned", PairedTest(None))[0] == (None, None)
     rows = []
     for seed, base in enumerate([0.30, 0.40, 0.50]):
         rows.append({"group": "c0", "generator": "none", "strategy": "none", "classifier": "resnet18", "seed": seed,
@@ -227,7 +230,7 @@ def _simulated_experiment(rng, effect: float, images: int = 300, seeds: int = 3)
 def test_the_seed_and_image_interval_holds_its_level_with_three_seeds():
     """Simulated test sets and seeds (fixed random seed): with no effect the seed-and-image interval excludes
     0 in 2-8% of draws, and it covers a fixed effect (its expectation over seeds and test sets, computed by
-    simulation) in at least 90% of draws."""
+    simulation) in at least 90% of draws, and a configuration's expected score in 90-99%."""
     from bench.report.intervals import macro_f1_weighted, seed_image_bounds
 
     rng = np.random.default_rng(20261128)
@@ -245,6 +248,13 @@ def test_the_seed_and_image_interval_holds_its_level_with_three_seeds():
     fixed = [seed_image_bounds(*_simulated_experiment(rng, 0.3), resamples=400) for _ in range(400)]
     coverage = np.mean([lo <= truth <= hi for lo, hi in fixed])
     assert coverage >= 0.90, coverage
+    # a configuration's own mean score (the main table): covered, and not by an uninformatively wide interval
+    # (a t with 2 degrees of freedom on the image part as well covered it in 100% of draws)
+    expected = np.mean([difference(labels, treated, [np.zeros_like(t) for t in treated])
+                        for labels, treated, _ in (_simulated_experiment(rng, 0.3) for _ in range(2000))])
+    scores = [seed_image_bounds(labels, treated, resamples=400)
+              for labels, treated, _ in (_simulated_experiment(rng, 0.3) for _ in range(400))]
+    assert 0.90 <= np.mean([lo <= expected <= hi for lo, hi in scores]) <= 0.99
     labels, treated, control = _simulated_experiment(rng, 0.0, seeds=1)
     assert seed_image_bounds(labels, treated, control) == (None, None)  # one seed: no interval
 

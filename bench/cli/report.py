@@ -38,7 +38,7 @@ def leaderboard_cmd(runs_dir, fmt, out, no_plots, synthetic_dir):
     if fmt != "markdown":
         if frame.empty:
             raise BenchError(f"no finished runs in {runs_dir}: nothing to export")
-        text = {"csv": export.to_csv, "json": export.to_json, "latex": export.to_latex}[fmt](frame)
+        text = {"csv": export.to_csv, "json": export.to_json, "latex": export.to_latex}[fmt](frame, Path(runs_dir))
         if out == "-":
             click.echo(text, nl=False)
             return

@@ -43,7 +43,7 @@ def selection_rule(select: str) -> str:
 
 
 def _f1(probs: torch.Tensor, target: torch.Tensor, thresholds: np.ndarray, average: str | None) -> torch.Tensor:
-    binary = (probs >= torch.as_tensor(thresholds, dtype=probs.dtype)).to(probs.dtype)
+    binary = (probs >= torch.tensor(thresholds, dtype=probs.dtype)).to(probs.dtype)  # a copy: may be read-only
     return multilabel_f1_score(binary, target, num_labels=NUM_CLASSES, threshold=0.5, average=average,
                                zero_division=0)
 

@@ -24,10 +24,13 @@ from bench.records import DONE, read_json
 from bench.report import fidelity_tables, per_class
 from bench.report.intervals import (
     EFFECT_INTERVAL,
+    MEAN_INTERVAL,
+    MEAN_INTERVAL_SEEDS,
     SEED_IMAGE_INTERVAL,
-    bootstrap_interval,
     fmt,
+    fmt_bounds,
     parse_bounds,
+    t_bounds,
     t_interval,
 )
 from bench.report.paired import PairedTest
@@ -174,6 +177,25 @@ def _versions_note(section: pd.DataFrame) -> str:
             "(mixed library versions).")
 
 
+def config_bounds(runs: pd.DataFrame, key: str, paired: PairedTest) -> tuple[tuple, str]:
+    """The 95% interval of one configuration's mean `key` over its seeds, and what it covers: over seeds and
+    test images ("seeds+images") for test macro F1 where the runs' predictions are saved, else a t-interval
+    over seeds ("seeds"); (None, None) with one seed."""
+    scored = runs.dropna(subset=[key])
+    if key == f"test:{F1_TUNED}":
+        bounds = paired.bounds(list(scored["run"]))
+        if bounds:
+            return bounds, "seeds+images"
+    return t_bounds(scored[key]), "seeds"
+
+
+def _interval_method(kinds: set[str]) -> str:
+    if "seeds+images" in kinds:
+        return MEAN_INTERVAL + (f"; where a run's test predictions are missing, {MEAN_INTERVAL_SEEDS}"
+                                if "seeds" in kinds else "")
+    return MEAN_INTERVAL_SEEDS if kinds else "a 95% interval of the mean over seeds"
+
+
 def _is_control(runs: pd.DataFrame) -> bool:
     return bool((runs["generator"] == "none").all() and (runs["strategy"] == "none").all())
 
@@ -305,7 +327,10 @@ def render_section(section: pd.DataFrame, sets: list[dict] = (), runs_dir: Path 
         main_cols.update({"kaggle:public": "Kaggle public", "kaggle:private": "Kaggle private"})
     headers, rows = _aggregate(section, main_cols)
     ci_key = f"test:{F1_TUNED}" if has_test else f"val:{F1_TUNED}"
-    intervals = {g: bootstrap_interval(r[ci_key]) for g, r in section.groupby("group")}
+    paired = PairedTest(runs_dir)
+    bounds = {g: config_bounds(r, ci_key, paired) for g, r in section.groupby("group")}
+    intervals = {g: fmt_bounds(b) for g, (b, _) in bounds.items()}
+    kinds = {kind for b, kind in bounds.values() if b[0] is not None}
     headers.append(f"{'test' if has_test else 'val'} macro F1 @tuned 95% CI")
     headers.append("options (where not the plugin's default)")
     options = dict(zip(section["group"], section["options"]))
@@ -325,8 +350,8 @@ def render_section(section: pd.DataFrame, sets: list[dict] = (), runs_dir: Path 
            f"not included).", "",
            f"**Model selection:** {_selection(section)}. Values are mean ± sample std over seeds; rows sorted by "
            f"{'train images, then ' if section['train_images'].nunique() > 1 else ''}"
-           f"{'test' if has_test else 'validation'} macro F1 @tuned; the interval is a 95% percentile bootstrap "
-           f"of the mean over seeds (coarse with 3 seeds; none with 1).", "",
+           f"{'test' if has_test else 'validation'} macro F1 @tuned; the interval is {_interval_method(kinds)}; "
+           f"with 1 seed there is none.", "",
            _versions_note(section), "",
            "### Main table", "", tabulate(rows, headers, tablefmt="github", disable_numparse=True), ""]
     effect_headers, effects, kinds = effect_table or effect_rows(section, runs_dir)

@@ -40,15 +40,19 @@ class PairedTest:
             self.loaded[run] = load_test_predictions(self.runs_dir / run)
         return self.loaded[run]
 
-    def interval(self, treated: list[str], control: list[str]) -> str | None:
-        """'[low, high]' for the mean paired difference of treated[i] against control[i], or None with fewer
-        than 2 pairs, without a runs folder, or when a run's predictions are missing or on other images."""
+    def bounds(self, treated: list[str], control: list[str] | None = None) -> tuple[float, float] | None:
+        """(low, high) of the seed-and-image interval of the mean paired difference of treated[i] against
+        control[i] (without `control`: of the mean test macro F1 of `treated`), or None with fewer than 2
+        runs, without a runs folder, or when a run's predictions are missing or on other images."""
         if self.runs_dir is None or len(treated) < 2:
             return None
-        pairs = [(self.predictions(t), self.predictions(c)) for t, c in zip(treated, control)]
-        if any(t is None or c is None or not t.index.equals(c.index) or not t.index.equals(pairs[0][0].index)
-               for t, c in pairs):
+        runs = [self.predictions(run) for run in [*treated, *(control or [])]]
+        if any(r is None or not r.index.equals(runs[0].index) for r in runs):
             return None
-        labels = pairs[0][0]["y"].to_numpy()
-        return fmt_bounds(seed_image_bounds(labels, [t["p"].to_numpy() for t, _ in pairs],
-                                            [c["p"].to_numpy() for _, c in pairs]))
+        labels, predicted = runs[0]["y"].to_numpy(), [r["p"].to_numpy() for r in runs]
+        return seed_image_bounds(labels, predicted[:len(treated)], predicted[len(treated):] if control else None)
+
+    def interval(self, treated: list[str], control: list[str] | None = None) -> str | None:
+        """`bounds` as '[low, high]', or None."""
+        bounds = self.bounds(treated, control)
+        return fmt_bounds(bounds) if bounds else None
