@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import slurm_cluster
@@ -13,8 +15,8 @@ from slurm_cluster import wait_until
 
 from bench.runs import sweep
 
-GRID = {"generator": ["none", "real"], "strategy": ["none", "concat"], "classifier": ["resnet18"], "seed": [0],
-        "overrides": [*TINY, "train.epochs=1"]}
+GRID = {"generator": ["none", "real"], "strategy": ["none", "concat"], "classifier": ["resnet18"], "seed": [0]}
+LONG_RUN = [*TINY, "train.epochs=12"]  # long enough to be signalled after its first epoch
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("slurm")]  # one local SLURM at a time
 
 
@@ -27,70 +29,61 @@ def slurm() -> dict:
         yield env
 
 
-def test_a_sweep_runs_on_slurm_and_is_collected(slurm, tmp_path):
-    from bench.report.leaderboard import load_runs
-
-    grid, runs = tmp_path / "grid.yaml", tmp_path / "runs"
-    grid.write_text(yaml.safe_dump(GRID))
-    options = ["--launcher", "slurm", "--cpus", "1", "--mem-gb", "2", "--time-min", "30",
-               "--runs-dir", str(runs), "--synthetic-dir", str(tmp_path / "synthetic")]
-    result = bench_cli("sweep", str(grid), *options, "--wait", env=slurm, timeout=1800)
-    assert result.returncode == 0, result.stdout[-1000:] + result.stderr[-1500:]
-    assert "submitted 1 synthetic-set jobs" in result.stdout and "submitted 2 run jobs" in result.stdout
-    assert "sweep: 2 of 2 jobs done" in result.stdout
-
-    jobs = sweep.expand(sweep.load_grid(grid))
-    assert len(jobs) == 2 and {sweep.state(job, runs) for job in jobs} == {"done"}
-    records = [json.loads((runs / job.run_id[:16] / "record.json").read_text()) for job in jobs]
-    slurm_ids = [record["environment"].get("slurm", {}).get("array_job_id") for record in records]
-    assert all(slurm_ids) and len(set(slurm_ids)) == 1  # both ran as tasks of one SLURM job array
-    assert len(folders(tmp_path / "synthetic")) == 1  # the `real` set, made once by its own job first
-
-    frame = load_runs(runs)
-    assert set(frame["run"]) >= {job.run_id[:16] for job in jobs}
-    again = bench_cli("sweep", str(grid), *options, env=slurm, timeout=300)
-    assert again.returncode == 0 and "nothing to submit: all 2 jobs are done" in again.stdout
-
-
-def test_a_signalled_job_is_requeued_and_resumes_to_the_same_result(slurm, tmp_path):
-    """SLURM's warning signal (USR2, what `--signal=USR2@requeue-signal-s` sends before the time limit and
-    what a pre-empting scheduler sends) reaches the job mid-training: it requeues itself (submitit's
-    checkpoint), resumes from its last finished epoch and ends with the metrics of an uninterrupted run.
+def test_a_sweep_on_slurm_survives_a_requeue_and_is_collected(slurm, tmp_path):
+    """One sweep on the local SLURM: its synthetic set is made by its own job first, its runs are the tasks
+    of one job array, `--wait` returns when all are done, and they are collected; on the way, one run gets
+    SLURM's warning signal (USR2: what `--signal=USR2@requeue-signal-s` sends before the time limit and
+    what a pre-empting scheduler sends) mid-training: it requeues itself (submitit's checkpoint), resumes
+    from its last finished epoch and ends with the metrics of an uninterrupted run.
 
     The signal is sent by the test once an epoch has been checkpointed rather than by waiting for a
     time limit, so the test does not depend on how fast this machine trains."""
-    grid, runs = tmp_path / "grid.yaml", tmp_path / "runs"
-    long_run = [*TINY, "train.epochs=12"]
-    grid.write_text(yaml.safe_dump({"generator": ["none"], "strategy": ["none"], "classifier": ["resnet18"],
-                                    "seed": [0], "overrides": long_run}))
-    options = ["--launcher", "slurm", "--cpus", "2", "--mem-gb", "2", "--time-min", "30",
-               "--requeue-signal-s", "90", "--runs-dir", str(runs), "--synthetic-dir", str(tmp_path / "synthetic")]
-    result = bench_cli("sweep", str(grid), *options, env=slurm, timeout=300)
-    assert result.returncode == 0, result.stdout[-1000:] + result.stderr[-1500:]
-    job_id = result.stdout.split("submitted 1 run jobs: ")[1].split()[0]
-    (job,) = sweep.expand(sweep.load_grid(grid))
-    run_dir = runs / job.run_id[:16]
-    script = next((runs / ".submitit").rglob("*_submission.sh")).read_text()
-    assert "#SBATCH --signal=USR2@90" in script  # the time limit's warning is this same signal
+    from bench.report.leaderboard import load_runs
 
+    grid, runs = tmp_path / "grid.yaml", tmp_path / "runs"
+    grid.write_text(yaml.safe_dump({**GRID, "overrides": LONG_RUN}))
+    options = ["--launcher", "slurm", "--cpus", "1", "--mem-gb", "2", "--time-min", "30", "--requeue-signal-s",
+               "90", "--runs-dir", str(runs), "--synthetic-dir", str(tmp_path / "synthetic")]
+    bench = str(Path(sys.executable).with_name("bench"))
+    sweeping = subprocess.Popen([bench, "sweep", str(grid), *options, "--wait"], env=slurm, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    jobs = sweep.expand(sweep.load_grid(grid))
+    plain_job = next(i for i, job in enumerate(jobs) if job.args[job.args.index("--generator") + 1] == "none")
+    run_dir = runs / jobs[plain_job].run_id[:16]
     log = run_dir / "log.txt"  # shown by wait_until when a wait times out
     wait_until(lambda: (run_dir / "checkpoint.pt").exists() or (run_dir / "done").exists(), 600, "a first epoch", log)
     assert not (run_dir / "done").exists(), "the run finished before it could be signalled; give it more epochs"
+    script = next((runs / ".submitit").rglob("*_submission.sh")).read_text()
+    assert "#SBATCH --signal=USR2@90" in script  # the time limit's warning is this same signal
+    array = _queue(slurm).split()[0].split("_")[0]  # the run array (the set job has left the queue)
+    job_id = f"{array}_{plain_job}"  # tasks follow the grid's order
     signalled = subprocess.run(["scancel", "--signal=USR2", job_id], env=slurm, capture_output=True, text=True)
     assert signalled.returncode == 0, signalled.stderr
     wait_until(lambda: "JobState=PENDING" in _show(job_id, slurm), 300, "the job going back to the queue", log)
     # SLURM holds a requeued job back for a while (BeginTime); let it start at once
     subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], env=slurm, capture_output=True)
-    wait_until(lambda: (run_dir / "done").exists(), 900, "the requeued run finishing", log)
-    wait_until(lambda: job_id.split("_")[0] not in _queue(slurm), 120, "the job leaving the queue", log)
+    out, err = sweeping.communicate(timeout=1200)
+    assert sweeping.returncode == 0, out[-1000:] + err[-1500:]
+    assert "submitted 1 synthetic-set jobs" in out and f"submitted 2 run jobs: {array}_0, {array}_1" in out
+    assert "sweep: 2 of 2 jobs done" in out
 
-    assert "resumed from" in log.read_text()  # it was stopped and picked up where it left off
+    assert {sweep.state(job, runs) for job in jobs} == {"done"}
+    records = [json.loads((runs / job.run_id[:16] / "record.json").read_text()) for job in jobs]
+    slurm_ids = [record["environment"].get("slurm", {}).get("array_job_id") for record in records]
+    assert all(slurm_ids) and len(set(slurm_ids)) == 1  # both ran as tasks of one SLURM job array
+    assert len(folders(tmp_path / "synthetic")) == 1  # the `real` set, made once by its own job first
+    assert "resumed from" in log.read_text()  # the signalled run stopped and picked up where it left off
     logs = "".join(p.read_text() for p in (runs / ".submitit").rglob("*.err"))
     assert "requeu" in logs.lower()
-    plain = bench_cli("run", *long_run, "--runs-dir", str(tmp_path / "plain"), cwd=tmp_path)
+    plain = bench_cli("run", *LONG_RUN, "--runs-dir", str(tmp_path / "plain"), cwd=tmp_path)
     assert plain.returncode == 0, plain.stderr
     (uninterrupted,) = folders(tmp_path / "plain")
     assert (run_dir / "metrics.json").read_bytes() == (uninterrupted / "metrics.json").read_bytes()
+
+    frame = load_runs(runs)
+    assert set(frame["run"]) >= {job.run_id[:16] for job in jobs}
+    again = bench_cli("sweep", str(grid), *options, env=slurm, timeout=300)
+    assert again.returncode == 0 and "nothing to submit: all 2 jobs are done" in again.stdout
 
 
 def _queue(env: dict) -> str:
