@@ -13,8 +13,10 @@ REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"  # committed run folders and a set (tools/make_test_fixtures.py)
 SHARED_HPA = REPO.parent / "shared" / "data" / "hpa"
 
-# A run that takes a few seconds on a 2-core CPU (and, with a synthetic set, a 1-epoch fidelity reference).
-TINY = ("dataset.n_images=160", "dataset.resolution=32", "train.epochs=2", "train.batch_size=32", "fidelity.epochs=1")
+# A run that takes a few seconds on a 2-core CPU (and, with a synthetic set, a 1-epoch fidelity reference and
+# no CAS classifiers: tests/test_fidelity.py turns them on where it checks them).
+TINY = ("dataset.n_images=160", "dataset.resolution=32", "train.epochs=2", "train.batch_size=32", "fidelity.epochs=1",
+        "fidelity.cas=false")
 
 
 def _share_the_cores() -> None:

@@ -24,7 +24,7 @@ def generated(tmp_path_factory):
     # the paper's DDPM samples at 16 px for a 32 px dataset here, so its set has a resolution floor
     for name, extra in (("real", ()), ("ddpm", ("generator.epochs=1", "generator.sampling_steps=20",
                                                  "generator.resolution=16"))):
-        result = bench_cli("generate", "--generator", name, *TINY, *extra, cwd=root)
+        result = bench_cli("generate", "--generator", name, *TINY, "fidelity.cas=true", *extra, cwd=root)
         assert result.returncode == 0, result.stderr
         folder = next((root / "synthetic").glob(f"{name}-*"))
         out[name] = json.loads(next(folder.glob("fidelity-*.json")).read_text())
