@@ -93,13 +93,18 @@ def test_the_verdict_names_the_rung_that_closes_the_gap_with_its_interval():
     assert line.startswith("**Verdict:** from FROM to TO the validation − test gap of macro F1 @tuned changes by "
                            "-0.190 [")
     assert "`train.no_eval_inference` (-0.180 [" in line and "its interval excludes 0" in line
+    assert "(the interval excludes 0)" in line  # the total change itself
+    assert "Rungs whose own gap change excludes 0: `train.no_eval_inference` -0.180 [" in line  # not train.lr
     table = "\n".join(ladders.render_one(ladder, frame))
     assert "| train.lr " in table and "-0.007 [" in table  # Δ gap of the lr rung, with its t-interval
     noisy, frame = _fabricated_ladder([0, 1, 2], {
         "FROM": [0.20, 0.22, 0.18], "train.lr": [0.10, 0.30, 0.05], "TO": [0.10, 0.25, 0.06]})
-    assert "includes 0, so with these seeds it is not told apart" in ladders.verdict(noisy, frame)
+    noisy_line = ladders.verdict(noisy, frame)
+    assert "(the interval includes 0, so with these seeds it is not told apart from seed noise)" in noisy_line
+    assert noisy_line.endswith("No rung's own gap change excludes 0.")
     together, frame = _fabricated_ladder([0, 1], {"FROM": [0.20, 0.20], "train.lr": [0.25, 0.25], "TO": [0.1, 0.1]})
-    assert "no rung on its own moves it that way" in ladders.verdict(together, frame)
+    assert "no rung on its own moves it that way (the change comes from rungs together)" in ladders.verdict(
+        together, frame)
 
 
 def test_a_ladder_from_one_seed_says_it_has_no_interval():

@@ -84,8 +84,17 @@ def _gap_moves(ladder: dict, frame: pd.DataFrame) -> dict[str, tuple[float, str]
     return out
 
 
+def _strength(interval: str) -> str:
+    if "no interval" in interval:
+        return "no interval: one seed cannot tell it from seed noise"
+    if _excludes_zero(interval):
+        return "its interval excludes 0"
+    return "its interval includes 0, so with these seeds it is not told apart from seed noise"
+
+
 def verdict(ladder: dict, frame: pd.DataFrame) -> str:
-    """Which rung alone moves the validation − test gap most the way FROM → TO moves it, with its interval."""
+    """How much the validation − test gap moves from FROM to TO (with its interval), which rung alone moves it
+    most that way (with its interval), and every rung whose own interval excludes 0, either way."""
     first, last = ladder["rungs"][0], ladder["rungs"][-1]
     gap_moves = _gap_moves(ladder, frame)
     if last["name"] != "TO" or "TO" not in gap_moves or first["name"] != "FROM":
@@ -93,21 +102,20 @@ def verdict(ladder: dict, frame: pd.DataFrame) -> str:
     total, total_interval = gap_moves.pop("TO")
     if not gap_moves:
         return "*Verdict pending: no single rung has finished runs yet.*"
-    pick = min if total <= 0 else max
-    name = pick(gap_moves, key=lambda k: gap_moves[k][0])
+    out = (f"**Verdict:** from FROM to TO the validation − test gap of macro F1 @tuned changes by {total:+.3f} "
+           f"{total_interval} ({_strength(total_interval).replace('its interval', 'the interval')}); ")
+    name = (min if total <= 0 else max)(gap_moves, key=lambda k: gap_moves[k][0])
     move, interval = gap_moves[name]
     if move * total <= 0:
-        return (f"**Verdict:** from FROM to TO the validation − test gap of macro F1 @tuned changes by {total:+.3f} "
-                f"{total_interval}; no rung on its own moves it that way (the change comes from rungs together).")
-    if "no interval" in interval:
-        strength = "no interval: one seed cannot tell it from seed noise"
-    elif _excludes_zero(interval):
-        strength = "its interval excludes 0"
+        together = " (the change comes from rungs together)" if _excludes_zero(total_interval) else ""
+        out += f"no rung on its own moves it that way{together}."
     else:
-        strength = "its interval includes 0, so with these seeds it is not told apart from seed noise"
-    return (f"**Verdict:** from FROM to TO the validation − test gap of macro F1 @tuned changes by {total:+.3f} "
-            f"{total_interval}; the rung that moves it most in that direction on its own is `{name}` "
-            f"({move:+.3f} {interval}; {strength}).")
+        out += (f"the rung that moves it most in that direction on its own is `{name}` ({move:+.3f} {interval}; "
+                f"{_strength(interval)}).")
+    clear = [f"`{k}` {m:+.3f} {i}" for k, (m, i) in sorted(gap_moves.items(), key=lambda kv: kv[1][0])
+             if _excludes_zero(i)]
+    return out + (f" Rungs whose own gap change excludes 0: {', '.join(clear)}." if clear
+                  else " No rung's own gap change excludes 0.")
 
 
 def summary_lines(frame: pd.DataFrame, runs_dir: Path | None) -> list[str]:

@@ -215,6 +215,8 @@ def effect_rows(section: pd.DataFrame, runs_dir: Path | None = None) -> tuple[li
                           & (section["strategy"] == "none")].set_index("seed")
         mine = runs.set_index("seed")
         seeds = sorted(set(mine.index) & set(control.index))
+        if not seeds:  # no control of the same settings and seeds (a ladder rung, say): nothing to pair with
+            continue
         size = int(runs["train_images"].iloc[0])
         where = f"{group}{SIZE_MARK}{size} train images, {int(runs['epochs'].iloc[0])} epochs" if sizes else group
         cells, means = [*names, where, len(seeds)], {}
@@ -355,6 +357,11 @@ def render_section(section: pd.DataFrame, sets: list[dict] = (), runs_dir: Path 
            _versions_note(section), "",
            "### Main table", "", tabulate(rows, headers, tablefmt="github", disable_numparse=True), ""]
     effect_headers, effects, kinds = effect_table or effect_rows(section, runs_dir)
+    unpaired = section.groupby("group").filter(lambda runs: not _is_control(runs))["group"].nunique() - len(effects)
+    if unpaired:
+        out += [f"{unpaired} configuration{'s' if unpaired != 1 else ''} of this section "
+                f"{'have' if unpaired != 1 else 'has'} no no-synthetic control with the same settings and seeds "
+                f"(ladder rungs, for instance: see their own table), so no effect against the control.", ""]
     if effects:
         method = (f"on validation{' and where test predictions are missing' if 'seeds' in kinds else ''}, "
                   f"{EFFECT_INTERVAL}; on test, {SEED_IMAGE_INTERVAL}") if "seeds+images" in kinds else EFFECT_INTERVAL
