@@ -16,7 +16,7 @@ from slurm_cluster import wait_until
 from bench.runs import sweep
 
 GRID = {"generator": ["none", "real"], "strategy": ["none", "concat"], "classifier": ["resnet18"], "seed": [0]}
-LONG_RUN = [*TINY, "train.epochs=12"]  # long enough to be signalled after its first epoch
+LONG_RUN = [*TINY, "train.epochs=6"]  # long enough to be signalled after its first epoch
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("slurm")]  # one local SLURM at a time
 
 
