@@ -332,7 +332,7 @@ def render_section(section: pd.DataFrame, sets: list[dict] = (), runs_dir: Path 
     paired = PairedTest(runs_dir)
     bounds = {g: config_bounds(r, ci_key, paired) for g, r in section.groupby("group")}
     intervals = {g: fmt_bounds(b) for g, (b, _) in bounds.items()}
-    kinds = {kind for b, kind in bounds.values() if b[0] is not None}
+    covers = {kind for b, kind in bounds.values() if b[0] is not None}  # what the main table's intervals cover
     headers.append(f"{'test' if has_test else 'val'} macro F1 @tuned 95% CI")
     headers.append("options (where not the plugin's default)")
     options = dict(zip(section["group"], section["options"]))
@@ -352,7 +352,7 @@ def render_section(section: pd.DataFrame, sets: list[dict] = (), runs_dir: Path 
            f"not included).", "",
            f"**Model selection:** {_selection(section)}. Values are mean ± sample std over seeds; rows sorted by "
            f"{'train images, then ' if section['train_images'].nunique() > 1 else ''}"
-           f"{'test' if has_test else 'validation'} macro F1 @tuned; the interval is {_interval_method(kinds)}; "
+           f"{'test' if has_test else 'validation'} macro F1 @tuned; the interval is {_interval_method(covers)}; "
            f"with 1 seed there is none.", "",
            _versions_note(section), "",
            "### Main table", "", tabulate(rows, headers, tablefmt="github", disable_numparse=True), ""]
