@@ -97,3 +97,12 @@ def test_controls_with_other_synthetic_settings_are_one_run():
     with_set = normalise(config.build(overrides=("generator.name=real", "strategy.name=concat",
                                                   "synthetic.per_real=0.25")), quiet)
     assert with_set.synthetic.per_real == 0.25
+
+
+def test_a_slurm_job_gets_as_many_threads_as_cpus_it_asked_for():
+    from bench.runs.launchers import job_env
+
+    assert job_env({"SLURM_CPUS_PER_TASK": "4"})["OMP_NUM_THREADS"] == "4"
+    assert job_env({"SLURM_CPUS_PER_TASK": "4"})["MKL_NUM_THREADS"] == "4"
+    assert job_env({"SLURM_CPUS_PER_TASK": "4", "OMP_NUM_THREADS": "2"})["OMP_NUM_THREADS"] == "2"  # the user's
+    assert "OMP_NUM_THREADS" not in job_env({"PATH": "/bin"})  # not in a SLURM job: torch's default
