@@ -84,12 +84,12 @@ def _gap_moves(ladder: dict, frame: pd.DataFrame) -> dict[str, tuple[float, str]
     return out
 
 
-def _strength(interval: str) -> str:
+def _strength(interval: str, subject: str = "its interval") -> str:
     if "no interval" in interval:
         return "no interval: one seed cannot tell it from seed noise"
     if _excludes_zero(interval):
-        return "its interval excludes 0"
-    return "its interval includes 0, so with these seeds it is not told apart from seed noise"
+        return f"{subject} excludes 0"
+    return f"{subject} includes 0, so with these seeds it is not told apart from seed noise"
 
 
 def verdict(ladder: dict, frame: pd.DataFrame) -> str:
@@ -103,7 +103,7 @@ def verdict(ladder: dict, frame: pd.DataFrame) -> str:
     if not gap_moves:
         return "*Verdict pending: no single rung has finished runs yet.*"
     out = (f"**Verdict:** from FROM to TO the validation − test gap of macro F1 @tuned changes by {total:+.3f} "
-           f"{total_interval} ({_strength(total_interval).replace('its interval', 'the interval')}); ")
+           f"{total_interval} ({_strength(total_interval, 'the interval')}); ")
     name = (min if total <= 0 else max)(gap_moves, key=lambda k: gap_moves[k][0])
     move, interval = gap_moves[name]
     if move * total <= 0:
