@@ -65,7 +65,7 @@ def test_a_configurations_interval_and_paired_effects():
     import pandas as pd
     from scipy import stats
 
-    from bench.report.leaderboard import _verdict, config_bounds, effect_rows, summary_lines
+    from bench.report.leaderboard import EFFECT_HEADERS, _verdict, config_bounds, effect_rows, summary_lines
     from bench.report.paired import PairedTest
 
     runs = pd.DataFrame({"run": ["a", "b", "c"], "val:f1_macro@tuned": [0.1, 0.2, None]})
@@ -80,10 +80,10 @@ def test_a_configurations_interval_and_paired_effects():
                      "control_key": "k", "val:f1_macro@tuned": base + 0.02, "test:f1_macro@tuned": base - 0.15})
     rows.append({"group": "other", "generator": "none", "strategy": "none", "classifier": "resnet18", "seed": 0,
                  "control_key": "x", "val:f1_macro@tuned": 0.9, "test:f1_macro@tuned": 0.9})  # other settings
-    headers, effects, kinds = effect_rows(pd.DataFrame(rows).assign(train_images=100))
+    effects, kinds = effect_rows(pd.DataFrame(rows).assign(train_images=100))
     assert kinds == {"seeds"}  # no runs folder: no test predictions to resample
     assert len(effects) == 1
-    row = dict(zip(headers, effects[0]))
+    row = dict(zip(EFFECT_HEADERS, effects[0].cells()))
     assert row["paired seeds"] == 3 and row["Δ val macro F1 @tuned"] == "+0.020"
     assert row["Δ test macro F1 @tuned"] == "-0.050"
     assert row["test 95% CI"] == "[-0.050, -0.050]"  # the same difference on every seed
@@ -114,22 +114,22 @@ def test_effects_at_several_train_sizes_pair_within_a_size_and_read_as_learning_
                              "test:f1_macro@tuned": base + shift + (0.001 * seed if shift > 0 else 0.0)})
     frame = pd.DataFrame(rows).assign(dataset="synthetic-cells", split="stratified", budget=10.0, curve="k",
                                       epochs=10)
-    headers, effects, _ = effect_rows(frame)
-    assert [row[3] for row in effects] == ["g50 · 50 train images, 10 epochs", "g500 · 500 train images, 10 epochs"]
+    effects, _ = effect_rows(frame)
+    assert [e.cells()[3] for e in effects] == ["g50 · 50 train images, 10 epochs", "g500 · 500 train images, 10 epochs"]
     curve_headers, curves = effects_by_size(frame, effects)
     assert curve_headers[3:] == ["Δ test at 50 train images (95%)", "Δ test at 500 train images (95%)"]
-    assert curves == [["edm", "concat", "resnet18", effects[0][-2] + " " + effects[0][-1], "-0.020 [-0.020, -0.020]"]]
+    assert curves == [["edm", "concat", "resnet18", " ".join(effects[0].shown("test")), "-0.020 [-0.020, -0.020]"]]
     short = frame[frame["group"].isin(["c50", "g50"])].assign(group=lambda f: f["group"] + "-short", budget=1.0,
                                                                curve="s", control_key="k50-short")
     both = pd.concat([frame, short])  # the same names at 50 images with another optimizer budget: another curve
-    curve_headers, curves = effects_by_size(both, effect_rows(both)[1])
+    curve_headers, curves = effects_by_size(both, effect_rows(both)[0])
     assert curve_headers[3] == "budget (epochs of the whole train role)"
     assert [row[3:] for row in curves] == [["10", curves[0][4], "-0.020 [-0.020, -0.020]"], ["1", curves[1][4], "—"]]
-    assert effects[0][-2] == "+0.101"  # paired with the control of its own size, not the other one's
+    assert effects[0].shown("test")[0] == "+0.101"  # paired with the control of its own size, not the other one's
     (line,) = summary_lines(frame, effects)
     assert "Above it on test: edm/concat/resnet18 at 50 train images, 10 epochs (+0.101" in line
     assert "Below it on test: edm/concat/resnet18 at 500 train images, 10 epochs (-0.020" in line
-    assert effects_by_size(frame, effect_rows(frame[frame["train_images"] == 50])[1]) is None
+    assert effects_by_size(frame, effect_rows(frame[frame["train_images"] == 50])[0]) is None
 
 
 def test_cli_writes_figures_beside_the_markdown_byte_for_byte(runs, tmp_path):

@@ -106,3 +106,18 @@ def test_a_slurm_job_gets_as_many_threads_as_cpus_it_asked_for():
     assert job_env({"SLURM_CPUS_PER_TASK": "4"})["MKL_NUM_THREADS"] == "4"
     assert job_env({"SLURM_CPUS_PER_TASK": "4", "OMP_NUM_THREADS": "2"})["OMP_NUM_THREADS"] == "2"  # the user's
     assert "OMP_NUM_THREADS" not in job_env({"PATH": "/bin"})  # not in a SLURM job: torch's default
+
+
+def test_local_workers_share_the_cores_and_keep_a_thread_count_the_user_set(monkeypatch):
+    import os
+
+    from bench.runs.launchers import _worker_env
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    share = str(max(1, (os.cpu_count() or 1) // 2))
+    assert _worker_env(0, 2, gpus=0)["OMP_NUM_THREADS"] == share == _worker_env(1, 2, gpus=0)["MKL_NUM_THREADS"]
+    assert _worker_env(0, 1, gpus=0) is None  # one worker: torch's default
+    assert _worker_env(1, 2, gpus=2)["CUDA_VISIBLE_DEVICES"] == "1"
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert _worker_env(0, 2, gpus=0)["OMP_NUM_THREADS"] == "3"

@@ -40,9 +40,10 @@ def macro_f1_weighted(labels: np.ndarray, predicted: np.ndarray, weights: np.nda
     (R, N), each row the multiplicity of every image (a bootstrap resample); a class with nothing to find and
     nothing predicted scores 0, as in the run metrics."""
     labels, predicted = labels.astype(np.float64), predicted.astype(np.float64)
-    tp = weights @ (labels * predicted)
-    fp = weights @ ((1 - labels) * predicted)
-    fn = weights @ (labels * (1 - predicted))
+    classes = labels.shape[1]
+    counts = np.asarray(weights, dtype=np.float64) @ np.hstack([labels * predicted, (1 - labels) * predicted,
+                                                               labels * (1 - predicted)])  # one product
+    tp, fp, fn = counts[:, :classes], counts[:, classes:2 * classes], counts[:, 2 * classes:]
     denominator = 2 * tp + fp + fn
     return np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0).mean(axis=1)
 
@@ -69,8 +70,9 @@ def seed_image_bounds(labels: np.ndarray, treated: list[np.ndarray], control: li
     diffs = np.array([macro_f1_weighted(labels, t, one)[0] - macro_f1_weighted(labels, c, one)[0]
                       for t, c in zip(treated, control)])
     weights = np.random.default_rng(seed).multinomial(images, np.full(images, 1 / images), size=resamples)
-    boot = np.array([macro_f1_weighted(labels, t, weights) - macro_f1_weighted(labels, c, weights)
-                     for t, c in zip(treated, control)])  # (n, resamples)
+    weights = weights.astype(np.float64)  # once, not in every product
+    boot = np.array([macro_f1_weighted(labels, t, weights) - (macro_f1_weighted(labels, c, weights) if c.any() else 0)
+                     for t, c in zip(treated, control)])  # (n, resamples); predicting nothing scores 0
     covariance = np.cov(boot)
     shared = max(0.0, float(covariance.sum() - np.trace(covariance)) / (n * (n - 1)))
     half = np.sqrt(stats.t.ppf(0.975, n - 1) ** 2 * diffs.var(ddof=1) / n + stats.norm.ppf(0.975) ** 2 * shared)

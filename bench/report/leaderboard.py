@@ -12,7 +12,6 @@ import hashlib
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
@@ -29,14 +28,11 @@ from bench.report.intervals import (
     SEED_IMAGE_INTERVAL,
     fmt,
     fmt_bounds,
-    parse_bounds,
     t_bounds,
-    t_interval,
 )
 from bench.report.paired import PairedTest
 
 NAMES = ["generator", "strategy", "classifier"]
-SIZE_MARK = " · "  # in an effect row's config cell: "<group> · <N> train images, <E> epochs"
 
 
 def _fallback_group(config: dict) -> str:
@@ -200,14 +196,59 @@ def _is_control(runs: pd.DataFrame) -> bool:
     return bool((runs["generator"] == "none").all() and (runs["strategy"] == "none").all())
 
 
-def effect_rows(section: pd.DataFrame, runs_dir: Path | None = None) -> tuple[list[str], list[list[str]], set]:
+@dataclasses.dataclass(frozen=True)
+class Effect:
+    """One configuration against the no-synthetic control of its settings, paired by seed: per role ("val",
+    "test"), the mean difference in macro F1 @tuned (None without a paired value) and its 95% interval
+    ((None, None) without one)."""
+
+    names: tuple[str, ...]  # generator, strategy, classifier
+    group: str
+    train_images: int
+    epochs: int
+    sized: bool  # the section has nested train subsets, so the effect names its train size
+    seeds: int
+    mean: dict
+    bounds: dict
+
+    @property
+    def size(self) -> str:
+        return f"{self.train_images} train images, {self.epochs} epochs"
+
+    @property
+    def label(self) -> str:
+        """generator/strategy/classifier, with the train size and epochs where the section has several sizes."""
+        return "/".join(self.names) + (f" at {self.size}" if self.sized else "")
+
+    def shown(self, role: str) -> tuple[str, str]:
+        """The mean and interval of `role` as the tables write them."""
+        mean = self.mean[role]
+        return ("—" if mean is None else f"{mean:+.3f}"), fmt_bounds(self.bounds[role])
+
+    def beyond_zero(self, role: str) -> int:
+        """+1 where the interval of `role`, as shown, lies above 0; -1 where below; else 0."""
+        low, high = self.bounds[role]
+        if low is None:
+            return 0
+        return 1 if float(f"{low:.3f}") > 0 else -1 if float(f"{high:.3f}") < 0 else 0
+
+    def cells(self) -> list:
+        config = f"{self.group} · {self.size}" if self.sized else self.group
+        return [*self.names, config, self.seeds, *self.shown("val"), *self.shown("test")]
+
+
+EFFECT_HEADERS = [*NAMES, "config", "paired seeds", "Δ val macro F1 @tuned", "val 95% CI", "Δ test macro F1 @tuned",
+                  "test 95% CI"]
+
+
+def effect_rows(section: pd.DataFrame, runs_dir: Path | None = None) -> tuple[list[Effect], set]:
     """Each configuration against the no-synthetic control with the same classifier and training
     settings: the mean paired difference over shared seeds, with an interval: on test, where the runs'
     predictions are in `runs_dir`, over seeds and test images (`SEED_IMAGE_INTERVAL`), else a t-interval
-    over seeds (`EFFECT_INTERVAL`); largest test (else validation) gain first. Also returns which
-    intervals were of which kind ({"seeds", "seeds+images"})."""
-    rows, order, kinds, paired = [], [], set(), PairedTest(runs_dir)
-    sizes = section["train_images"].nunique() > 1  # nested train subsets: each row says its size
+    over seeds (`EFFECT_INTERVAL`); smallest train size, then largest test (else validation) gain first.
+    Also returns which intervals were of which kind ({"seeds", "seeds+images"})."""
+    effects, order, kinds, paired = [], [], set(), PairedTest(runs_dir)
+    sized = section["train_images"].nunique() > 1  # nested train subsets: each effect says its size
     for (group, *names), runs in section.groupby(["group", *NAMES], sort=True):
         if _is_control(runs):
             continue
@@ -217,43 +258,33 @@ def effect_rows(section: pd.DataFrame, runs_dir: Path | None = None) -> tuple[li
         seeds = sorted(set(mine.index) & set(control.index))
         if not seeds:  # no control of the same settings and seeds (a ladder rung, say): nothing to pair with
             continue
-        size = int(runs["train_images"].iloc[0])
-        where = f"{group}{SIZE_MARK}{size} train images, {int(runs['epochs'].iloc[0])} epochs" if sizes else group
-        cells, means = [*names, where, len(seeds)], {}
+        means, bounds = {}, {}
         for role in ("val", "test"):
-            key = f"{role}:{F1_TUNED}"
-            diff = (mine.loc[seeds, key] - control.loc[seeds, key]) if seeds else pd.Series(dtype=float)
-            diff = diff.dropna()
-            means[role] = diff.mean() if len(diff) else float("-inf")
-            interval = (paired.interval(list(mine.loc[seeds, "run"]), list(control.loc[seeds, "run"]))
-                        if role == "test" and len(diff) >= 2 and runs_dir is not None else None)
+            diff = (mine.loc[seeds, f"{role}:{F1_TUNED}"] - control.loc[seeds, f"{role}:{F1_TUNED}"]).dropna()
+            means[role] = float(diff.mean()) if len(diff) else None
+            image_bounds = (paired.bounds(list(mine.loc[seeds, "run"]), list(control.loc[seeds, "run"]))
+                            if role == "test" and len(diff) >= 2 and runs_dir is not None else None)
             if len(diff) >= 2:
-                kinds.add("seeds+images" if interval else "seeds")
-            cells += [f"{diff.mean():+.3f}" if len(diff) else "—", interval or t_interval(diff)]
-        rows.append(cells)
-        order.append((size if sizes else 0, -means["test"] if np.isfinite(means["test"]) else -means["val"], group))
-    headers = [*NAMES, "config", "paired seeds", "Δ val macro F1 @tuned", "val 95% CI", "Δ test macro F1 @tuned",
-               "test 95% CI"]
-    return headers, [row for _, row in sorted(zip(order, rows), key=lambda pair: pair[0])], kinds
+                kinds.add("seeds+images" if image_bounds else "seeds")
+            bounds[role] = image_bounds or t_bounds(diff)
+        effect = Effect(tuple(names), group, int(runs["train_images"].iloc[0]),
+                        int(runs["epochs"].iloc[0]) if sized else 0, sized, len(seeds), means, bounds)
+        gain = means["test"] if means["test"] is not None else means["val"]
+        effects.append(effect)
+        order.append((effect.train_images if sized else 0, -gain if gain is not None else float("inf"), group))
+    return [effect for _, effect in sorted(zip(order, effects), key=lambda pair: pair[0])], kinds
 
 
-def _label(row: list[str]) -> str:
-    """generator/strategy/classifier of an effect row, with its train size and epochs where the section has
-    several sizes."""
-    size = row[len(NAMES)].partition(SIZE_MARK)[2]
-    return "/".join(row[:len(NAMES)]) + (f" at {size}" if size else "")
-
-
-def effects_by_size(section: pd.DataFrame, effects: list[list[str]]) -> tuple[list[str], list[list[str]]] | None:
+def effects_by_size(section: pd.DataFrame, effects: list[Effect]) -> tuple[list[str], list[list[str]]] | None:
     """The test effects as learning curves: one row per curve (the same settings but for the train size and
     the epochs that keep the optimizer budget), one column per train size (the effect against the control of
     that size, with its interval); None with one size."""
     by_group = section.drop_duplicates("group").set_index("group")
     table: dict[tuple, dict[int, str]] = {}
-    for row in effects:
-        info = by_group.loc[row[len(NAMES)].partition(SIZE_MARK)[0]]
-        key = (*row[:len(NAMES)], float(info["budget"]), info["curve"])
-        table.setdefault(key, {})[int(info["train_images"])] = f"{row[-2]} {row[-1]}"
+    for effect in effects:
+        info = by_group.loc[effect.group]
+        key = (*effect.names, float(info["budget"]), info["curve"])
+        table.setdefault(key, {})[effect.train_images] = " ".join(effect.shown("test"))
     sizes = sorted({size for cells in table.values() for size in cells})
     if len(sizes) < 2:
         return None
@@ -267,19 +298,14 @@ def effects_by_size(section: pd.DataFrame, effects: list[list[str]]) -> tuple[li
     return headers, rows
 
 
-def _verdict(effects: list[list[str]], has_test: bool) -> str:
+def _verdict(effects: list[Effect], has_test: bool) -> str:
     """Which configurations beat (and which fell below) the control, by their 95% intervals."""
     parts = []
-    for role, column in (("validation", -3), ("test", -1))[: 2 if has_test else 1]:
-        named = {"above": [], "below": []}
-        for row in effects:
-            ci = parse_bounds(row[column])
-            if ci and ci[0] > 0:
-                named["above"].append(_label(row))
-            elif ci and ci[1] < 0:
-                named["below"].append(_label(row))
-        parts.append(f"on {role}, above the control: {', '.join(named['above']) or 'none'}; "
-                     f"below it: {', '.join(named['below']) or 'none'}")
+    for role, name in (("val", "validation"), ("test", "test"))[: 2 if has_test else 1]:
+        above = [e.label for e in effects if e.beyond_zero(role) > 0]
+        below = [e.label for e in effects if e.beyond_zero(role) < 0]
+        parts.append(f"on {name}, above the control: {', '.join(above) or 'none'}; "
+                     f"below it: {', '.join(below) or 'none'}")
     return "**Verdict (95% intervals entirely above or below 0):** " + "; ".join(parts) + "."
 
 
@@ -287,7 +313,7 @@ def _span(values: list[int]) -> str:
     return str(min(values)) if min(values) == max(values) else f"{min(values)}-{max(values)}"
 
 
-def summary_lines(section: pd.DataFrame, effects: list[list[str]]) -> list[str]:
+def summary_lines(section: pd.DataFrame, effects: list[Effect]) -> list[str]:
     """What a section's effect table says, in a few bullets for the top of the leaderboard: which
     configurations lie above or below the control on test (by their 95% intervals), which looked better
     on validation without holding on test, and how many show no evidence either way."""
@@ -297,21 +323,21 @@ def summary_lines(section: pd.DataFrame, effects: list[list[str]]) -> list[str]:
     shape = f" ({first['data_shape']})" if isinstance(first.get("data_shape"), str) else ""
     where = f"{first['dataset']}{shape} · split `{first['split']}`"
     has_test = section[f"test:{F1_TUNED}"].notna().any()
-    role, delta, column = ("test", -2, -1) if has_test else ("validation", -4, -3)
+    role, name = ("test", "test") if has_test else ("val", "validation")
 
-    def named(rows):
-        return ", ".join(f"{_label(r)} ({r[delta]} {r[column]})" for r in rows) or "none"
+    def named(chosen: list[Effect]) -> str:
+        return ", ".join(f"{e.label} ({' '.join(e.shown(role))})" for e in chosen) or "none"
 
-    above = [r for r in effects if (parse_bounds(r[column]) or (0, 0))[0] > 0]
-    below = [r for r in effects if (parse_bounds(r[column]) or (0, 0))[1] < 0]
-    unsure = [r for r in effects if parse_bounds(r[column]) and r not in above and r not in below]
+    above = [e for e in effects if e.beyond_zero(role) > 0]
+    below = [e for e in effects if e.beyond_zero(role) < 0]
+    unsure = [e for e in effects if e.bounds[role][0] is not None and not e.beyond_zero(role)]
     out = [f"- **{where}**: {len(effects)} configuration{'s' if len(effects) != 1 else ''} against the "
-           f"no-synthetic control ({_span([int(r[len(NAMES) + 1]) for r in effects])} paired seeds). "
-           f"Above it on {role}: {named(above)}. Below it on {role}: {named(below)}. "
+           f"no-synthetic control ({_span([e.seeds for e in effects])} paired seeds). "
+           f"Above it on {name}: {named(above)}. Below it on {name}: {named(below)}. "
            f"No evidence either way: {len(unsure)}; without an interval (fewer than 2 paired seeds): "
            f"{len(effects) - len(above) - len(below) - len(unsure)}."]
     if has_test:
-        misleading = [r for r in effects if (parse_bounds(r[-3]) or (0, 0))[0] > 0 and r not in above]
+        misleading = [e for e in effects if e.beyond_zero("val") > 0 and e not in above]
         if misleading:
             out.append(f"  Above the control on validation but not on test: {named(misleading)}.")
     return out
@@ -356,7 +382,7 @@ def render_section(section: pd.DataFrame, sets: list[dict] = (), runs_dir: Path 
            f"with 1 seed there is none.", "",
            _versions_note(section), "",
            "### Main table", "", tabulate(rows, headers, tablefmt="github", disable_numparse=True), ""]
-    effect_headers, effects, kinds = effect_table or effect_rows(section, runs_dir)
+    effects, kinds = effect_table or effect_rows(section, runs_dir)
     unpaired = section.groupby("group").filter(lambda runs: not _is_control(runs))["group"].nunique() - len(effects)
     if unpaired:
         out += [f"{unpaired} configuration{'s' if unpaired != 1 else ''} of this section "
@@ -369,7 +395,7 @@ def render_section(section: pd.DataFrame, sets: list[dict] = (), runs_dir: Path 
                 "Change in macro F1 @tuned against the run with generator `none` and strategy `none` and the same "
                 f"classifier and training settings, paired by seed; the interval is {method}. An interval "
                 "that contains 0 is no evidence of an effect; with one seed there is no interval (—).", "",
-                tabulate(effects, effect_headers, tablefmt="github", disable_numparse=True), "",
+                tabulate([e.cells() for e in effects], EFFECT_HEADERS, tablefmt="github", disable_numparse=True), "",
                 _verdict(effects, has_test), ""]
         curves = effects_by_size(section, effects) if has_test else None
         if curves:
@@ -415,7 +441,7 @@ def render(frame: pd.DataFrame, figures: dict[str, list[tuple[str, str]]] | None
     sections, summary = [], []
     for _, section in frame.groupby(["dataset", "dataset_fp", "split", "split_fp"], sort=True):
         effect_table = effect_rows(section, runs_dir)
-        summary += summary_lines(section, effect_table[1])
+        summary += summary_lines(section, effect_table[0])
         text = render_section(section, sets, runs_dir, effect_table)
         pictures = (figures or {}).get(section_stem(section), [])
         if pictures:

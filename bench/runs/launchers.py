@@ -62,20 +62,23 @@ def _worker_env(slot: int, workers: int, gpus: int) -> dict[str, str] | None:
         return {**os.environ, "CUDA_VISIBLE_DEVICES": str(slot % gpus)}
     if workers == 1:
         return None
-    threads = str(max(1, (os.cpu_count() or 1) // workers))
-    return {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+    return with_threads(dict(os.environ), max(1, (os.cpu_count() or 1) // workers))
 
 
 def job_env(environ: dict | None = None) -> dict[str, str]:
     """A SLURM job's environment with its CPU threads set to the CPUs it was given (`--cpus`, SLURM's
     SLURM_CPUS_PER_TASK): torch would otherwise start one thread per core of the node and jobs sharing a
     node would oversubscribe it (measured on a 2-core node with two 1-CPU jobs: 10-11 s per epoch of a tiny
-    run against 2 s alone). Thread counts the user set are kept."""
+    run against 2 s alone)."""
     environ = dict(os.environ if environ is None else environ)
     cpus = environ.get("SLURM_CPUS_PER_TASK")
-    if cpus and cpus.isdigit():
-        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            environ.setdefault(name, cpus)
+    return with_threads(environ, int(cpus)) if cpus and cpus.isdigit() else environ
+
+
+def with_threads(environ: dict[str, str], threads: int) -> dict[str, str]:
+    """`environ` with torch's CPU thread counts (OpenMP, MKL) set to `threads`, unless the user set them."""
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        environ.setdefault(name, str(threads))
     return environ
 
 
