@@ -31,10 +31,6 @@ def t_bounds(differences) -> tuple[float | None, float | None]:
     return float(low), float(high)
 
 
-def t_interval(differences) -> str:
-    return fmt_bounds(t_bounds(differences))
-
-
 def macro_f1_weighted(labels: np.ndarray, predicted: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Macro F1 over all classes of 0/1 `predicted` against 0/1 `labels` (N, C), once per row of `weights`
     (R, N), each row the multiplicity of every image (a bootstrap resample); a class with nothing to find and
@@ -82,11 +78,6 @@ def seed_image_bounds(labels: np.ndarray, treated: list[np.ndarray], control: li
 def fmt_bounds(bounds: tuple[float | None, float | None]) -> str:
     low, high = bounds
     return "—" if low is None else f"[{low:.3f}, {high:.3f}]"
-
-
-def parse_bounds(interval: str) -> tuple[float, float] | None:
-    """The (low, high) of an interval written by `fmt_bounds`; None for one without bounds."""
-    return tuple(float(x) for x in interval.strip("[]").split(",")) if interval.startswith("[") else None
 
 
 EFFECT_INTERVAL = ("a 95% Student-t interval of the mean paired difference over seeds (n - 1 degrees of "

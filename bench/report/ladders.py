@@ -10,7 +10,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from bench.evaluate.metrics import F1_TUNED
-from bench.report.intervals import fmt, parse_bounds, t_interval
+from bench.report.intervals import fmt, fmt_bounds, t_bounds
 from bench.report.paired import PairedTest
 
 
@@ -31,13 +31,14 @@ def _scores(frame: pd.DataFrame, runs: dict, key: str) -> pd.Series:
                      dtype=float).dropna()
 
 
-def _interval(diff: pd.Series, seeded: str | None) -> str:
-    return seeded or (t_interval(diff) if len(diff) >= 2 else "no interval (1 seed)")
+def _shown(bounds: tuple) -> str:
+    return fmt_bounds(bounds) if bounds[0] is not None else "no interval (1 seed)"
 
 
-def _excludes_zero(interval: str) -> bool:
-    bounds = parse_bounds(interval)
-    return bounds is not None and (bounds[0] > 0 or bounds[1] < 0)
+def _excludes_zero(bounds: tuple) -> bool:
+    """Whether the interval, as shown, lies entirely above or below 0."""
+    low, high = bounds
+    return low is not None and (float(f"{low:.3f}") > 0 or float(f"{high:.3f}") < 0)
 
 
 def render_one(ladder: dict, frame: pd.DataFrame, runs_dir: Path | None = None) -> list[str]:
@@ -54,9 +55,9 @@ def render_one(ladder: dict, frame: pd.DataFrame, runs_dir: Path | None = None) 
             if rung is first or not len(diff):
                 cells.append("—")
                 continue
-            seeded = paired.interval([rung["runs"][str(s)] for s in seeds],
-                                     [first["runs"][str(s)] for s in seeds]) if role == "test" else None
-            cells.append(f"{diff.mean():+.3f} {_interval(diff, seeded)}")
+            seeded = paired.bounds([rung["runs"][str(s)] for s in seeds],
+                                   [first["runs"][str(s)] for s in seeds]) if role == "test" else None
+            cells.append(f"{diff.mean():+.3f} {_shown(seeded or t_bounds(diff))}")
         rows.append(cells)
     headers = ["rung", "seeds", "val macro F1 @tuned", "test macro F1 @tuned", "gap (val − test)",
                "Δ val vs FROM (95%)", "Δ test vs FROM (95%)", "Δ gap vs FROM (95%)"]
@@ -70,7 +71,7 @@ def render_one(ladder: dict, frame: pd.DataFrame, runs_dir: Path | None = None) 
     return out + [verdict(ladder, frame), ""]
 
 
-def _gap_moves(ladder: dict, frame: pd.DataFrame) -> dict[str, tuple[float, str]]:
+def _gap_moves(ladder: dict, frame: pd.DataFrame) -> dict[str, tuple[float, tuple]]:
     """Each rung's paired change of the validation − test gap against FROM: (mean, t-interval over seeds)."""
     key = f"gap:{F1_TUNED}"
     base = _scores(frame, ladder["rungs"][0]["runs"], key)
@@ -80,14 +81,14 @@ def _gap_moves(ladder: dict, frame: pd.DataFrame) -> dict[str, tuple[float, str]
         seeds = sorted(set(scores.index) & set(base.index))
         if seeds:
             diff = scores[seeds] - base[seeds]
-            out[rung["name"]] = (diff.mean(), _interval(diff, None))
+            out[rung["name"]] = (diff.mean(), t_bounds(diff))
     return out
 
 
-def _strength(interval: str, subject: str = "its interval") -> str:
-    if "no interval" in interval:
+def _strength(bounds: tuple, subject: str = "its interval") -> str:
+    if bounds[0] is None:
         return "no interval: one seed cannot tell it from seed noise"
-    if _excludes_zero(interval):
+    if _excludes_zero(bounds):
         return f"{subject} excludes 0"
     return f"{subject} includes 0, so with these seeds it is not told apart from seed noise"
 
@@ -103,16 +104,16 @@ def verdict(ladder: dict, frame: pd.DataFrame) -> str:
     if not gap_moves:
         return "*Verdict pending: no single rung has finished runs yet.*"
     out = (f"**Verdict:** from FROM to TO the validation − test gap of macro F1 @tuned changes by {total:+.3f} "
-           f"{total_interval} ({_strength(total_interval, 'the interval')}); ")
+           f"{_shown(total_interval)} ({_strength(total_interval, 'the interval')}); ")
     name = (min if total <= 0 else max)(gap_moves, key=lambda k: gap_moves[k][0])
     move, interval = gap_moves[name]
     if move * total <= 0:
         together = " (the change comes from rungs together)" if _excludes_zero(total_interval) else ""
         out += f"no rung on its own moves it that way{together}."
     else:
-        out += (f"the rung that moves it most in that direction on its own is `{name}` ({move:+.3f} {interval}; "
-                f"{_strength(interval)}).")
-    clear = [f"`{k}` {m:+.3f} {i}" for k, (m, i) in sorted(gap_moves.items(), key=lambda kv: kv[1][0])
+        out += (f"the rung that moves it most in that direction on its own is `{name}` "
+                f"({move:+.3f} {_shown(interval)}; {_strength(interval)}).")
+    clear = [f"`{k}` {m:+.3f} {_shown(i)}" for k, (m, i) in sorted(gap_moves.items(), key=lambda kv: kv[1][0])
              if _excludes_zero(i)]
     return out + (f" Rungs whose own gap change excludes 0: {', '.join(clear)}." if clear
                   else " No rung's own gap change excludes 0.")

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from bench.data.labels import CLASS_NAMES
-from bench.report.intervals import fmt_bounds, seed_image_bounds
+from bench.report.intervals import seed_image_bounds
 
 
 def load_test_predictions(run_dir: Path) -> pd.DataFrame | None:
@@ -51,8 +51,3 @@ class PairedTest:
             return None
         labels, predicted = runs[0]["y"].to_numpy(), [r["p"].to_numpy() for r in runs]
         return seed_image_bounds(labels, predicted[:len(treated)], predicted[len(treated):] if control else None)
-
-    def interval(self, treated: list[str], control: list[str] | None = None) -> str | None:
-        """`bounds` as '[low, high]', or None."""
-        bounds = self.bounds(treated, control)
-        return fmt_bounds(bounds) if bounds else None
