@@ -65,8 +65,8 @@ def test_a_configurations_interval_and_paired_effects():
     import pandas as pd
     from scipy import stats
 
-    from bench.report.leaderboard import EFFECT_HEADERS, _verdict, config_bounds, effect_rows, summary_lines
-    from bench.report.paired import PairedTest
+    from bench.report.leaderboard import EFFECT_HEADERS, _verdict, effect_rows, summary_lines
+    from bench.report.paired import PairedTest, config_bounds
 
     runs = pd.DataFrame({"run": ["a", "b", "c"], "val:f1_macro@tuned": [0.1, 0.2, None]})
     (low, high), over = config_bounds(runs, "val:f1_macro@tuned", PairedTest(None))

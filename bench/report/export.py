@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from bench.evaluate.metrics import F1_TUNED, LABELS
-from bench.report.leaderboard import NAMES, config_bounds, sections
-from bench.report.paired import PairedTest
+from bench.report.leaderboard import NAMES, sections
+from bench.report.paired import PairedTest, config_bounds
 
 FORMATS = ("markdown", "csv", "json", "latex")
 EXTENSIONS = {"markdown": "md", "csv": "csv", "json": "json", "latex": "tex"}
@@ -21,7 +21,7 @@ ROLES = ("val", "test", "gap")
 def summary(frame: pd.DataFrame, runs_dir: Path | None = None) -> pd.DataFrame:
     """One row per configuration: section, plugins, config id, seeds, and mean / sample std of every
     metric of every role, with the leaderboard's 95% interval of test (else validation) macro F1 @tuned
-    (`leaderboard.config_bounds`: over seeds and test images where `runs_dir` holds the predictions)."""
+    (`paired.config_bounds`: over seeds and test images where `runs_dir` holds the predictions)."""
     rows, paired = [], PairedTest(runs_dir)
     for stem, section in sections(frame):
         has_test = section[f"test:{F1_TUNED}"].notna().any()

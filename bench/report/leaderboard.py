@@ -30,7 +30,7 @@ from bench.report.intervals import (
     fmt_bounds,
     t_bounds,
 )
-from bench.report.paired import PairedTest
+from bench.report.paired import PairedTest, config_bounds
 
 NAMES = ["generator", "strategy", "classifier"]
 
@@ -171,18 +171,6 @@ def _versions_note(section: pd.DataFrame) -> str:
     return ("**Library versions differ between runs** (" + "; ".join(versions) + "): numbers from different "
             "versions are repeated measurements, not identical ones; rows that mix them are marked "
             "(mixed library versions).")
-
-
-def config_bounds(runs: pd.DataFrame, key: str, paired: PairedTest) -> tuple[tuple, str]:
-    """The 95% interval of one configuration's mean `key` over its seeds, and what it covers: over seeds and
-    test images ("seeds+images") for test macro F1 where the runs' predictions are saved, else a t-interval
-    over seeds ("seeds"); (None, None) with one seed."""
-    scored = runs.dropna(subset=[key])
-    if key == f"test:{F1_TUNED}":
-        bounds = paired.bounds(list(scored["run"]))
-        if bounds:
-            return bounds, "seeds+images"
-    return t_bounds(scored[key]), "seeds"
 
 
 def _interval_method(kinds: set[str]) -> str:

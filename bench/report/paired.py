@@ -1,5 +1,6 @@
 """Paired test effects from the runs' saved predictions: the seed-and-image interval
-(`intervals.seed_image_bounds`) of treated runs against control runs, one pair per seed."""
+(`intervals.seed_image_bounds`) of treated runs against control runs, one pair per seed, and the interval
+of one configuration's mean (`config_bounds`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from bench.data.labels import CLASS_NAMES
-from bench.report.intervals import seed_image_bounds
+from bench.evaluate.metrics import F1_TUNED
+from bench.report.intervals import seed_image_bounds, t_bounds
 
 
 def load_test_predictions(run_dir: Path) -> pd.DataFrame | None:
@@ -51,3 +53,15 @@ class PairedTest:
             return None
         labels, predicted = runs[0]["y"].to_numpy(), [r["p"].to_numpy() for r in runs]
         return seed_image_bounds(labels, predicted[:len(treated)], predicted[len(treated):] if control else None)
+
+
+def config_bounds(runs: pd.DataFrame, key: str, paired: PairedTest) -> tuple[tuple, str]:
+    """The 95% interval of one configuration's mean `key` over its seeds, and what it covers: over seeds and
+    test images ("seeds+images") for test macro F1 where the runs' predictions are saved, else a t-interval
+    over seeds ("seeds"); (None, None) with one seed."""
+    scored = runs.dropna(subset=[key])
+    if key == f"test:{F1_TUNED}":
+        bounds = paired.bounds(list(scored["run"]))
+        if bounds:
+            return bounds, "seeds+images"
+    return t_bounds(scored[key]), "seeds"

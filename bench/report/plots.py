@@ -15,13 +15,6 @@ from bench.evaluate.metrics import F1_TUNED
 PNG = {"metadata": {"Software": None}, "dpi": 110}
 
 
-def t_quantile(counts: pd.Series) -> pd.Series:
-    """The two-sided 95% Student-t quantile for each sample size (NaN below 2: no band)."""
-    from scipy import stats
-
-    return counts.map(lambda n: stats.t.ppf(0.975, n - 1) if n >= 2 else np.nan)
-
-
 def _pyplot():
     import matplotlib
 
@@ -54,31 +47,48 @@ def val_vs_test(section: pd.DataFrame, path: Path) -> bool:
     return True
 
 
-def learning_curves(section: pd.DataFrame, path: Path) -> bool:
-    """Test macro F1 @tuned against the number of real training images (split.train_fraction), one line per
-    curve (the same settings at every size and the same optimizer budget: `leaderboard._curve`), mean over
-    seeds with its 95% Student-t band (none with one seed). False with one train size."""
-    runs = section.dropna(subset=[f"test:{F1_TUNED}"])
+GENERATOR_COLOURS = {"none": "black", "real": "tab:gray", "ddpm": "tab:blue", "ddpm-unet": "tab:cyan", "edm": "tab:red"}
+STRATEGY_LINES = {"none": "--", "concat": "-", "mix_rep": "-.", "mix_loss": ":"}
+
+
+def learning_curves(section: pd.DataFrame, runs_dir: Path | None, path: Path) -> bool:
+    """Test macro F1 @tuned against the number of real training images (split.train_fraction), one panel per
+    optimizer budget, one line per curve (the same settings at every size: `leaderboard._curve`): colour by
+    generator, line by strategy; mean over seeds with the main table's 95% interval as band and bar (over
+    seeds and test images where the predictions are saved; none with one seed). False with one train size."""
+    from bench.report.paired import PairedTest, config_bounds  # noqa: PLC0415
+
+    key = f"test:{F1_TUNED}"
+    runs = section.dropna(subset=[key])
     if runs.empty or runs["train_images"].nunique() < 2:
         return False
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    budgets = runs["budget"].nunique() > 1
-    for (generator, strategy, classifier, budget, _), part in runs.groupby(
-            ["generator", "strategy", "classifier", "budget", "curve"], sort=True):
-        label = f"{generator} / {strategy} / {classifier}" + (f", budget {budget:g}" if budgets else "")
-        stats = part.groupby("train_images")[f"test:{F1_TUNED}"].agg(["mean", "std", "count"])
-        half = (t_quantile(stats["count"]) * stats["std"] / np.sqrt(stats["count"])).fillna(0.0)
-        control = {"color": "black", "linestyle": "--", "linewidth": 2} if generator == strategy == "none" else {}
-        line = ax.plot(stats.index, stats["mean"], marker="o", label=label, **control)
-        ax.fill_between(stats.index, stats["mean"] - half, stats["mean"] + half, color=line[0].get_color(),
-                        alpha=0.15)
-    ax.set(xscale="log", xlabel="real training images (nested stratified subsets of the train role)",
-           ylabel="test macro F1 @tuned", title="learning curves (mean over seeds, 95% t band)")
+    budgets = sorted(runs["budget"].unique(), reverse=True)
+    fig, axes = plt.subplots(1, len(budgets), figsize=(6.5 * len(budgets), 4.8), sharey=True, squeeze=False)
+    paired, spare = PairedTest(runs_dir), iter(["tab:green", "tab:purple", "tab:olive", "tab:brown", "tab:pink"])
+    colours = {g: GENERATOR_COLOURS.get(g) or next(spare, "tab:orange") for g in sorted(runs["generator"].unique())}
     sizes = sorted(runs["train_images"].unique())
-    ax.set_xticks(sizes, [str(n) for n in sizes], minor=False)
-    ax.set_xticks([], minor=True)
-    ax.legend(fontsize=7)
+    for ax, budget in zip(axes[0], budgets):
+        curves = list(runs[runs["budget"] == budget].groupby(["generator", "strategy", "classifier", "curve"],
+                                                             sort=True))
+        for number, ((generator, strategy, classifier, _), part) in enumerate(curves):
+            dodge = 1 + 0.025 * (number - (len(curves) - 1) / 2)  # side by side at each size, not on top
+            at = {size: (runs_at[key].mean(), config_bounds(runs_at, key, paired)[0])
+                  for size, runs_at in part.groupby("train_images")}
+            x, mean = np.array(list(at)) * dodge, np.array([m for m, _ in at.values()])
+            low = np.array([b[0] if b[0] is not None else m for m, b in at.values()])
+            high = np.array([b[1] if b[1] is not None else m for m, b in at.values()])
+            style = {"color": colours[generator], "linestyle": STRATEGY_LINES.get(strategy, "-"),
+                     "linewidth": 2 if generator == strategy == "none" else 1.4}
+            ax.errorbar(x, mean, yerr=[mean - low, high - mean], marker="o", capsize=3,
+                        label=f"{generator} / {strategy} / {classifier}", **style)
+            ax.fill_between(x, low, high, color=style["color"], alpha=0.08)
+        ax.set(xscale="log", xlabel="real training images (nested stratified subsets of the train role)",
+               title=f"optimizer budget: {budget:g} epoch{'s' if budget != 1 else ''} of the whole train role")
+        ax.set_xticks(sizes, [str(n) for n in sizes], minor=False)
+        ax.set_xticks([], minor=True)
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel("test macro F1 @tuned (mean over seeds, 95% interval)")
     fig.tight_layout()
     fig.savefig(path, **PNG)
     plt.close(fig)
@@ -173,8 +183,9 @@ def draw(section: pd.DataFrame, runs_dir: Path, out_dir: Path, stem: str,
                                 ("Per-class change in test F1 against the control, by the class's training "
                                  "images", f"{stem}-per-class-effects.png",
                                  lambda p: per_class_effects(section, runs_dir, p)),
-                                ("Test macro F1 against the number of real training images",
-                                 f"{stem}-learning-curves.png", lambda p: learning_curves(section, p))):
+                                ("Test macro F1 against the number of real training images (bars and bands: "
+                                 "the main table's 95% intervals)", f"{stem}-learning-curves.png",
+                                 lambda p: learning_curves(section, runs_dir, p))):
         if plot(out_dir / name):
             figures.append((caption, name))
     if not synthetic_dir:
