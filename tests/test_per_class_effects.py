@@ -50,10 +50,12 @@ def test_several_train_sizes_rank_classes_at_the_largest_and_name_the_empty_ones
             rows.append({"config": f"edm / concat / resnet18 (g) at {size}", "class": c, "train_images": size,
                          "train_positives": n, "test_positives": 5, "delta": 0.01 * c})
     frame = pd.DataFrame(rows)
-    table = rarest_table(frame).splitlines()
-    assert "train images (of 1000)" in table[0]
-    assert [line.split("|")[1].strip() for line in table[2:]] == ["1 Nuclear membrane", "2 Nucleoli",
-                                                                  "0 Nucleoplasm"]  # ranked at 1000 images
-    assert [line.split("|")[2].strip() for line in table[2:]] == ["2", "30", "100"]
+    header, _, train, test, *configs = [[cell.strip() for cell in line.split("|")[1:-1]]
+                                         for line in rarest_table(frame).splitlines()]
+    assert header[1:4] == ["1 Nuclear membrane", "2 Nucleoli", "0 Nucleoplasm"]  # ranked at 1000 images
+    assert train == ["*training images of the class (at 1000)*", "2", "30", "100", ""]
+    assert test[1:4] == ["5", "5", "5"]
+    assert [row[0] for row in configs] == ["edm / concat / resnet18 (g) at 100", "edm / concat / resnet18 (g) at 1000"]
+    assert configs[0][1:] == ["+0.010", "+0.020", "+0.000", "+0.010"]  # the last: mean over these classes
     assert empty_classes(frame) == ["At 100 train images, classes with no training image (F1 0 in every macro "
                                     "average there): 1 Nuclear membrane."]

@@ -37,9 +37,12 @@ def effects(section: pd.DataFrame, runs_dir: Path) -> pd.DataFrame:
         delta = np.mean([mine[s]["test_f1@tuned"].to_numpy() - theirs[s]["test_f1@tuned"].to_numpy()
                          for s in seeds], axis=0)
         table, size = mine[seeds[0]], int(runs["train_images"].iloc[0])
-        label = f"{generator} / {strategy} / {classifier} ({group})" + (f" at {size}" if sizes else "")
+        label = f"{generator} / {strategy} / {classifier} ({group})" + (
+            f" at {size} images, {int(runs['epochs'].iloc[0])} epochs" if sizes else "")
         for c in range(len(table)):
-            rows.append({"config": label, "class": c, "train_images": size,
+            rows.append({"config": label, "generator": generator, "strategy": strategy, "classifier": classifier,
+                         "epochs": int(runs["epochs"].iloc[0]) if "epochs" in runs else 0,
+                         "class": c, "train_images": size,
                          "train_positives": int(table["train_positives"][c]),
                          "test_positives": int(table["test_positives"][c]), "delta": float(delta[c]),
                          "seeds": len(seeds)})
@@ -47,23 +50,28 @@ def effects(section: pd.DataFrame, runs_dir: Path) -> pd.DataFrame:
 
 
 def rarest_table(frame: pd.DataFrame) -> str | None:
-    """The rarest classes with test positives (rows) x configurations (columns): mean change in test F1. With
-    several train sizes, classes are ranked (and their training images counted) at the largest."""
+    """Configurations (rows) x the rarest classes with test positives (columns): mean change in test F1, and
+    its mean over those classes; the first two rows count each class's training and test images. With several
+    train sizes, classes are ranked (and their training images counted) at the largest."""
     if frame.empty:
         return None
     scored = frame[frame["test_positives"] > 0]
     largest = scored[scored["train_images"] == scored["train_images"].max()]
-    classes = (largest.drop_duplicates("class").sort_values(["train_positives", "class"])["class"].head(RAREST))
-    configs = sorted(scored["config"].unique())
-    rows = []
-    for c in classes:
-        part = scored[scored["class"] == c].set_index("config")
-        first = largest[largest["class"] == c].iloc[0]
-        rows.append([f"{c} {CLASS_NAMES[c]}", int(first["train_positives"]), int(first["test_positives"]),
-                     *(f"{part.loc[k, 'delta']:+.3f}" if k in part.index else "—" for k in configs)])
+    classes = list(largest.drop_duplicates("class").sort_values(["train_positives", "class"])["class"].head(RAREST))
+    counts = largest.drop_duplicates("class").set_index("class")
     several = scored["train_images"].nunique() > 1
-    count = f"train images (of {int(largest['train_images'].iloc[0])})" if several else "train images"
-    return tabulate(rows, ["class", count, "test images", *configs], tablefmt="github", disable_numparse=True)
+    at = f" (at {int(largest['train_images'].iloc[0])})" if several else ""
+    rows = [[f"*training images of the class{at}*", *(int(counts.loc[c, "train_positives"]) for c in classes), ""],
+            ["*test images of the class*", *(int(counts.loc[c, "test_positives"]) for c in classes), ""]]
+    order = scored.drop_duplicates("config").sort_values(["train_images", "config"])["config"]
+    for config in order:
+        delta = scored[scored["config"] == config].set_index("class")["delta"]
+        mine = [delta.get(c) for c in classes]
+        known = [d for d in mine if d is not None]
+        rows.append([config, *(f"{d:+.3f}" if d is not None else "—" for d in mine),
+                     f"{np.mean(known):+.3f}" if known else "—"])
+    headers = ["configuration", *(f"{c} {CLASS_NAMES[c]}" for c in classes), "mean over these classes"]
+    return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
 
 
 def empty_classes(frame: pd.DataFrame) -> list[str]:
@@ -85,8 +93,9 @@ def render(section: pd.DataFrame, runs_dir: Path | None) -> list[str]:
     if table is None:
         return []
     return ["### Per-class effects on the rarest classes", "",
-            f"Change in test F1 @tuned against the no-synthetic control (mean over paired seeds), for the "
-            f"{RAREST} classes with the fewest training images that have test positives. With a handful of test "
+            f"Change in test F1 @tuned against the no-synthetic control (mean over paired seeds), one row per "
+            f"configuration, for the {RAREST} classes with the fewest training images that have test positives "
+            f"(ranked at the largest train size). With a handful of test "
             f"positives a class's F1 moves in large steps, so read these as where to look, not as effects; the "
             f"figure plots every class against its training frequency.", "", table, "",
             *(line for note in empty_classes(frame) for line in (note, ""))]

@@ -96,7 +96,8 @@ def learning_curves(section: pd.DataFrame, runs_dir: Path | None, path: Path) ->
 
 
 def per_class_effects(section: pd.DataFrame, runs_dir: Path, path: Path) -> bool:
-    """Per-class change in test F1 against the control vs the class's training images, one colour per configuration."""
+    """Per-class change in test F1 against the control vs the class's training images: one panel per train
+    size and epochs, colour by generator and marker by strategy, as in the learning curves."""
     from bench.report.per_class import effects  # noqa: PLC0415
 
     frame = effects(section, runs_dir)
@@ -104,13 +105,21 @@ def per_class_effects(section: pd.DataFrame, runs_dir: Path, path: Path) -> bool
     if frame.empty:
         return False
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    for config, part in frame.groupby("config", sort=True):
-        ax.scatter(part["train_positives"].clip(lower=0.8), part["delta"], label=config, alpha=0.75, s=18)
-    ax.axhline(0, color="grey", lw=1, ls="--")
-    ax.set(xscale="log", xlabel="training images of the class", ylabel="change in test F1 @tuned vs control",
-           title="per-class effects (mean over paired seeds)")
-    ax.legend(fontsize=6)
+    panels = list(frame.groupby(["train_images", "epochs"], sort=True))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels) + 1.5, 4.5), sharey=True, squeeze=False)
+    spare = iter(["tab:green", "tab:purple", "tab:olive", "tab:brown", "tab:pink"])
+    colours = {g: GENERATOR_COLOURS.get(g) or next(spare, "tab:orange") for g in sorted(frame["generator"].unique())}
+    markers = dict(zip(sorted(frame["strategy"].unique()), "osD^vP*X"))
+    for ax, ((size, epochs), panel) in zip(axes[0], panels):
+        for (generator, strategy, classifier), part in panel.groupby(["generator", "strategy", "classifier"],
+                                                                      sort=True):
+            ax.scatter(part["train_positives"].clip(lower=0.8), part["delta"], color=colours[generator],
+                       marker=markers[strategy], label=f"{generator} / {strategy} / {classifier}", alpha=0.75, s=20)
+        ax.axhline(0, color="grey", lw=1, ls="--")
+        ax.set(xscale="log", xlabel="training images of the class (0 drawn at 0.8)",
+               title=f"{size} train images, {epochs} epochs")
+        ax.legend(fontsize=6)
+    axes[0][0].set_ylabel("Δ test F1 @tuned vs control (mean of seeds)")
     fig.tight_layout()
     fig.savefig(path, **PNG)
     plt.close(fig)
