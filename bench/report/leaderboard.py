@@ -256,7 +256,7 @@ def effect_rows(section: pd.DataFrame, runs_dir: Path | None = None) -> tuple[li
                 kinds.add("seeds+images" if image_bounds else "seeds")
             bounds[role] = image_bounds or t_bounds(diff)
         effect = Effect(tuple(names), group, int(runs["train_images"].iloc[0]),
-                        int(runs["epochs"].iloc[0]) if sized else 0, sized, len(seeds), means, bounds)
+                        int(runs["epochs"].iloc[0]) if "epochs" in runs else 0, sized, len(seeds), means, bounds)
         gain = means["test"] if means["test"] is not None else means["val"]
         effects.append(effect)
         order.append((effect.train_images if sized else 0, -gain if gain is not None else float("inf"), group))
