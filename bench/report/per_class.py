@@ -37,12 +37,12 @@ def effects(section: pd.DataFrame, runs_dir: Path) -> pd.DataFrame:
         delta = np.mean([mine[s]["test_f1@tuned"].to_numpy() - theirs[s]["test_f1@tuned"].to_numpy()
                          for s in seeds], axis=0)
         table, size = mine[seeds[0]], int(runs["train_images"].iloc[0])
+        epochs = int(runs["epochs"].iloc[0]) if "epochs" in runs else 0
         label = f"{generator} / {strategy} / {classifier} ({group})" + (
-            f" at {size} images, {int(runs['epochs'].iloc[0])} epochs" if sizes else "")
+            f" at {size} images, {epochs} epochs" if sizes else "")
         for c in range(len(table)):
             rows.append({"config": label, "generator": generator, "strategy": strategy, "classifier": classifier,
-                         "epochs": int(runs["epochs"].iloc[0]) if "epochs" in runs else 0,
-                         "class": c, "train_images": size,
+                         "epochs": epochs, "class": c, "train_images": size,
                          "train_positives": int(table["train_positives"][c]),
                          "test_positives": int(table["test_positives"][c]), "delta": float(delta[c]),
                          "seeds": len(seeds)})

@@ -51,6 +51,12 @@ GENERATOR_COLOURS = {"none": "black", "real": "tab:gray", "ddpm": "tab:blue", "d
 STRATEGY_LINES = {"none": "--", "concat": "-", "mix_rep": "-.", "mix_loss": ":"}
 
 
+def generator_colours(generators: pd.Series) -> dict[str, str]:
+    """A fixed colour per known generator, the same in every figure; others take the spare ones in name order."""
+    spare = iter(["tab:green", "tab:purple", "tab:olive", "tab:brown", "tab:pink"])
+    return {g: GENERATOR_COLOURS.get(g) or next(spare, "tab:orange") for g in sorted(generators.unique())}
+
+
 def learning_curves(section: pd.DataFrame, runs_dir: Path | None, path: Path) -> bool:
     """Test macro F1 @tuned against the number of real training images (split.train_fraction), one panel per
     optimizer budget, one line per curve (the same settings at every size: `leaderboard._curve`): colour by
@@ -65,8 +71,7 @@ def learning_curves(section: pd.DataFrame, runs_dir: Path | None, path: Path) ->
     plt = _pyplot()
     budgets = sorted(runs["budget"].unique(), reverse=True)
     fig, axes = plt.subplots(1, len(budgets), figsize=(6.5 * len(budgets), 4.8), sharey=True, squeeze=False)
-    paired, spare = PairedTest(runs_dir), iter(["tab:green", "tab:purple", "tab:olive", "tab:brown", "tab:pink"])
-    colours = {g: GENERATOR_COLOURS.get(g) or next(spare, "tab:orange") for g in sorted(runs["generator"].unique())}
+    paired, colours = PairedTest(runs_dir), generator_colours(runs["generator"])
     sizes = sorted(runs["train_images"].unique())
     for ax, budget in zip(axes[0], budgets):
         curves = list(runs[runs["budget"] == budget].groupby(["generator", "strategy", "classifier", "curve"],
@@ -107,8 +112,7 @@ def per_class_effects(section: pd.DataFrame, runs_dir: Path, path: Path) -> bool
     plt = _pyplot()
     panels = list(frame.groupby(["train_images", "epochs"], sort=True))
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels) + 1.5, 4.5), sharey=True, squeeze=False)
-    spare = iter(["tab:green", "tab:purple", "tab:olive", "tab:brown", "tab:pink"])
-    colours = {g: GENERATOR_COLOURS.get(g) or next(spare, "tab:orange") for g in sorted(frame["generator"].unique())}
+    colours = generator_colours(frame["generator"])
     markers = dict(zip(sorted(frame["strategy"].unique()), "osD^vP*X"))
     for ax, ((size, epochs), panel) in zip(axes[0], panels):
         for (generator, strategy, classifier), part in panel.groupby(["generator", "strategy", "classifier"],
