@@ -9,6 +9,7 @@ import pytest
 from conftest import folders
 
 from bench.evaluate.metrics import SELECTION_RULE
+from bench.report.intervals import change_bounds, macro_f1_weighted, seed_image_bounds
 from bench.report.leaderboard import load_runs, render
 
 
@@ -101,7 +102,7 @@ def test_a_configurations_interval_and_paired_effects():
 def test_effects_at_several_train_sizes_pair_within_a_size_and_read_as_learning_curves():
     import pandas as pd
 
-    from bench.report.leaderboard import effect_rows, effects_by_size, summary_lines
+    from bench.report.leaderboard import curve_table, effect_rows, learning_curves, summary_lines
 
     rows = []
     for size, gain in ((50, 0.10), (500, -0.02)):  # synthetic images help with little real data only
@@ -116,20 +117,31 @@ def test_effects_at_several_train_sizes_pair_within_a_size_and_read_as_learning_
                                       epochs=10)
     effects, _ = effect_rows(frame)
     assert [e.cells()[3] for e in effects] == ["g50 · 50 train images, 10 epochs", "g500 · 500 train images, 10 epochs"]
-    curve_headers, curves = effects_by_size(frame, effects)
-    assert curve_headers[3:] == ["Δ test at 50 train images (95%)", "Δ test at 500 train images (95%)"]
-    assert curves == [["edm", "concat", "resnet18", " ".join(effects[0].shown("test")), "-0.020 [-0.020, -0.020]"]]
+    (curve,) = learning_curves(frame, effects)
+    curve_headers, curves = curve_table([curve])
+    assert curve_headers[3:] == ["Δ test at 50 train images (95%)", "Δ test at 500 train images (95%)",
+                                 "change: Δ at smallest − Δ at largest size (95%)"]
+    assert curves == [["edm", "concat", "resnet18", " ".join(effects[0].shown("test")), "-0.020 [-0.020, -0.020]",
+                       curve.shown()]]
+    # without saved predictions, Welch's interval over the per-seed differences (+0.100, +0.101, +0.102 at 50
+    # images; -0.020 three times at 500): the change is +0.121 with the t of 2 degrees of freedom
+    assert curve.change == pytest.approx(0.121) and curve.kind == "seeds"
+    assert curve.bounds == pytest.approx((0.121 - 4.303 * 0.001 / np.sqrt(3), 0.121 + 4.303 * 0.001 / np.sqrt(3)),
+                                         abs=1e-4)
     short = frame[frame["group"].isin(["c50", "g50"])].assign(group=lambda f: f["group"] + "-short", budget=1.0,
                                                                curve="s", control_key="k50-short")
     both = pd.concat([frame, short])  # the same names at 50 images with another optimizer budget: another curve
-    curve_headers, curves = effects_by_size(both, effect_rows(both)[0])
+    curve_headers, curves = curve_table(learning_curves(both, effect_rows(both)[0]))
     assert curve_headers[3] == "budget (epochs of the whole train role)"
-    assert [row[3:] for row in curves] == [["10", curves[0][4], "-0.020 [-0.020, -0.020]"], ["1", curves[1][4], "—"]]
+    assert [row[3:] for row in curves] == [["10", curves[0][4], "-0.020 [-0.020, -0.020]", curves[0][6]],
+                                           ["1", curves[1][4], "—", "—"]]  # one size: no change
     assert effects[0].shown("test")[0] == "+0.101"  # paired with the control of its own size, not the other one's
-    (line,) = summary_lines(frame, effects)
+    line, change = summary_lines(frame, effects, [curve])
     assert "Above it on test: edm/concat/resnet18 at 50 train images, 10 epochs (+0.101" in line
     assert "Below it on test: edm/concat/resnet18 at 500 train images, 10 epochs (-0.020" in line
-    assert effects_by_size(frame, effect_rows(frame[frame["train_images"] == 50])[0]) is None
+    assert "larger at the smaller size: edm/concat/resnet18 (50 vs 500 train images, budget 10) (+0.121" in change
+    assert change.endswith("no evidence either way: 0 of 1 curves.")
+    assert learning_curves(frame, effect_rows(frame[frame["train_images"] == 50])[0]) == []
 
 
 def test_cli_writes_figures_beside_the_markdown_byte_for_byte(runs, tmp_path):
@@ -211,35 +223,45 @@ def test_the_effect_interval_holds_its_level_with_three_seeds():
     assert np.mean((low > 0) | (high < 0)) > 0.15  # far above its nominal 5%
 
 
-def _simulated_experiment(rng, effect: float, images: int = 300, seeds: int = 3):
-    """Labels and 0/1 predictions of `seeds` treated and control runs on one draw of test images: the images
-    carry their own per-class difficulty (shared by every run, so the test set is a source of variance), a
-    seed shifts each class and adds per-image noise; `effect` sharpens the treated runs' scores."""
+def _simulated_test_set(rng, images: int = 300):
+    """Labels of one draw of test images, and each image's per-class difficulty (shared by every run, so the
+    test set is a source of variance)."""
     prevalence = np.array([0.4, 0.25, 0.12, 0.06, 0.04])
     labels = (rng.random((images, len(prevalence))) < prevalence).astype(np.int8)
-    difficulty = rng.normal(0, 1.0, labels.shape)
+    return labels, rng.normal(0, 1.0, labels.shape)
 
-    def run(margin):
-        score = (2 * labels - 1) * margin + difficulty + rng.normal(0, 0.15, len(prevalence)) \
+
+def _simulated_runs(rng, test_set, margin: float, effect: float, seeds: int = 3):
+    """0/1 predictions of `seeds` treated and control runs on `test_set`: a seed shifts each class and adds
+    per-image noise; `margin` is how well the control separates the classes, `effect` sharpens the treated."""
+    labels, difficulty = test_set
+
+    def run(m):
+        score = (2 * labels - 1) * m + difficulty + rng.normal(0, 0.15, labels.shape[1]) \
             + rng.normal(0, 0.8, labels.shape) - 0.8
         return (score > 0).astype(np.int8)
 
-    return labels, [run(1.0 + effect) for _ in range(seeds)], [run(1.0) for _ in range(seeds)]
+    return [run(margin + effect) for _ in range(seeds)], [run(margin) for _ in range(seeds)]
+
+
+def _simulated_experiment(rng, effect: float, images: int = 300, seeds: int = 3):
+    """Labels, treated and control predictions of `seeds` paired runs on one draw of test images."""
+    test_set = _simulated_test_set(rng, images)
+    return (test_set[0], *_simulated_runs(rng, test_set, 1.0, effect, seeds))
+
+
+def _paired_effect(labels, treated, control) -> float:
+    one = np.ones((1, len(labels)))
+    return float(np.mean([macro_f1_weighted(labels, t, one)[0] - macro_f1_weighted(labels, c, one)[0]
+                          for t, c in zip(treated, control)]))
 
 
 def test_the_seed_and_image_interval_holds_its_level_with_three_seeds():
     """Simulated test sets and seeds (fixed random seed): with no effect the seed-and-image interval excludes
     0 in 2-8% of draws, and it covers a fixed effect (its expectation over seeds and test sets, computed by
     simulation) in at least 90% of draws, and a configuration's expected score in 90-99%."""
-    from bench.report.intervals import macro_f1_weighted, seed_image_bounds
-
     rng = np.random.default_rng(20261128)
-
-    def difference(labels, treated, control):
-        one = np.ones((1, len(labels)))
-        return np.mean([macro_f1_weighted(labels, t, one)[0] - macro_f1_weighted(labels, c, one)[0]
-                        for t, c in zip(treated, control)])
-
+    difference = _paired_effect
     truth = np.mean([difference(*_simulated_experiment(rng, 0.3)) for _ in range(2000)])
     assert truth > 0.05  # a real effect
     null = [seed_image_bounds(*_simulated_experiment(rng, 0.0), resamples=400) for _ in range(800)]
@@ -259,10 +281,32 @@ def test_the_seed_and_image_interval_holds_its_level_with_three_seeds():
     assert seed_image_bounds(labels, treated, control) == (None, None)  # one seed: no interval
 
 
+def test_the_interval_on_a_change_of_effect_between_train_sizes_holds_its_level():
+    """Simulated learning curves (two train sizes, 3 seeds each, scored on one draw of test images): with the
+    same effect at both sizes the interval on the change of effect excludes 0 in 2-8% of draws; a change (a
+    larger effect at the smaller size) is covered in at least 90% of draws and told apart from 0 in most."""
+    rng = np.random.default_rng(20261128)
+
+    def curve(small: tuple, large: tuple, seeds: int = 3):
+        test_set = _simulated_test_set(rng)
+        return test_set[0], _simulated_runs(rng, test_set, *small, seeds), _simulated_runs(rng, test_set, *large, seeds)
+
+    same = [change_bounds(*curve((1.0, 0.3), (1.0, 0.3)), resamples=300) for _ in range(500)]
+    false_positive = np.mean([not (lo <= 0 <= hi) for lo, hi in same])
+    assert 0.02 <= false_positive <= 0.08, false_positive
+    small, large = (0.6, 0.4), (1.4, 0.1)  # a weaker control at the small size, and a larger effect there
+    changes = [curve(small, large) for _ in range(1000)]
+    truth = np.mean([_paired_effect(labels, *a) - _paired_effect(labels, *b) for labels, a, b in changes])
+    assert truth > 0.05
+    changed = [change_bounds(*curve(small, large), resamples=300) for _ in range(300)]
+    assert np.mean([lo <= truth <= hi for lo, hi in changed]) >= 0.90
+    assert np.mean([lo > 0 for lo, _ in changed]) > 0.5  # not uninformatively wide
+    assert change_bounds(*curve(small, large, seeds=1)) == (None, None)  # one seed: no interval
+
+
 def test_test_effects_use_the_saved_predictions(runs):
     """With the runs' test predictions at hand, test effects get the seed-and-image interval, named above the
     table; the per-run macro F1 recomputed from the predictions equals the recorded one."""
-    from bench.report.intervals import macro_f1_weighted
     from bench.report.paired import load_test_predictions
 
     frame = load_runs(runs)

@@ -31,6 +31,21 @@ def t_bounds(differences) -> tuple[float | None, float | None]:
     return float(low), float(high)
 
 
+def welch_bounds(first, second) -> tuple[float | None, float | None]:
+    """95% Welch interval of mean(first) - mean(second), two independent sets of values (unequal variances,
+    Welch-Satterthwaite degrees of freedom); (None, None) with fewer than 2 values in either."""
+    a, b = (np.asarray(pd.Series(v, dtype=float).dropna()) for v in (first, second))
+    if min(len(a), len(b)) < 2:
+        return None, None
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    change = a.mean() - b.mean()
+    if va + vb == 0:
+        return float(change), float(change)
+    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    half = stats.t.ppf(0.975, df) * np.sqrt(va + vb)
+    return float(change - half), float(change + half)
+
+
 def macro_f1_weighted(labels: np.ndarray, predicted: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Macro F1 over all classes of 0/1 `predicted` against 0/1 `labels` (N, C), once per row of `weights`
     (R, N), each row the multiplicity of every image (a bootstrap resample); a class with nothing to find and
@@ -44,6 +59,33 @@ def macro_f1_weighted(labels: np.ndarray, predicted: np.ndarray, weights: np.nda
     return np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0).mean(axis=1)
 
 
+def _image_resamples(images: int, resamples: int, seed: int) -> np.ndarray:
+    """Bootstrap multiplicities of the test images, (resamples, images): one paired resample for every run."""
+    picks = np.random.default_rng(seed).integers(0, images, size=(resamples, images))  # counts ~ multinomial
+    picks += np.arange(resamples)[:, None] * images  # one bincount for all rows (rng.multinomial is 10x slower)
+    return np.bincount(picks.ravel(), minlength=resamples * images).reshape(resamples, images).astype(np.float64)
+
+
+def _paired_differences(labels: np.ndarray, treated: list[np.ndarray], control: list[np.ndarray] | None,
+                        weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per seed, macro F1 of treated[i] minus control[i] (without `control`: minus 0, the score of predicting
+    nothing): on the test images as they are, (n,), and under each bootstrap row of `weights`, (n, R)."""
+    control = control if control is not None else [np.zeros_like(t) for t in treated]
+    one = np.ones((1, len(labels)))
+    diffs = np.array([macro_f1_weighted(labels, t, one)[0] - macro_f1_weighted(labels, c, one)[0]
+                      for t, c in zip(treated, control)])
+    boot = np.array([macro_f1_weighted(labels, t, weights) - (macro_f1_weighted(labels, c, weights) if c.any() else 0)
+                     for t, c in zip(treated, control)])
+    return diffs, boot
+
+
+def _shared(covariance: np.ndarray) -> float:
+    """The mean covariance between different runs' bootstrapped differences: the image variance every seed
+    shares (each run's own variance is left out: its excess over this is seed noise, already in s^2)."""
+    n = len(covariance)
+    return float(covariance.sum() - np.trace(covariance)) / (n * (n - 1))
+
+
 def seed_image_bounds(labels: np.ndarray, treated: list[np.ndarray], control: list[np.ndarray] | None = None,
                       resamples: int = 2000, seed: int = 0) -> tuple[float | None, float | None]:
     """95% interval of the mean paired macro F1 difference over seeds (treated[i] against control[i], 0/1
@@ -52,32 +94,57 @@ def seed_image_bounds(labels: np.ndarray, treated: list[np.ndarray], control: li
 
     Var(mean difference) = s^2 / n (the per-seed differences: seed-to-seed variance) + the variance that
     the test images add and that every seed shares: from a paired bootstrap of the images (one resample
-    for every run), the mean covariance between different seeds' bootstrapped differences (each seed's
-    own bootstrap variance is left out: that part is seed noise, already in s^2). Each part gets the
-    quantile of its own estimate: Student t with n - 1 degrees of freedom for the seed part (n values),
-    the normal for the image part (a bootstrap of hundreds of images), half-width
+    for every run), the mean covariance between different seeds' bootstrapped differences (`_shared`).
+    Each part gets the quantile of its own estimate: Student t with n - 1 degrees of freedom for the seed
+    part (n values), the normal for the image part (a bootstrap of hundreds of images), half-width
     sqrt(t^2 s^2 / n + z^2 shared); so the interval is never narrower than the t-interval over seeds alone,
     and a large image part is not inflated by the t of 3 seeds. (None, None) with fewer than 2 seeds."""
-    n, images = len(treated), len(labels)
+    n = len(treated)
     if n < 2:
         return None, None
-    control = control if control is not None else [np.zeros_like(t) for t in treated]  # macro F1 of nothing: 0
-    one = np.ones((1, images))
-    diffs = np.array([macro_f1_weighted(labels, t, one)[0] - macro_f1_weighted(labels, c, one)[0]
-                      for t, c in zip(treated, control)])
-    weights = np.random.default_rng(seed).multinomial(images, np.full(images, 1 / images), size=resamples)
-    weights = weights.astype(np.float64)  # once, not in every product
-    boot = np.array([macro_f1_weighted(labels, t, weights) - (macro_f1_weighted(labels, c, weights) if c.any() else 0)
-                     for t, c in zip(treated, control)])  # (n, resamples); predicting nothing scores 0
-    covariance = np.cov(boot)
-    shared = max(0.0, float(covariance.sum() - np.trace(covariance)) / (n * (n - 1)))
+    diffs, boot = _paired_differences(labels, treated, control, _image_resamples(len(labels), resamples, seed))
+    shared = max(0.0, _shared(np.cov(boot)))
     half = np.sqrt(stats.t.ppf(0.975, n - 1) ** 2 * diffs.var(ddof=1) / n + stats.norm.ppf(0.975) ** 2 * shared)
     return float(diffs.mean() - half), float(diffs.mean() + half)
+
+
+def change_bounds(labels: np.ndarray, first: tuple[list, list], second: tuple[list, list], resamples: int = 2000,
+                  seed: int = 0) -> tuple[float | None, float | None]:
+    """95% interval of the change of a paired effect between two settings scored on the same test images
+    (the effect at a small train size minus the effect at a large one): `first` and `second` are (treated,
+    control) lists of 0/1 predictions, paired by seed within a setting, independent runs between them.
+
+    As `seed_image_bounds`, for the difference of two means: the seed part is Welch's (s1^2/n1 + s2^2/n2,
+    Student t with the Welch-Satterthwaite degrees of freedom); the image part comes from one paired bootstrap
+    of the images for all runs of both settings, shared1 + shared2 - 2 cov12 (cov12: the mean covariance
+    between a run of one setting and a run of the other, so an effect that rises and falls with the same test
+    images at both sizes does not count as a change), normal quantile. (None, None) with fewer than 2 seeds
+    in either setting."""
+    n1, n2 = len(first[0]), len(second[0])
+    if min(n1, n2) < 2:
+        return None, None
+    weights = _image_resamples(len(labels), resamples, seed)
+    (d1, b1), (d2, b2) = (_paired_differences(labels, *pair, weights) for pair in (first, second))
+    covariance = np.cov(np.vstack([b1, b2]))
+    image = _shared(covariance[:n1, :n1]) + _shared(covariance[n1:, n1:]) - 2 * covariance[:n1, n1:].mean()
+    v1, v2 = d1.var(ddof=1) / n1, d2.var(ddof=1) / n2
+    df = (v1 + v2) ** 2 / (v1 ** 2 / (n1 - 1) + v2 ** 2 / (n2 - 1)) if v1 + v2 > 0 else n1 + n2 - 2
+    half = np.sqrt(stats.t.ppf(0.975, df) ** 2 * (v1 + v2) + stats.norm.ppf(0.975) ** 2 * max(0.0, image))
+    change = d1.mean() - d2.mean()
+    return float(change - half), float(change + half)
 
 
 def fmt_bounds(bounds: tuple[float | None, float | None]) -> str:
     low, high = bounds
     return "—" if low is None else f"[{low:.3f}, {high:.3f}]"
+
+
+def beyond_zero(bounds: tuple[float | None, float | None]) -> int:
+    """+1 where the interval, as the tables write it (3 decimals), lies above 0; -1 where below; else 0."""
+    low, high = bounds
+    if low is None:
+        return 0
+    return 1 if float(f"{low:.3f}") > 0 else -1 if float(f"{high:.3f}") < 0 else 0
 
 
 EFFECT_INTERVAL = ("a 95% Student-t interval of the mean paired difference over seeds (n - 1 degrees of "
@@ -98,3 +165,13 @@ MEAN_INTERVAL = ("the 95% interval of the mean over seeds and test images (as fo
 
 MEAN_INTERVAL_SEEDS = ("a 95% Student-t interval of the mean over seeds (seed variance only: this role's "
                        "predictions are not saved, so the images' share is not included)")
+
+CHANGE_INTERVAL = ("a 95% interval over seeds and test images of the difference of the two effects (Welch's seed "
+                   "part: the runs at different sizes are independent; the image part from one paired bootstrap of "
+                   "the shared test images for every run of both sizes, 2,000 resamples, so an effect that rises and "
+                   "falls with the same images at both sizes is not counted as a change); in simulations with 3 "
+                   "seeds per size (600 draws per case, 300 test images) it excluded 0 in 3.0-3.2% of draws with "
+                   "the same effect at both sizes and covered the true change in 96.3-97.0% of draws in every case")
+
+CHANGE_INTERVAL_SEEDS = ("a 95% Welch interval over seeds of the difference of the two mean paired differences "
+                         "(seed variance only: the runs' test predictions are not all saved)")

@@ -10,7 +10,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from bench.evaluate.metrics import F1_TUNED
-from bench.report.intervals import fmt, fmt_bounds, t_bounds
+from bench.report.intervals import beyond_zero, fmt, fmt_bounds, t_bounds
 from bench.report.paired import PairedTest
 
 
@@ -33,12 +33,6 @@ def _scores(frame: pd.DataFrame, runs: dict, key: str) -> pd.Series:
 
 def _shown(bounds: tuple) -> str:
     return fmt_bounds(bounds) if bounds[0] is not None else "no interval (1 seed)"
-
-
-def _excludes_zero(bounds: tuple) -> bool:
-    """Whether the interval, as shown, lies entirely above or below 0."""
-    low, high = bounds
-    return low is not None and (float(f"{low:.3f}") > 0 or float(f"{high:.3f}") < 0)
 
 
 def render_one(ladder: dict, frame: pd.DataFrame, runs_dir: Path | None = None) -> list[str]:
@@ -88,7 +82,7 @@ def _gap_moves(ladder: dict, frame: pd.DataFrame) -> dict[str, tuple[float, tupl
 def _strength(bounds: tuple, subject: str = "its interval") -> str:
     if bounds[0] is None:
         return "no interval: one seed cannot tell it from seed noise"
-    if _excludes_zero(bounds):
+    if beyond_zero(bounds):
         return f"{subject} excludes 0"
     return f"{subject} includes 0, so with these seeds it is not told apart from seed noise"
 
@@ -108,13 +102,13 @@ def verdict(ladder: dict, frame: pd.DataFrame) -> str:
     name = (min if total <= 0 else max)(gap_moves, key=lambda k: gap_moves[k][0])
     move, interval = gap_moves[name]
     if move * total <= 0:
-        together = " (the change comes from rungs together)" if _excludes_zero(total_interval) else ""
+        together = " (the change comes from rungs together)" if beyond_zero(total_interval) else ""
         out += f"no rung on its own moves it that way{together}."
     else:
         out += (f"the rung that moves it most in that direction on its own is `{name}` "
                 f"({move:+.3f} {_shown(interval)}; {_strength(interval)}).")
     clear = [f"`{k}` {m:+.3f} {_shown(i)}" for k, (m, i) in sorted(gap_moves.items(), key=lambda kv: kv[1][0])
-             if _excludes_zero(i)]
+             if beyond_zero(i)]
     return out + (f" Rungs whose own gap change excludes 0: {', '.join(clear)}." if clear
                   else " No rung's own gap change excludes 0.")
 

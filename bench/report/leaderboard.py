@@ -22,13 +22,17 @@ from bench.evaluate.metrics import F1_MICRO_TUNED, F1_TUNED, LABELS, SELECTION_R
 from bench.records import DONE, read_json
 from bench.report import fidelity_tables, per_class
 from bench.report.intervals import (
+    CHANGE_INTERVAL,
+    CHANGE_INTERVAL_SEEDS,
     EFFECT_INTERVAL,
     MEAN_INTERVAL,
     MEAN_INTERVAL_SEEDS,
     SEED_IMAGE_INTERVAL,
+    beyond_zero,
     fmt,
     fmt_bounds,
     t_bounds,
+    welch_bounds,
 )
 from bench.report.paired import PairedTest, config_bounds
 
@@ -198,6 +202,8 @@ class Effect:
     seeds: int
     mean: dict
     bounds: dict
+    pairs: tuple = ()  # (treated run, control run) per paired seed with a test score
+    test_diffs: tuple = ()  # the paired test differences, one per seed
 
     @property
     def size(self) -> str:
@@ -215,10 +221,7 @@ class Effect:
 
     def beyond_zero(self, role: str) -> int:
         """+1 where the interval of `role`, as shown, lies above 0; -1 where below; else 0."""
-        low, high = self.bounds[role]
-        if low is None:
-            return 0
-        return 1 if float(f"{low:.3f}") > 0 else -1 if float(f"{high:.3f}") < 0 else 0
+        return beyond_zero(self.bounds[role])
 
     def cells(self) -> list:
         config = f"{self.group} · {self.size}" if self.sized else self.group
@@ -229,13 +232,13 @@ EFFECT_HEADERS = [*NAMES, "config", "paired seeds", "Δ val macro F1 @tuned", "v
                   "test 95% CI"]
 
 
-def effect_rows(section: pd.DataFrame, runs_dir: Path | None = None) -> tuple[list[Effect], set]:
+def effect_rows(section: pd.DataFrame, paired: PairedTest | None = None) -> tuple[list[Effect], set]:
     """Each configuration against the no-synthetic control with the same classifier and training
     settings: the mean paired difference over shared seeds, with an interval: on test, where the runs'
-    predictions are in `runs_dir`, over seeds and test images (`SEED_IMAGE_INTERVAL`), else a t-interval
+    predictions are in `paired`'s runs folder, over seeds and test images (`SEED_IMAGE_INTERVAL`), else a t-interval
     over seeds (`EFFECT_INTERVAL`); smallest train size, then largest test (else validation) gain first.
     Also returns which intervals were of which kind ({"seeds", "seeds+images"})."""
-    effects, order, kinds, paired = [], [], set(), PairedTest(runs_dir)
+    effects, order, kinds, paired = [], [], set(), paired or PairedTest(None)
     sized = section["train_images"].nunique() > 1  # nested train subsets: each effect says its size
     for (group, *names), runs in section.groupby(["group", *NAMES], sort=True):
         if _is_control(runs):
@@ -246,43 +249,96 @@ def effect_rows(section: pd.DataFrame, runs_dir: Path | None = None) -> tuple[li
         seeds = sorted(set(mine.index) & set(control.index))
         if not seeds:  # no control of the same settings and seeds (a ladder rung, say): nothing to pair with
             continue
-        means, bounds = {}, {}
+        means, bounds, diffs = {}, {}, {}
         for role in ("val", "test"):
-            diff = (mine.loc[seeds, f"{role}:{F1_TUNED}"] - control.loc[seeds, f"{role}:{F1_TUNED}"]).dropna()
-            means[role] = float(diff.mean()) if len(diff) else None
-            image_bounds = (paired.bounds(list(mine.loc[seeds, "run"]), list(control.loc[seeds, "run"]))
-                            if role == "test" and len(diff) >= 2 and runs_dir is not None else None)
-            if len(diff) >= 2:
+            diffs[role] = (mine.loc[seeds, f"{role}:{F1_TUNED}"] - control.loc[seeds, f"{role}:{F1_TUNED}"]).dropna()
+            means[role] = float(diffs[role].mean()) if len(diffs[role]) else None
+        pairs = tuple(zip(mine.loc[diffs["test"].index, "run"], control.loc[diffs["test"].index, "run"])) \
+            if "run" in section else ()
+        for role in ("val", "test"):
+            image_bounds = paired.bounds(*map(list, zip(*pairs))) if role == "test" and len(pairs) >= 2 else None
+            if len(diffs[role]) >= 2:
                 kinds.add("seeds+images" if image_bounds else "seeds")
-            bounds[role] = image_bounds or t_bounds(diff)
+            bounds[role] = image_bounds or t_bounds(diffs[role])
         effect = Effect(tuple(names), group, int(runs["train_images"].iloc[0]),
-                        int(runs["epochs"].iloc[0]) if "epochs" in runs else 0, sized, len(seeds), means, bounds)
+                        int(runs["epochs"].iloc[0]) if "epochs" in runs else 0, sized, len(seeds), means, bounds,
+                        pairs, tuple(diffs["test"]))
         gain = means["test"] if means["test"] is not None else means["val"]
         effects.append(effect)
         order.append((effect.train_images if sized else 0, -gain if gain is not None else float("inf"), group))
     return [effect for _, effect in sorted(zip(order, effects), key=lambda pair: pair[0])], kinds
 
 
-def effects_by_size(section: pd.DataFrame, effects: list[Effect]) -> tuple[list[str], list[list[str]]] | None:
-    """The test effects as learning curves: one row per curve (the same settings but for the train size and
-    the epochs that keep the optimizer budget), one column per train size (the effect against the control of
-    that size, with its interval); None with one size."""
+@dataclasses.dataclass(frozen=True)
+class Curve:
+    """One learning curve: the same settings at several train sizes (with the epochs that keep the optimizer
+    budget), each size's effect against the control of that size, and the change of the test effect from the
+    largest size to the smallest (`change`, with its 95% interval `bounds` and what it covers, `kind`)."""
+
+    names: tuple[str, ...]
+    budget: float
+    curve: str
+    effects: dict  # train images -> Effect
+    change: float | None = None
+    bounds: tuple = (None, None)
+    kind: str | None = None  # "seeds+images" or "seeds"
+
+    @property
+    def ends(self) -> tuple[int, int]:
+        return min(self.effects), max(self.effects)
+
+    @property
+    def label(self) -> str:
+        small, large = self.ends
+        return f"{'/'.join(self.names)} ({small} vs {large} train images, budget {self.budget:g})"
+
+    def shown(self) -> str:
+        return "—" if self.change is None else f"{self.change:+.3f} {fmt_bounds(self.bounds)}"
+
+
+def learning_curves(section: pd.DataFrame, effects: list[Effect], paired: PairedTest | None = None) -> list[Curve]:
+    """The effects grouped into learning curves (rows of `curve_table`), each with the change of its test effect
+    between its smallest and largest train size: over seeds and test images (`intervals.change_bounds`) where
+    the runs' predictions are in `paired`'s folder, else Welch's interval over seeds; [] with one train size."""
     by_group = section.drop_duplicates("group").set_index("group")
-    table: dict[tuple, dict[int, str]] = {}
+    grouped: dict[tuple, dict[int, Effect]] = {}
     for effect in effects:
         info = by_group.loc[effect.group]
-        key = (*effect.names, float(info["budget"]), info["curve"])
-        table.setdefault(key, {})[effect.train_images] = " ".join(effect.shown("test"))
-    sizes = sorted({size for cells in table.values() for size in cells})
-    if len(sizes) < 2:
+        grouped.setdefault((*effect.names, float(info["budget"]), info["curve"]), {})[effect.train_images] = effect
+    if len({size for by_size in grouped.values() for size in by_size}) < 2:
+        return []
+    curves = []
+    for key, by_size in sorted(grouped.items(), key=lambda item: (-item[0][len(NAMES)], item[0])):
+        curve = Curve(tuple(key[:len(NAMES)]), key[len(NAMES)], key[-1], dict(sorted(by_size.items())))
+        small, large = (by_size[n] for n in curve.ends)
+        if small is not large and small.mean["test"] is not None and large.mean["test"] is not None:
+            imaged = (paired or PairedTest(None)).change(list(small.pairs), list(large.pairs))
+            bounds = imaged or welch_bounds(small.test_diffs, large.test_diffs)
+            curve = dataclasses.replace(curve, change=small.mean["test"] - large.mean["test"], bounds=bounds,
+                                        kind=None if bounds[0] is None else "seeds+images" if imaged else "seeds")
+        curves.append(curve)
+    return curves
+
+
+def curve_table(curves: list[Curve]) -> tuple[list[str], list[list[str]]] | None:
+    """The test effects as learning curves: one row per curve, one column per train size (the effect against
+    the control of that size, with its interval), and the change from the largest size to the smallest;
+    None without curves."""
+    if not curves:
         return None
-    budgets = len({key[len(NAMES)] for key in table}) > 1
-    repeated = len({key[:len(NAMES) + 1] for key in table}) < len(table)  # same names, other settings
+    sizes = sorted({size for curve in curves for size in curve.effects})
+    budgets = len({curve.budget for curve in curves}) > 1
+    repeated = len({(curve.names, curve.budget) for curve in curves}) < len(curves)  # same names, other settings
     headers = [*NAMES, *(["budget (epochs of the whole train role)"] if budgets else []),
-               *(["curve"] if repeated else []), *(f"Δ test at {n} train images (95%)" for n in sizes)]
-    rows = [[*key[:len(NAMES)], *([f"{key[len(NAMES)]:g}"] if budgets else []), *([key[-1]] if repeated else []),
-             *(cells.get(n, "—") for n in sizes)]
-            for key, cells in sorted(table.items(), key=lambda item: (-item[0][len(NAMES)], item[0]))]
+               *(["curve"] if repeated else []), *(f"Δ test at {n} train images (95%)" for n in sizes),
+               "change: Δ at smallest − Δ at largest size (95%)"]
+    rows = []
+    for curve in curves:
+        ends = "" if curve.change is None or curve.ends == (sizes[0], sizes[-1]) else \
+            f" ({curve.ends[0]} vs {curve.ends[1]})"
+        rows.append([*curve.names, *([f"{curve.budget:g}"] if budgets else []), *([curve.curve] if repeated else []),
+                     *(" ".join(curve.effects[n].shown("test")) if n in curve.effects else "—" for n in sizes),
+                     curve.shown() + ends])
     return headers, rows
 
 
@@ -301,10 +357,11 @@ def _span(values: list[int]) -> str:
     return str(min(values)) if min(values) == max(values) else f"{min(values)}-{max(values)}"
 
 
-def summary_lines(section: pd.DataFrame, effects: list[Effect]) -> list[str]:
+def summary_lines(section: pd.DataFrame, effects: list[Effect], curves: list[Curve] = ()) -> list[str]:
     """What a section's effect table says, in a few bullets for the top of the leaderboard: which
     configurations lie above or below the control on test (by their 95% intervals), which looked better
-    on validation without holding on test, and how many show no evidence either way."""
+    on validation without holding on test, how many show no evidence either way, and on learning curves,
+    whose effect changes between the smallest and the largest train size."""
     if not effects:
         return []
     first = section.iloc[0]
@@ -328,11 +385,20 @@ def summary_lines(section: pd.DataFrame, effects: list[Effect]) -> list[str]:
         misleading = [e for e in effects if e.beyond_zero("val") > 0 and e not in above]
         if misleading:
             out.append(f"  Above the control on validation but not on test: {named(misleading)}.")
+    judged = [c for c in curves if c.bounds[0] is not None]
+    if judged:
+        def listed(sign: int) -> str:
+            return ", ".join(f"{c.label} ({c.shown()})" for c in judged if beyond_zero(c.bounds) == sign) or "none"
+
+        out.append(f"  Change of the test effect from the largest train size to the smallest (95%): larger at the "
+                   f"smaller size: {listed(1)}; smaller there: {listed(-1)}; no evidence either way: "
+                   f"{sum(not beyond_zero(c.bounds) for c in judged)} of {len(judged)} curves.")
     return out
 
 
 def render_section(section: pd.DataFrame, sets: list[dict] = (), runs_dir: Path | None = None,
-                   effect_table: tuple | None = None) -> str:
+                   effect_table: tuple | None = None, paired: PairedTest | None = None) -> str:
+    """One section's markdown; `effect_table` is `effect_rows`' result where the caller has it already."""
     first = section.iloc[0]
     has_test = section[f"test:{F1_TUNED}"].notna().any()
     main_cols = {f"val:{k}": f"val {v}" for k, v in LABELS.items() if k != F1_MICRO_TUNED}
@@ -343,7 +409,7 @@ def render_section(section: pd.DataFrame, sets: list[dict] = (), runs_dir: Path 
         main_cols.update({"kaggle:public": "Kaggle public", "kaggle:private": "Kaggle private"})
     headers, rows = _aggregate(section, main_cols)
     ci_key = f"test:{F1_TUNED}" if has_test else f"val:{F1_TUNED}"
-    paired = PairedTest(runs_dir)
+    paired = paired or PairedTest(runs_dir)
     bounds = {g: config_bounds(r, ci_key, paired) for g, r in section.groupby("group")}
     intervals = {g: fmt_bounds(b) for g, (b, _) in bounds.items()}
     covers = {kind for b, kind in bounds.values() if b[0] is not None}  # what the main table's intervals cover
@@ -370,7 +436,7 @@ def render_section(section: pd.DataFrame, sets: list[dict] = (), runs_dir: Path 
            f"with 1 seed there is none.", "",
            _versions_note(section), "",
            "### Main table", "", tabulate(rows, headers, tablefmt="github", disable_numparse=True), ""]
-    effects, kinds = effect_table or effect_rows(section, runs_dir)
+    effects, kinds = effect_table or effect_rows(section, paired)
     unpaired = section.groupby("group").filter(lambda runs: not _is_control(runs))["group"].nunique() - len(effects)
     if unpaired:
         out += [f"{unpaired} configuration{'s' if unpaired != 1 else ''} of this section "
@@ -385,12 +451,19 @@ def render_section(section: pd.DataFrame, sets: list[dict] = (), runs_dir: Path 
                 "that contains 0 is no evidence of an effect; with one seed there is no interval (—).", "",
                 tabulate([e.cells() for e in effects], EFFECT_HEADERS, tablefmt="github", disable_numparse=True), "",
                 _verdict(effects, has_test), ""]
-        curves = effects_by_size(section, effects) if has_test else None
-        if curves:
+        curves = learning_curves(section, effects, paired) if has_test else []
+        table = curve_table(curves)
+        if table:
+            covered = {c.kind for c in curves if c.kind}
+            method = (CHANGE_INTERVAL if covered == {"seeds+images"} else CHANGE_INTERVAL_SEEDS if covered == {"seeds"}
+                      else f"{CHANGE_INTERVAL}; where a run's predictions are missing, {CHANGE_INTERVAL_SEEDS}")
             out += ["### Effect by real-data size", "",
                     "The test effects above as learning curves: each cell is the change against the control "
-                    "trained on the same nested subset of the train role (validation and test unchanged).", "",
-                    tabulate(curves[1], curves[0], tablefmt="github", disable_numparse=True), ""]
+                    "trained on the same nested subset of the train role (validation and test unchanged). The "
+                    "last column is how much larger the effect is at the curve's smallest train size than at its "
+                    f"largest, with {method}; an interval that contains 0 is no evidence that the effect depends "
+                    "on the amount of real data.", "",
+                    tabulate(table[1], table[0], tablefmt="github", disable_numparse=True), ""]
         out += per_class.render(section, runs_dir)
     if has_test or has_kaggle:
         gap_cols = {f"gap:{k}": f"gap {v}" for k, v in LABELS.items()} if has_test else {}
@@ -426,11 +499,13 @@ def render(frame: pd.DataFrame, figures: dict[str, list[tuple[str, str]]] | None
               "All macro averages are over all 28 classes.", ""]
     if frame.empty:
         return "\n".join(header + ["No finished runs yet: run `bench run` first.", ""])
-    sections, summary = [], []
+    sections, summary, paired = [], [], PairedTest(runs_dir)
     for _, section in frame.groupby(["dataset", "dataset_fp", "split", "split_fp"], sort=True):
-        effect_table = effect_rows(section, runs_dir)
-        summary += summary_lines(section, effect_table[0])
-        text = render_section(section, sets, runs_dir, effect_table)
+        effect_table = effect_rows(section, paired)
+        has_test = section[f"test:{F1_TUNED}"].notna().any()
+        summary += summary_lines(section, effect_table[0],
+                                 learning_curves(section, effect_table[0], paired) if has_test else [])
+        text = render_section(section, sets, runs_dir, effect_table, paired)
         pictures = (figures or {}).get(section_stem(section), [])
         if pictures:
             text += "\n### Figures\n\n" + "\n\n".join(f"{c}:\n\n![{c}]({f})" for c, f in pictures) + "\n"

@@ -1,9 +1,11 @@
 """Paired test effects from the runs' saved predictions: the seed-and-image interval
-(`intervals.seed_image_bounds`) of treated runs against control runs, one pair per seed, and the interval
-of one configuration's mean (`config_bounds`)."""
+(`intervals.seed_image_bounds`) of treated runs against control runs, one pair per seed; the interval of a
+change of such an effect between two settings (`intervals.change_bounds`); and the interval of one
+configuration's mean (`config_bounds`)."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +13,7 @@ import pandas as pd
 
 from bench.data.labels import CLASS_NAMES
 from bench.evaluate.metrics import F1_TUNED
-from bench.report.intervals import seed_image_bounds, t_bounds
+from bench.report.intervals import change_bounds, seed_image_bounds, t_bounds
 
 
 def load_test_predictions(run_dir: Path) -> pd.DataFrame | None:
@@ -30,17 +32,50 @@ def load_test_predictions(run_dir: Path) -> pd.DataFrame | None:
     return pd.DataFrame(out, index=table["Id"]).sort_index()
 
 
+def _stamp(run_dir: Path) -> tuple | None:
+    """Which version of a run's predictions file this is (path, mtime, size); None when it is missing."""
+    try:
+        stat = (run_dir / "predictions_test.csv").stat()
+    except OSError:
+        return None
+    return str(run_dir.resolve()), stat.st_mtime_ns, stat.st_size
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_predictions(stamp: tuple) -> pd.DataFrame | None:
+    return load_test_predictions(Path(stamp[0]))
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_interval(kind: str, *groups: tuple) -> tuple[float | None, float | None] | None:
+    """`kind` "mean" (groups: treated[, control]) or "change" (treated1, control1, treated2, control2) over
+    the stamped runs; None when a run's predictions are missing or on other test images. Cached by the files'
+    stamps, so the tables and the figures of one render bootstrap each group once."""
+    runs = [[_cached_predictions(stamp) if stamp else None for stamp in group] for group in groups]
+    flat = [r for group in runs for r in group]
+    if any(r is None or not r.index.equals(flat[0].index) for r in flat):
+        return None
+    labels = flat[0]["y"].to_numpy()
+    predicted = [[r["p"].to_numpy() for r in group] for group in runs]
+    if kind == "change":
+        return change_bounds(labels, (predicted[0], predicted[1]), (predicted[2], predicted[3]))
+    return seed_image_bounds(labels, predicted[0], predicted[1] if len(predicted) > 1 else None)
+
+
 class PairedTest:
-    """Reads each run's predictions once, however many comparisons share it (a control run serves every
-    configuration of its section; a ladder's FROM every rung)."""
+    """Seed-and-image intervals from the runs' saved test predictions in `runs_dir` (None: no predictions, no
+    such intervals). Each predictions file is read once and each interval bootstrapped once per process,
+    however many tables and figures ask (a control run serves every configuration of its section)."""
 
     def __init__(self, runs_dir: Path | None):
-        self.runs_dir, self.loaded = runs_dir, {}
+        self.runs_dir = runs_dir
+
+    def _stamps(self, runs: list[str]) -> tuple:
+        return tuple(_stamp(self.runs_dir / run) for run in runs)
 
     def predictions(self, run: str) -> pd.DataFrame | None:
-        if run not in self.loaded:
-            self.loaded[run] = load_test_predictions(self.runs_dir / run)
-        return self.loaded[run]
+        stamp = _stamp(self.runs_dir / run)
+        return _cached_predictions(stamp) if stamp else None
 
     def bounds(self, treated: list[str], control: list[str] | None = None) -> tuple[float, float] | None:
         """(low, high) of the seed-and-image interval of the mean paired difference of treated[i] against
@@ -48,11 +83,16 @@ class PairedTest:
         runs, without a runs folder, or when a run's predictions are missing or on other images."""
         if self.runs_dir is None or len(treated) < 2:
             return None
-        runs = [self.predictions(run) for run in [*treated, *(control or [])]]
-        if any(r is None or not r.index.equals(runs[0].index) for r in runs):
+        groups = [self._stamps(treated), *([self._stamps(control)] if control else [])]
+        return _cached_interval("mean", *groups)
+
+    def change(self, first: list[tuple[str, str]], second: list[tuple[str, str]]) -> tuple[float, float] | None:
+        """(low, high) of `intervals.change_bounds`: the paired effect of the (treated, control) run pairs
+        `first` minus that of `second` (a small and a large train size, say), or None as for `bounds`."""
+        if self.runs_dir is None or min(len(first), len(second)) < 2:
             return None
-        labels, predicted = runs[0]["y"].to_numpy(), [r["p"].to_numpy() for r in runs]
-        return seed_image_bounds(labels, predicted[:len(treated)], predicted[len(treated):] if control else None)
+        groups = [self._stamps([pair[i] for pair in pairs]) for pairs in (first, second) for i in (0, 1)]
+        return _cached_interval("change", *groups)
 
 
 def config_bounds(runs: pd.DataFrame, key: str, paired: PairedTest) -> tuple[tuple, str]:
