@@ -73,10 +73,6 @@ class PairedTest:
     def _stamps(self, runs: list[str]) -> tuple:
         return tuple(_stamp(self.runs_dir / run) for run in runs)
 
-    def predictions(self, run: str) -> pd.DataFrame | None:
-        stamp = _stamp(self.runs_dir / run)
-        return _cached_predictions(stamp) if stamp else None
-
     def bounds(self, treated: list[str], control: list[str] | None = None) -> tuple[float, float] | None:
         """(low, high) of the seed-and-image interval of the mean paired difference of treated[i] against
         control[i] (without `control`: of the mean test macro F1 of `treated`), or None with fewer than 2
