@@ -139,7 +139,8 @@ def test_effects_at_several_train_sizes_pair_within_a_size_and_read_as_learning_
     line, change = summary_lines(frame, effects, [curve])
     assert "Above it on test: edm/concat/resnet18 at 50 train images, 10 epochs (+0.101" in line
     assert "Below it on test: edm/concat/resnet18 at 500 train images, 10 epochs (-0.020" in line
-    assert "larger at the smaller size: edm/concat/resnet18 (50 vs 500 train images, budget 10) (+0.121" in change
+    assert "higher at the smaller size (less harm or more gain with less real data): edm/concat/resnet18 (50 vs " \
+           "500 train images, budget 10) (+0.121" in change
     assert change.endswith("no evidence either way: 0 of 1 curves.")
     assert learning_curves(frame, effect_rows(frame[frame["train_images"] == 50])[0]) == []
 

@@ -390,8 +390,9 @@ def summary_lines(section: pd.DataFrame, effects: list[Effect], curves: list[Cur
         def listed(sign: int) -> str:
             return ", ".join(f"{c.label} ({c.shown()})" for c in judged if beyond_zero(c.bounds) == sign) or "none"
 
-        out.append(f"  Change of the test effect from the largest train size to the smallest (95%): larger at the "
-                   f"smaller size: {listed(1)}; smaller there: {listed(-1)}; no evidence either way: "
+        out.append(f"  Change of the test effect from the largest train size to the smallest (95%): higher at the "
+                   f"smaller size (less harm or more gain with less real data): {listed(1)}; lower there: "
+                   f"{listed(-1)}; no evidence either way: "
                    f"{sum(not beyond_zero(c.bounds) for c in judged)} of {len(judged)} curves.")
     return out
 
@@ -460,9 +461,9 @@ def render_section(section: pd.DataFrame, sets: list[dict] = (), runs_dir: Path 
             out += ["### Effect by real-data size", "",
                     "The test effects above as learning curves: each cell is the change against the control "
                     "trained on the same nested subset of the train role (validation and test unchanged). The "
-                    "last column is how much larger the effect is at the curve's smallest train size than at its "
-                    f"largest, with {method}; an interval that contains 0 is no evidence that the effect depends "
-                    "on the amount of real data.", "",
+                    "last column is how much higher the effect is at the curve's smallest train size than at its "
+                    f"largest (positive: less harm or more gain with less real data), with {method}; an interval "
+                    "that contains 0 is no evidence that the effect depends on the amount of real data.", "",
                     tabulate(table[1], table[0], tablefmt="github", disable_numparse=True), ""]
         out += per_class.render(section, runs_dir)
     if has_test or has_kaggle:
