@@ -456,7 +456,7 @@ def render_section(section: pd.DataFrame, sets: list[dict] = (), runs_dir: Path 
         table = curve_table(curves)
         if table:
             covered = {c.kind for c in curves if c.kind}
-            method = (CHANGE_INTERVAL if covered == {"seeds+images"} else CHANGE_INTERVAL_SEEDS if covered == {"seeds"}
+            method = (CHANGE_INTERVAL_SEEDS if covered == {"seeds"} else CHANGE_INTERVAL if "seeds" not in covered
                       else f"{CHANGE_INTERVAL}; where a run's predictions are missing, {CHANGE_INTERVAL_SEEDS}")
             out += ["### Effect by real-data size", "",
                     "The test effects above as learning curves: each cell is the change against the control "
