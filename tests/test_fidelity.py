@@ -132,7 +132,10 @@ def test_fidelity_reaches_the_run_record(generated):
 
 
 def test_leaderboard_shows_the_generator_table(generated, tmp_path):
-    result = bench_cli("leaderboard", "--runs-dir", str(generated["root"] / "runs"), "--out", str(tmp_path / "lb.md"))
+    # the sets' own folder: under xdist this test may run where no run has used a set (each worker builds
+    # `generated` for itself), and a set shows in the leaderboard whether or not a run used it
+    result = bench_cli("leaderboard", "--runs-dir", str(generated["root"] / "runs"), "--out", str(tmp_path / "lb.md"),
+                       "--synthetic-dir", str(generated["root"] / "synthetic"))
     assert result.returncode == 0, result.stderr
     board = (tmp_path / "lb.md").read_text()
     assert "### Synthetic sets" in board and "FID vs train" in board and "*floor: held-out real*" in board
