@@ -17,11 +17,11 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+from interval_coverage import runs, test_set  # the same simulated world, beside this script
 from tabulate import tabulate
 
 from bench.report.intervals import change_bounds, macro_f1_weighted
 
-PREVALENCE = np.array([0.4, 0.25, 0.12, 0.06, 0.04])
 CASES = {  # name: ((margin, effect) at the small size, at the large size, seed sd)
     "same effect at both sizes (no change)": ((1.0, 0.3), (1.0, 0.3), 0.15),
     "no effect at either size (no change)": ((0.6, 0.0), (1.4, 0.0), 0.15),
@@ -31,19 +31,10 @@ CASES = {  # name: ((margin, effect) at the small size, at the large size, seed 
 
 
 def curve(rng, small: tuple, large: tuple, seed_sd: float, seeds: int, images: int = 300):
-    """Labels, and (treated, control) predictions at the small and at the large size, on one test set."""
-    labels = (rng.random((images, len(PREVALENCE))) < PREVALENCE).astype(np.int8)
-    difficulty = rng.normal(0, 1.0, labels.shape)
-
-    def run(margin):
-        score = ((2 * labels - 1) * margin + difficulty + rng.normal(0, seed_sd, len(PREVALENCE))
-                 + rng.normal(0, 0.8, labels.shape) - 0.8)
-        return (score > 0).astype(np.int8)
-
-    def size(margin, effect):
-        return [run(margin + effect) for _ in range(seeds)], [run(margin) for _ in range(seeds)]
-
-    return labels, size(*small), size(*large)
+    """Labels, and (treated, control) predictions at the small and at the large size, on one test set (the
+    simulated world of `interval_coverage.py`)."""
+    test = test_set(rng, images)
+    return test[0], runs(rng, test, *small, seed_sd, seeds), runs(rng, test, *large, seed_sd, seeds)
 
 
 def change(labels, first, second) -> float:

@@ -27,16 +27,28 @@ from bench.report.intervals import macro_f1_weighted, t_bounds
 PREVALENCE = np.array([0.4, 0.25, 0.12, 0.06, 0.04])
 
 
-def experiment(rng, effect: float, images: int, seed_sd: float, seeds: int = 3):
+def test_set(rng, images: int) -> tuple[np.ndarray, np.ndarray]:
+    """Labels of one draw of test images and each image's per-class difficulty (shared by every run)."""
     labels = (rng.random((images, len(PREVALENCE))) < PREVALENCE).astype(np.int8)
-    difficulty = rng.normal(0, 1.0, labels.shape)
+    return labels, rng.normal(0, 1.0, labels.shape)
 
-    def run(margin):
-        score = ((2 * labels - 1) * margin + difficulty + rng.normal(0, seed_sd, len(PREVALENCE))
+
+def runs(rng, test: tuple, margin: float, effect: float, seed_sd: float, seeds: int = 3) -> tuple[list, list]:
+    """0/1 predictions of `seeds` treated (margin + effect) and control (margin) runs on `test`: a seed shifts
+    each class (sd `seed_sd`) and adds per-image noise."""
+    labels, difficulty = test
+
+    def run(m):
+        score = ((2 * labels - 1) * m + difficulty + rng.normal(0, seed_sd, len(PREVALENCE))
                  + rng.normal(0, 0.8, labels.shape) - 0.8)
         return (score > 0).astype(np.int8)
 
-    return labels, [run(1.0 + effect) for _ in range(seeds)], [run(1.0) for _ in range(seeds)]
+    return [run(margin + effect) for _ in range(seeds)], [run(margin) for _ in range(seeds)]
+
+
+def experiment(rng, effect: float, images: int, seed_sd: float, seeds: int = 3):
+    test = test_set(rng, images)
+    return (test[0], *runs(rng, test, 1.0, effect, seed_sd, seeds))
 
 
 def parts(labels, treated, control, resamples: int):
