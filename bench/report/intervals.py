@@ -31,18 +31,25 @@ def t_bounds(differences) -> tuple[float | None, float | None]:
     return float(low), float(high)
 
 
+def _welch(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
+    """mean(a) - mean(b) of two independent samples (2 values at least each), the variance of that
+    difference (s_a^2/n_a + s_b^2/n_b) and its Welch-Satterthwaite degrees of freedom (n_a + n_b - 2 when
+    both samples are constant: any quantile times a zero variance is 0)."""
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1)) if va + vb > 0 else len(a) + len(b) - 2
+    return a.mean() - b.mean(), va + vb, df
+
+
 def welch_bounds(first, second) -> tuple[float | None, float | None]:
     """95% Welch interval of mean(first) - mean(second), two independent sets of values (unequal variances,
     Welch-Satterthwaite degrees of freedom); (None, None) with fewer than 2 values in either."""
     a, b = (np.asarray(pd.Series(v, dtype=float).dropna()) for v in (first, second))
     if min(len(a), len(b)) < 2:
         return None, None
-    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
-    change = a.mean() - b.mean()
-    if va + vb == 0:
+    change, variance, df = _welch(a, b)
+    if variance == 0:
         return float(change), float(change)
-    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
-    half = stats.t.ppf(0.975, df) * np.sqrt(va + vb)
+    half = stats.t.ppf(0.975, df) * np.sqrt(variance)
     return float(change - half), float(change + half)
 
 
@@ -127,10 +134,8 @@ def change_bounds(labels: np.ndarray, first: tuple[list, list], second: tuple[li
     (d1, b1), (d2, b2) = (_paired_differences(labels, *pair, weights) for pair in (first, second))
     covariance = np.cov(np.vstack([b1, b2]))
     image = _shared(covariance[:n1, :n1]) + _shared(covariance[n1:, n1:]) - 2 * covariance[:n1, n1:].mean()
-    v1, v2 = d1.var(ddof=1) / n1, d2.var(ddof=1) / n2
-    df = (v1 + v2) ** 2 / (v1 ** 2 / (n1 - 1) + v2 ** 2 / (n2 - 1)) if v1 + v2 > 0 else n1 + n2 - 2
-    half = np.sqrt(stats.t.ppf(0.975, df) ** 2 * (v1 + v2) + stats.norm.ppf(0.975) ** 2 * max(0.0, image))
-    change = d1.mean() - d2.mean()
+    change, seeds, df = _welch(d1, d2)
+    half = np.sqrt(stats.t.ppf(0.975, df) ** 2 * seeds + stats.norm.ppf(0.975) ** 2 * max(0.0, image))
     return float(change - half), float(change + half)
 
 
