@@ -87,9 +87,13 @@ def test_label_consistency_and_cas_ratio(generated):
     real, ddpm = generated["real"], generated["ddpm"]
     assert 0 <= ddpm["label_consistency"] <= 1 and 0 <= ddpm["label_consistency_real_val"] <= 1
     assert ddpm["label_consistency_classes"] == sum(1 for n in ddpm["per_class_images"].values() if n)
-    assert real["cas_ratio"] == 1.0 and real["cas_real"] == real["cas_f1_macro@tuned"]
+    assert real["cas_real"] == real["cas_f1_macro@tuned"]
     assert ddpm["cas_real"] == real["cas_f1_macro@tuned"]  # the real set with the same synthetic settings
-    assert ddpm["cas_ratio"] == pytest.approx(ddpm["cas_f1_macro@tuned"] / real["cas_f1_macro@tuned"], abs=1e-5)
+    for scores in (real, ddpm):  # the CAS classifier trains the asking run's epochs (TINY: 2)
+        assert scores["cas_epochs"] == 2 and 0 < scores["cas_no_skill"] < 1
+        expected = fidelity.cas_ratios(scores["cas_f1_macro@tuned"], scores["cas_real"], scores["cas_no_skill"])
+        for key, value in expected.items():
+            assert scores[key] == (pytest.approx(value, abs=1e-5) if isinstance(value, float) else value)
     for c in ddpm["per_class_label_consistency"]:
         assert ddpm["per_class_images"][c] >= fidelity.MIN_PER_CLASS_CONSISTENCY
 
@@ -177,3 +181,49 @@ def test_an_edited_fidelity_file_is_measured_again(generated, tmp_path):
     result = bench_cli("generate", "--generator", "real", *MEASURED, cwd=root)
     assert result.returncode == 0 and "does not match its checksum" in result.stdout
     assert json.loads(path.read_text())["fid"] == generated["real"]["fid"]
+
+
+def test_a_cas_ratio_is_shown_only_where_the_real_sets_cas_is_clear_of_no_skill():
+    clear = fidelity.cas_ratios(own=0.10, real=0.40, no_skill=0.10)
+    assert clear["cas_ratio"] == pytest.approx(0.25) and clear["cas_skill_ratio"] == pytest.approx(0.0)  # no skill
+    assert fidelity.cas_ratios(own=0.40, real=0.40, no_skill=0.10)["cas_skill_ratio"] == pytest.approx(1.0)
+    near = fidelity.cas_ratios(own=0.13, real=0.13, no_skill=0.08)  # the old CAS of the real set: 0.130
+    assert near["cas_ratio"] is None and near["cas_skill_ratio"] is None
+    assert "within 0.1 of the no-skill 0.080" in near["cas_note"]
+
+
+def test_no_skill_is_every_class_predicted_for_every_image():
+    from bench.evaluate.metrics import no_skill_f1
+
+    labels = np.zeros((100, 28), dtype=np.uint8)
+    labels[:50, 0] = 1  # prevalence 0.5: F1 2/3
+    labels[:10, 1] = 1  # prevalence 0.1: F1 2/11
+    assert no_skill_f1(labels) == pytest.approx((2 / 3 + 2 / 11) / 28, abs=1e-6)
+
+
+def test_memorisation_tells_copies_from_new_images():
+    """The train role's own images are all memorised; fresh images of the true process about the percentile."""
+    from bench import config
+    from bench.data.splits import make_split
+
+    cfg = config.build(overrides=("dataset.n_images=600", "dataset.resolution=32"))
+    data = cfg.dataset.create().load()
+    split = make_split(data.ids, data.labels, cfg.split)
+    roles = {role: data.subset(split.indices(role)) for role in ("train", "val", "test")}
+    train = roles["train"]
+
+    def features(images):  # a stand-in for the reference's features: 8 x 8 average-pooled pixels
+        x = torch.from_numpy(np.asarray(images.take(np.arange(len(images))))).float()
+        return torch.nn.functional.avg_pool2d(x, 4).reshape(len(images), -1)
+
+    copies = train.subset(np.arange(100))
+    assert fidelity.memorisation(copies, roles, features, features(train)) == {
+        "percentile": 5, "heldout_images": len(roles["val"]) + len(roles["test"]), "features": 1.0, "pixels": 1.0}
+    generator = config.choice("generator", "oracle").create()
+    generator.fit(train, seed=0, device=CPU, dataset=cfg.dataset.create())
+    fresh_images = generator.sample(train.labels[:300], resolution=32, seed=0, device=CPU)
+    from bench.data.images import LabelledImages
+
+    fresh = LabelledImages([f"f{i}" for i in range(300)], train.labels[:300], fresh_images, "fresh")
+    shares = fidelity.memorisation(fresh, roles, features, features(train))
+    assert shares["features"] < 0.15 and shares["pixels"] < 0.15

@@ -12,7 +12,7 @@ from bench import config, registry
 from bench.api import LabelledImages, content_fingerprint
 from bench.data.labels import NUM_CLASSES
 from bench.errors import BenchError
-from bench.synthetic.sets import obtain, workdir_argument
+from bench.synthetic.sets import fit_arguments, obtain
 from bench.train import losses
 
 BUILTINS = {
@@ -105,7 +105,11 @@ def test_generator_contract(name, tmp_path):
         cfg = config.build(overrides=(f"generator.name={name}",))
         assert obtain(cfg, train, "d", "s", Path("unused"), torch.device("cpu"), print) is None
         return
-    generator.fit(train, seed=0, device=torch.device("cpu"), **workdir_argument(generator, tmp_path))
+    # a generator that needs a dataset capability (the oracle renders) gets the embedded dataset at 32 px
+    dataset = config.choice("dataset", "synthetic-cells", {"resolution": 32}).create()
+    generator.check(train, dataset)
+    generator.fit(train, seed=0, device=torch.device("cpu"), **fit_arguments(generator, workdir=tmp_path,
+                                                                              dataset=dataset))
     out = generator.sample(train.labels[:3], resolution=32, seed=0, device=torch.device("cpu"))
     assert out.dtype == np.uint8 and out.shape == (3, 4, 32, 32)
     again = generator.sample(train.labels[:3], resolution=32, seed=0, device=torch.device("cpu"))

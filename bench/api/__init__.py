@@ -36,7 +36,7 @@ from bench.progress import Progress
 __all__ = [
     "BenchError", "CHANNELS", "CLASS_NAMES", "Classifier", "Criterion", "Dataset", "Generator", "LabelledImages",
     "NUM_CLASSES", "NoOptions", "OptionError", "Plugin", "Progress", "Strategy", "atomic_target", "cached_arrays",
-    "content_fingerprint", "describe", "load_kaggle_folder", "option", "require", "runtime_field",
+    "capabilities", "content_fingerprint", "describe", "load_kaggle_folder", "option", "require", "runtime_field",
 ]
 
 Criterion = Callable[..., torch.Tensor]
@@ -56,12 +56,30 @@ class Plugin:
 
 
 class Dataset(Plugin, ABC):
-    """A source of labelled 4-channel images (`bench.datasets`)."""
+    """A source of labelled 4-channel images (`bench.datasets`).
+
+    Optional capability: a dataset whose images come from a known process (a renderer, a simulator)
+    overrides `render`; the `oracle` generator then draws fresh images of the true distribution from it
+    (`capabilities(cls)` lists what a dataset class offers). A dataset of recorded images has none.
+    """
 
     @abstractmethod
     def load(self) -> LabelledImages:
         """All labelled images of the dataset: uint8 (N, 4, S, S), red/green/blue/yellow, with a content fingerprint
         (`content_fingerprint(ids, labels, images)`, or `load_kaggle_folder` for data in the Kaggle layout)."""
+
+    def render(self, labels: np.ndarray, *, seed: int, acquisition_noise: bool = True) -> np.ndarray:
+        """Capability `render`: new uint8 images (N, 4, S, S) of the dataset's own process at its resolution, one
+        for each multi-hot row of `labels`, depending only on the rows, their positions and `seed`, and drawn from
+        random streams the dataset's own images never use (so no dataset image can reappear).
+        `acquisition_noise=False`: the same images without the pixel noise of acquisition, where the process
+        has such noise."""
+        raise NotImplementedError(f"{type(self).__name__} cannot render new images")
+
+
+def capabilities(dataset_class: type) -> frozenset[str]:
+    """The optional capabilities a dataset class implements (today: `render`)."""
+    return frozenset(name for name in ("render",) if getattr(dataset_class, name) is not getattr(Dataset, name))
 
 
 class Generator(Plugin, ABC):
@@ -76,9 +94,17 @@ class Generator(Plugin, ABC):
     produces_images: ClassVar[bool] = True
     # options that only affect `sample`: sets differing only in them share one trained generator
     sampling_options: ClassVar[tuple[str, ...]] = ()
+    # dataset capabilities it needs (see `Dataset`): a run pairing it with a dataset without them is refused
+    # when its config is resolved, in one line, before anything is loaded or written
+    needs_dataset: ClassVar[tuple[str, ...]] = ()
+
+    def check(self, train: LabelledImages, dataset: Dataset) -> None:
+        """Refuse (raise `BenchError`) what cannot be built from this data before anything is trained or written,
+        e.g. a size that does not divide the images. Default: accept."""
 
     def fit(self, train: LabelledImages, *, seed: int, device: torch.device, workdir: Path | None = None) -> None:
-        """Learn from the train role only (never val or test). Default: nothing to learn."""
+        """Learn from the train role only (never val or test). Default: nothing to learn. A generator whose
+        `needs_dataset` is not empty is also given `dataset=` (the dataset plugin) when its `fit` accepts it."""
 
     @abstractmethod
     def sample(self, labels: np.ndarray, *, resolution: int, seed: int, device: torch.device) -> np.ndarray:

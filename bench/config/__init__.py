@@ -86,6 +86,11 @@ class TrainConfig:
                                               "device")
     rotate90: bool = option(True, "random 90-degree rotations, on the training device")
     flip: bool = option(True, "random horizontal flips, on the training device")
+    noise_augment: float = option(0.0, "add i.i.d. Gaussian pixel noise of a standard deviation drawn per image "
+                                       "from [0, this] (intensity units, images in 0..1); 0 = off (the fidelity "
+                                       "reference uses it so that its features ignore pixel noise)", new=True)
+    blur_augment: float = option(0.0, "blur half the images with a Gaussian of a standard deviation drawn per "
+                                      "image from [0, this] px; 0 = off", new=True)
     select: Literal["best", "last", "min_val_loss"] = option(
         "best", "which epoch's model is kept: best validation macro F1 @0.5; last (the paper's ResNets and "
                 "MixModels); min_val_loss (its transformers)")
@@ -120,6 +125,8 @@ class TrainConfig:
         _require(0 < self.step_gamma <= 1, "step_gamma", "must be in (0, 1]")
         _require(self.patience >= 0, "patience", "must be >= 0")
         _require(self.grad_clip >= 0, "grad_clip", "must be >= 0 (0 = off)")
+        _require(0 <= self.noise_augment <= 1, "noise_augment", "must be a standard deviation in [0, 1]")
+        _require(0 <= self.blur_augment <= 8, "blur_augment", "must be a standard deviation in [0, 8] px")
         _require(self.ema == 0 or 0 < self.ema < 1, "ema", "must be 0 (off) or a decay in (0, 1)")
         _require(self.arcface_s > 0 and 0 <= self.arcface_m < math.pi / 2, "arcface_m",
                 "arcface_s must be > 0 and arcface_m in [0, pi/2)")
@@ -134,12 +141,26 @@ class FidelityConfig:
     numbers attached to a run, not what the run trains. Small values keep tests and quick checks quick.
     """
 
-    epochs: int = option(10, "training epochs of the reference and the CAS classifier")
+    epochs: int = option(10, "training epochs of the reference classifier")
     batch_size: int = option(64, "batch size of the reference and the CAS classifier")
     cas: bool = option(True, "train the CAS classifier (half of the fidelity cost); false: CAS is not reported")
+    cas_epochs: int = option(0, "training epochs of the CAS classifier; 0: the asking run's train.epochs (resolved "
+                                "when the run is configured), so with synthetic.per_real=1 it gets the budget of "
+                                "the control trained on as many real images")
+    reference_noise: float = option(0.05, "the reference classifier trains with pixel-noise augmentation up to this "
+                                          "standard deviation (train.noise_augment), so that its features, which "
+                                          "every domain measure uses, are not dominated by i.i.d. pixel noise "
+                                          "(checked by benchmarks/fidelity_checks.py); 0 = the raw-pixel reference "
+                                          "of fidelity version 2")
+    reference_blur: float = option(0.0, "the reference classifier also trains with blur augmentation up to this "
+                                        "standard deviation in px (train.blur_augment, half the images), so that it "
+                                        "sees images with less pixel noise than the data's; 0 = off")
 
     def __post_init__(self):
         _require(self.epochs >= 1, "epochs", "must be >= 1")
+        _require(self.cas_epochs >= 0, "cas_epochs", "must be >= 0 (0: the run's train.epochs)")
+        _require(0 <= self.reference_noise <= 1, "reference_noise", "must be a standard deviation in [0, 1]")
+        _require(0 <= self.reference_blur <= 8, "reference_blur", "must be a standard deviation in [0, 8] px")
         _require(self.batch_size >= 2, "batch_size", "must be >= 2")
 
     def key(self) -> str:
@@ -361,11 +382,33 @@ def resolve(raw: dict) -> RunConfig:
     seed = _coerce_int(raw.get("seed", 0))
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise BenchError(f"seed: expected a non-negative integer, got {raw.get('seed')!r}")
+    check_capabilities(plugins["generator"], plugins["dataset"])
     head = getattr(plugins["classifier"].options, "head", "linear")
     if (head == "arcface") != (sections["train"].loss == "arcface"):
         raise BenchError(f"train.loss=arcface and classifier.head=arcface go together "
                          f"(got train.loss={sections['train'].loss}, classifier.head={head})")
     return RunConfig(**plugins, **sections, seed=seed)
+
+
+def check_capabilities(generator: PluginChoice, dataset: PluginChoice) -> None:
+    """A generator that needs a dataset capability (the `oracle` needs `render`) runs only on a dataset with it."""
+    from bench.api import capabilities
+
+    missing = [need for need in generator.plugin.needs_dataset if need not in capabilities(dataset.plugin)]
+    if missing:
+        offer = [name for name in registry.names("dataset") if _offers(name, missing)]
+        raise BenchError(f"generator {generator.name!r} needs a dataset that can {' and '.join(missing)} new images "
+                         f"of its own process; dataset {dataset.name!r} cannot (its images are recorded, not made)"
+                         + (f"; datasets that can: {', '.join(offer)}" if offer else ""))
+
+
+def _offers(dataset_name: str, needs: list[str]) -> bool:
+    from bench.api import capabilities
+
+    try:
+        return set(needs) <= capabilities(registry.get("dataset", dataset_name))
+    except BenchError:  # a broken plugin offers nothing
+        return False
 
 
 def merge(base: dict, top: dict) -> dict:
@@ -411,7 +454,17 @@ def normalise(cfg: RunConfig, say: Callable[[str], None]) -> RunConfig:
         cfg.generator = choice("generator", "none")
     if not cfg.generator.plugin.produces_images:
         cfg.synthetic, cfg.fidelity = SyntheticConfig(), FidelityConfig()
+    else:
+        cfg.fidelity = resolved_fidelity(cfg)
     return cfg
+
+
+def resolved_fidelity(cfg: RunConfig) -> FidelityConfig:
+    """The `fidelity` section with `cas_epochs=0` resolved to the run's train.epochs (so the fidelity file's key
+    names the budget its CAS classifier trained with)."""
+    if cfg.fidelity.cas_epochs:
+        return cfg.fidelity
+    return dataclasses.replace(cfg.fidelity, cas_epochs=cfg.train.epochs)
 
 
 _MOVED = {"require": "bench.api.require", "OptionError": "bench.api.OptionError",

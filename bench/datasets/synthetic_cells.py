@@ -10,6 +10,10 @@ match HPA, and the rare classes are as rare as they really are.
 
 Image i depends only on (seed, i, resolution): the structures come from one random stream and the
 green patterns from another, so red/blue/yellow do not depend on the labels.
+
+`render` (the `bench.api.Dataset` capability the `oracle` generator uses) draws fresh images of the
+same process from streams that carry the tag `FRESH_STREAM` and so never meet a stream of the
+dataset's own images: no image of any seed's dataset can reappear among them.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from bench.datasets.cells_patterns import PATTERNS, er_texture
 
 EXPRESSION_PROBABILITY = 0.85
 RENDER_VERSION = 1  # bump whenever the rendered pixels change (tests pin a fingerprint)
+FRESH_STREAM = 0x0AC1E  # the tag of every fresh image's random streams (the dataset's own have none)
+ACQUISITION_NOISE = 0.018  # standard deviation of the i.i.d. pixel noise every image carries (intensity 0..1)
 
 
 LABEL_SETS = "hpa_label_sets.csv"  # written by tools/make_label_stats.py from the real train.csv
@@ -57,11 +63,14 @@ def _canvas(size: int) -> Canvas:
     return Canvas.of(size)
 
 
-def render_field(labels: np.ndarray, size: int, seed: int, index: int) -> np.ndarray:
-    """One uint8 image (4, size, size) showing the multi-hot `labels`."""
+def render_field(labels: np.ndarray, size: int, stream: tuple[int, ...], acquisition_noise: bool = True
+                 ) -> np.ndarray:
+    """One uint8 image (4, size, size) showing the multi-hot `labels`, drawn from the random `stream`
+    (`(seed, index)` for the dataset's own image `index`). The acquisition noise is drawn last, so the
+    same stream without it is the same image without its pixel noise."""
     canvas = _canvas(size)
-    structure_rng = np.random.default_rng([seed, index, 0])
-    pattern_rng = np.random.default_rng([seed, index, 1])
+    structure_rng = np.random.default_rng([*stream, 0])
+    pattern_rng = np.random.default_rng([*stream, 1])
     cells = make_cells(canvas, structure_rng)
     red, green, blue, yellow = (canvas.blank() for _ in range(4))
     for cell in cells:
@@ -82,7 +91,9 @@ def render_field(labels: np.ndarray, size: int, seed: int, index: int) -> np.nda
     gains = structure_rng.uniform([0.6, 0.5, 0.6, 0.35], [1.0, 0.9, 1.0, 0.7])
     image = np.stack([red, green, blue, yellow]) * gains[:, None, None]
     image = np.stack([canvas.blur(channel, 0.35) for channel in image])
-    image += 0.03 + structure_rng.normal(0.0, 0.018, size=image.shape)
+    image += 0.03
+    if acquisition_noise:
+        image += structure_rng.normal(0.0, ACQUISITION_NOISE, size=image.shape)
     return np.clip(np.rint(image * 255), 0, 255).astype(np.uint8)
 
 
@@ -90,7 +101,7 @@ def render_dataset(n_images: int, resolution: int, seed: int) -> tuple[list[str]
     labels = sample_labels(n_images, seed)
     images = np.empty((n_images, 4, resolution, resolution), dtype=np.uint8)
     for i in range(n_images):
-        images[i] = render_field(labels[i], resolution, seed, i)
+        images[i] = render_field(labels[i], resolution, (seed, i))
     ids = [f"synth-{seed}-{i:05d}" for i in range(n_images)]
     return ids, labels, images
 
@@ -114,3 +125,11 @@ class SyntheticCells(Dataset):
         key = f"synthetic-cells-v{RENDER_VERSION}-n{o.n_images}-r{o.resolution}-s{o.seed}"
         ids, labels, images = cached_arrays(key, lambda: render_dataset(o.n_images, o.resolution, o.seed))
         return LabelledImages(ids, labels, images, content_fingerprint(ids, labels, images))
+
+    def render(self, labels: np.ndarray, *, seed: int, acquisition_noise: bool = True) -> np.ndarray:
+        """Fresh fields for the label rows, from streams tagged `FRESH_STREAM` (never one of a dataset image)."""
+        o = self.options
+        out = np.empty((len(labels), 4, o.resolution, o.resolution), dtype=np.uint8)
+        for i, row in enumerate(labels):
+            out[i] = render_field(row, o.resolution, (o.seed, FRESH_STREAM, seed, i), acquisition_noise)
+        return out

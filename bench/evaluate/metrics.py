@@ -90,6 +90,13 @@ def evaluate(probs: np.ndarray, target: np.ndarray, thresholds: np.ndarray) -> t
     return summary, per_class
 
 
+def no_skill_f1(target: np.ndarray) -> float:
+    """Macro F1 of a classifier that learned nothing: every class predicted for every image (per class the best
+    constant rule under F1, 2p / (1 + p) at prevalence p; 0 for a class without positives)."""
+    summary, _ = evaluate(np.ones(target.shape), target, np.full(NUM_CLASSES, 0.5))
+    return summary[F1_TUNED]
+
+
 def gaps(val: dict, test: dict) -> dict:
     """Validation minus test for every summary metric."""
     return {key: _clean(val[key] - test[key]) for key in SUMMARY_KEYS}

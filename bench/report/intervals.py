@@ -181,3 +181,46 @@ CHANGE_INTERVAL = ("a 95% interval over seeds and test images of the difference 
 
 CHANGE_INTERVAL_SEEDS = ("a 95% Welch interval over seeds of the difference of the two mean paired differences "
                          "(seed variance only: the runs' test predictions are not all saved)")
+
+
+def ratio_bounds(labels: np.ndarray, treated: list[np.ndarray], reference: list[np.ndarray], ceiling: list[np.ndarray],
+                 resamples: int = 2000, seed: int = 0) -> tuple[float | None, float | None, str]:
+    """The share of the ceiling's gain that `treated` recovers, U = mean(F1(treated) - F1(reference)) /
+    mean(F1(ceiling) - F1(reference)) over seeds (runs paired by seed, 0/1 predictions on the same test
+    images), with a 95% Fieller interval: the values u for which the paired difference a - u b is not told
+    apart from 0 by `seed_image_bounds`' rule (Student t with n - 1 degrees of freedom for the seed part,
+    normal for the image part shared by the seeds, from one paired bootstrap of the images). Both parts are
+    quadratic in u, so the set is found exactly. It is a bounded interval only where the ceiling's own gain
+    is told apart from 0 (at the same level); otherwise (None, None, why). Returns (low, high, note)."""
+    n = len(treated)
+    if n < 2 or len(reference) != n or len(ceiling) != n:
+        return None, None, "fewer than 2 seeds of each configuration"
+    weights = _image_resamples(len(labels), resamples, seed)
+    one = np.ones((1, len(labels)))
+    score = {name: (np.array([macro_f1_weighted(labels, p, one)[0] for p in runs]),
+                    np.array([macro_f1_weighted(labels, p, weights) for p in runs]))
+             for name, runs in (("t", treated), ("r", reference), ("c", ceiling))}
+    a, boot_a = score["t"][0] - score["r"][0], score["t"][1] - score["r"][1]
+    b, boot_b = score["c"][0] - score["r"][0], score["c"][1] - score["r"][1]
+    seeds = np.cov(np.vstack([a, b])) / n  # [[Saa, Sab], [Sab, Sbb]] / n
+    images = np.cov(np.vstack([boot_a, boot_b]))
+    shared = {key: _shared_between(images[rows, cols]) for key, (rows, cols) in
+              {"aa": (slice(0, n), slice(0, n)), "ab": (slice(0, n), slice(n, None)),
+               "bb": (slice(n, None), slice(n, None))}.items()}
+    t2, z2 = stats.t.ppf(0.975, n - 1) ** 2, stats.norm.ppf(0.975) ** 2
+    quad = b.mean() ** 2 - t2 * seeds[1, 1] - z2 * max(0.0, shared["bb"])
+    lin = -2 * a.mean() * b.mean() + 2 * t2 * seeds[0, 1] + 2 * z2 * shared["ab"]
+    const = a.mean() ** 2 - t2 * seeds[0, 0] - z2 * max(0.0, shared["aa"])
+    discriminant = lin ** 2 - 4 * quad * const
+    if quad <= 0 or discriminant < 0:
+        return None, None, "the ceiling's gain over the reference is not told apart from 0"
+    roots = sorted((-lin + sign * np.sqrt(discriminant)) / (2 * quad) for sign in (-1, 1))
+    return float(roots[0]), float(roots[1]), ""
+
+
+def _shared_between(block: np.ndarray) -> float:
+    """The mean covariance between different seeds' bootstrapped values in a block of the covariance matrix
+    (rows: one quantity's runs, columns: another's, in the same seed order); the diagonal (same seed) is left
+    out, as in `_shared`."""
+    n = len(block)
+    return float(block.sum() - np.trace(block)) / (n * (n - 1))

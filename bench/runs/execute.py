@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 
 from bench import registry
-from bench.config import RunConfig, choice, normalise
+from bench.config import RunConfig, choice, normalise, resolved_fidelity
 from bench.data.images import LabelledImages
 from bench.data.labels import CLASS_NAMES, NUM_CLASSES, format_target
 from bench.data.splits import ROLES, Split, make_split
@@ -173,6 +173,7 @@ def load_data(cfg: RunConfig) -> tuple[LabelledImages, Split, dict[str, Labelled
 def synthetic_for(cfg: RunConfig, data: LabelledImages, split: Split, roles: dict, runtime: Runtime,
                   device: torch.device, say: Callable[[str], None]) -> tuple[LabelledImages | None, dict | None]:
     """The run's synthetic set (reused or built from the train role) and its fidelity; (None, None) for a control."""
+    cfg = replace(cfg, fidelity=resolved_fidelity(cfg))
     synthetic = synthetic_sets.obtain(cfg, roles["train"], data.fingerprint, split.fingerprint,
                                       runtime.synthetic_dir, device, say)
     if synthetic is None:

@@ -45,7 +45,7 @@ from torch_fidelity.utils import create_feature_extractor, get_featuresdict_from
 
 from bench.config import DEFAULT_PLUGINS, FidelityConfig, RunConfig, SyntheticConfig, TrainConfig, choice
 from bench.data.images import LabelledImages
-from bench.evaluate.metrics import F1_HALF, F1_TUNED, evaluate, tune_thresholds
+from bench.evaluate.metrics import F1_HALF, F1_TUNED, evaluate, no_skill_f1, tune_thresholds
 from bench.evaluate.predict import predict
 from bench.files import write_json
 from bench.records import load_classifier, read_json
@@ -56,9 +56,12 @@ MIN_PER_CLASS = 50  # images of a class on both sides for its FID
 MIN_PER_CLASS_CONSISTENCY = 10  # images of a class in a set for its label consistency
 PRC_K = 3  # neighbourhood of precision and recall (Kynkäänniemi et al. 2019; torch-fidelity's default)
 DC_K = 5  # neighbourhood of density and coverage (Naeem et al. 2020's choice)
-VERSION = 2  # of what a fidelity file holds (2: floors, validation role, precision/recall, density/coverage,
-#              label consistency, CAS ratio); a file of another version is measured again
+VERSION = 3  # of what a fidelity file holds (2: floors, validation role, precision/recall, density/coverage,
+#              label consistency, CAS ratio; 3: a reference trained to ignore pixel noise, memorisation, CAS at the
+#              control's budget with its no-skill score and skill ratio); a file of another version is measured again
 FLOOR_SEED = 20250528  # which real images stand in for a set of another size in the floors
+MEMORISATION_PERCENTILE = 5  # a set image nearer its nearest train image than this percentile of held-out ones
+CAS_MIN_SKILL = 0.10  # the real set's CAS must be this far above no-skill (macro F1) for a CAS ratio to be shown
 MIN_REFERENCE_F1 = 0.25  # below it, the reference classifier's features are flagged as too weak (the default
 #                         10-epoch reference on synthetic-cells reaches 0.44; a 1-epoch one about 0.07)
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
@@ -116,7 +119,8 @@ def reference_config(cfg: RunConfig) -> RunConfig:
     """The real-data run that defines the domain features: the run's dataset and split (with its whole train
     role, whatever the run's train fraction), the `fidelity` section's epochs and batch size, everything
     else at its defaults (so a set's fidelity never depends on which run asked for it first)."""
-    train = TrainConfig(epochs=cfg.fidelity.epochs, batch_size=cfg.fidelity.batch_size)
+    train = TrainConfig(epochs=cfg.fidelity.epochs, batch_size=cfg.fidelity.batch_size,
+                        noise_augment=cfg.fidelity.reference_noise, blur_augment=cfg.fidelity.reference_blur)
     defaults = {kind: choice(kind, DEFAULT_PLUGINS[kind]) for kind in ("generator", "strategy", "classifier")}
     split = dataclasses.replace(cfg.split, train_fraction=1.0)  # one feature space for every train fraction
     return RunConfig(dataset=cfg.dataset, split=split, **defaults, synthetic=SyntheticConfig(), train=train,
@@ -205,10 +209,19 @@ def inception_fid(synthetic: LabelledImages, real: LabelledImages, weights: Path
     return {"inception_fid": float(metrics["frechet_inception_distance"])}
 
 
+def cas_config(cfg: RunConfig) -> RunConfig:
+    """The CAS classifier's run: the reference's classifier and defaults, trained `fidelity.cas_epochs` epochs (the
+    budget of the run's control when the set has as many images as the run's train role), without augmentation
+    beyond the defaults."""
+    train = TrainConfig(epochs=cfg.fidelity.cas_epochs or cfg.train.epochs, batch_size=cfg.fidelity.batch_size)
+    return dataclasses.replace(reference_config(cfg), train=train)
+
+
 def cas(cfg: RunConfig, synthetic: LabelledImages, val: LabelledImages, test: LabelledImages,
         device: torch.device, log: Callable[[str], None]) -> dict:
-    """Train on the synthetic set alone (the reference classifier and schedule), select on real val, score real test."""
-    cfg = reference_config(cfg)
+    """Train on the synthetic set alone (the reference classifier, `cas_config`), select on real val, score real
+    test; beside it the no-skill score on the same images (`no_skill_f1`)."""
+    cfg = cas_config(cfg)
     torch.manual_seed(0)
     model = cfg.classifier.create().to(device)
     strategy = cfg.strategy.create()
@@ -217,7 +230,20 @@ def cas(cfg: RunConfig, synthetic: LabelledImages, val: LabelledImages, test: La
     target = test if len(test) else val
     summary, _ = evaluate(predict(model, target, cfg.train.eval_batch_size, device), target.labels, thresholds)
     return {f"cas_{F1_TUNED}": summary[F1_TUNED], f"cas_{F1_HALF}": summary[F1_HALF],
-            "cas_role": "test" if len(test) else "val"}
+            "cas_role": "test" if len(test) else "val", "cas_epochs": cfg.train.epochs,
+            "cas_no_skill": no_skill_f1(target.labels)}
+
+
+def cas_ratios(own: float, real: float, no_skill: float) -> dict:
+    """The set's CAS against the `real` set's: the plain ratio, and the skill ratio (own - no-skill) / (real -
+    no-skill), 0 for a set that teaches nothing; both only where the real set's CAS is at least CAS_MIN_SKILL above
+    no-skill (else a ratio cannot tell noise from data, and `cas_note` says so)."""
+    if real - no_skill < CAS_MIN_SKILL:
+        return {"cas_ratio": None, "cas_skill_ratio": None,
+                "cas_note": f"no ratio: the real set's CAS {real:.3f} is within {CAS_MIN_SKILL} of the no-skill "
+                            f"{no_skill:.3f} (its classifier barely learns at this size and budget; raise "
+                            f"fidelity.cas_epochs or synthetic.per_real)"}
+    return {"cas_ratio": own / real, "cas_skill_ratio": (own - no_skill) / (real - no_skill)}
 
 
 def measure(folder: Path, cfg: RunConfig, synthetic: LabelledImages, roles: dict, reference_run: Path,
@@ -235,6 +261,7 @@ def measure(folder: Path, cfg: RunConfig, synthetic: LabelledImages, roles: dict
               "per_class_fid": per_class_fid(fs, synthetic.labels, ft, roles["train"].labels),
               "per_class_min_images": MIN_PER_CLASS, "val": distribution_metrics(fs, fv),
               "floors": floors(cfg, synthetic, roles, features, ft, fv),
+              "memorisation": memorisation(synthetic, roles, features, ft),
               **label_consistency(synthetic, roles["val"], reference_run, device),
               **inception_fid(synthetic, roles["train"], inception_weights(inception), device)}
     if cfg.fidelity.cas:
@@ -243,7 +270,7 @@ def measure(folder: Path, cfg: RunConfig, synthetic: LabelledImages, roles: dict
         own = result[f"cas_{F1_TUNED}"]
         reference = own if real_cas is None else real_cas
         result["cas_real"] = reference
-        result["cas_ratio"] = own / reference if reference > 0 else None
+        result.update(cas_ratios(own, reference, result["cas_no_skill"]))
     result.update(reference_strength(reference_run))
     if "reference_warning" in result:
         log(f"warning: {result['reference_warning']}")
@@ -295,6 +322,32 @@ def floors(cfg: RunConfig, synthetic: LabelledImages, roles: dict, features: Fea
         out[f"train through {size} px"] = {"train": distribution_metrics(fd, ft), "val": distribution_metrics(fd, fv),
                                            "n_images": {"train": len(subset), "val": len(subset)}}
     return out
+
+
+def memorisation(synthetic: LabelledImages, roles: dict, features: Features, ft: torch.Tensor) -> dict:
+    """Does the set copy its training images? The share of its images whose nearest train-role image is closer
+    than held-out real images' nearest train image at their MEMORISATION_PERCENTILE-th percentile, in the
+    reference's features and in pixels. A set of new images scores about that percentile (the oracle's share
+    is the baseline); a set of train images scores 1."""
+    heldout = joined(roles["val"], roles["test"])
+    out = {"percentile": MEMORISATION_PERCENTILE, "heldout_images": len(heldout)}
+    spaces = {"features": (features(synthetic), features(heldout), ft),
+              "pixels": tuple(_pixels(data) for data in (synthetic, heldout, roles["train"]))}
+    for space, (own, held, train) in spaces.items():
+        threshold = np.percentile(_nearest(held, train), MEMORISATION_PERCENTILE)
+        out[space] = float((_nearest(own, train) < threshold).mean())
+    return out
+
+
+def _pixels(data: LabelledImages) -> torch.Tensor:
+    return torch.from_numpy(np.asarray(data.take(np.arange(len(data))))).reshape(len(data), -1).float() / 255.0
+
+
+def _nearest(points: torch.Tensor, reference: torch.Tensor, batch: int = 256) -> np.ndarray:
+    """Euclidean distance from each point to its nearest reference point."""
+    reference = reference.double()
+    return np.concatenate([torch.cdist(points[i:i + batch].double(), reference).min(dim=1).values.numpy()
+                           for i in range(0, len(points), batch)])
 
 
 def joined(a: LabelledImages, b: LabelledImages) -> LabelledImages:
@@ -368,11 +421,18 @@ def summary(scores: dict) -> str:
         lines.append(f"  label consistency (reference macro F1 on the set's own labels, "
                      f"{scores['label_consistency_classes']} classes): {consistency:.3f}; on real validation "
                      f"images: {scores['label_consistency_real_val']:.3f}")
+    memorised = scores.get("memorisation")
+    if memorised:
+        lines.append(f"  memorisation: {memorised['features']:.1%} of the set (features) and {memorised['pixels']:.1%} "
+                     f"(pixels) lie nearer a train image than {memorised['percentile']}% of held-out real images do "
+                     f"(new images: about {memorised['percentile']}%; copies: 100%)")
     cas = scores.get(f"cas_{F1_TUNED}")
     if cas is not None:
-        ratio = scores.get("cas_ratio")
-        lines.append(f"  CAS macro F1 @tuned {cas:.3f}; the real set of the same size {scores['cas_real']:.3f}"
-                     + (f" (ratio {ratio:.2f})" if ratio is not None else ""))
+        ratio, skill = scores.get("cas_ratio"), scores.get("cas_skill_ratio")
+        lines.append(f"  CAS macro F1 @tuned {cas:.3f} ({scores.get('cas_epochs', '?')} epochs); the real set of the "
+                     f"same size {scores['cas_real']:.3f}; no-skill {scores.get('cas_no_skill', float('nan')):.3f}"
+                     + (f" (ratio {ratio:.2f}, skill ratio {skill:.2f})" if skill is not None else
+                        f" ({scores['cas_note']})" if scores.get("cas_note") else ""))
     lines.append(f"  reference classifier: validation macro F1 @tuned {scores[f'reference_val_{F1_TUNED}']:.3f}"
                  + (f" (below {MIN_REFERENCE_F1}: too weak to trust)" if "reference_warning" in scores else ""))
     return "\n".join(lines)

@@ -123,6 +123,8 @@ def obtain(cfg: RunConfig, train: LabelledImages, dataset_fp: str, split_fp: str
     generator = cfg.generator.create()
     if not generator.produces_images:
         return None
+    dataset = cfg.dataset.create()
+    generator.check(train, dataset)  # before any folder, lock or training exists
     key = set_key(cfg, dataset_fp, split_fp)
     folder = set_folder(root, cfg, dataset_fp, split_fp)
     with exclusive(root, folder.name, log):  # concurrent runs needing one set: one builds it, the others wait
@@ -133,7 +135,7 @@ def obtain(cfg: RunConfig, train: LabelledImages, dataset_fp: str, split_fp: str
         workdir = training_folder(root, cfg, dataset_fp, split_fp)
         log(plan(cfg, len(train)))
         with exclusive(root, f"train-{workdir.name}", log):  # sets sharing a training never train it twice at once
-            _fit(generator, cfg, train, folder, workdir, device, log)
+            _fit(generator, cfg, train, folder, workdir, device, log, dataset)
         return _build(generator, cfg, train, key, folder, dataset_fp, split_fp, device, log)
 
 
@@ -150,21 +152,24 @@ def plan(cfg: RunConfig, n_train: int) -> str:
 
 
 def _fit(generator, cfg: RunConfig, train: LabelledImages, folder: Path, workdir: Path, device: torch.device,
-         log: Callable[[str], None]) -> None:
+         log: Callable[[str], None], dataset) -> None:
     if (folder / "images.npy").exists():
         log(f"synthetic set {folder} is incomplete (interrupted); building it again")
     if workdir.exists() and any(workdir.iterdir()):
         log(f"generator checkpoints found in {workdir}: resuming (or reusing) its training")
     workdir.mkdir(parents=True, exist_ok=True)
     log(f"training generator {cfg.generator.name} on the train role ({len(train)} images)")
-    generator.fit(train, seed=cfg.synthetic.seed, device=device, **workdir_argument(generator, workdir))
+    extra = fit_arguments(generator, workdir=workdir, dataset=dataset if generator.needs_dataset else None)
+    generator.fit(train, seed=cfg.synthetic.seed, device=device, **extra)
 
 
-def workdir_argument(generator, workdir: Path) -> dict:
-    """`workdir=` for a generator whose `fit` takes it (every built-in one); none for an older plugin's `fit`."""
+def fit_arguments(generator, **candidates) -> dict:
+    """The optional keywords of `fit` (`workdir=`, `dataset=`) that a generator's `fit` takes (every built-in one
+    takes `workdir`); none for an older plugin's `fit`, and none whose value is None."""
     parameters = inspect.signature(generator.fit).parameters.values()
-    takes = any(p.name == "workdir" or p.kind is p.VAR_KEYWORD for p in parameters)
-    return {"workdir": workdir} if takes else {}
+    names = {p.name for p in parameters}
+    open_ended = any(p.kind is p.VAR_KEYWORD for p in parameters)
+    return {k: v for k, v in candidates.items() if v is not None and (k in names or open_ended)}
 
 
 def _build(generator, cfg: RunConfig, train: LabelledImages, key: str, folder: Path, dataset_fp: str, split_fp: str,

@@ -47,4 +47,28 @@ def augment(x: torch.Tensor, g: torch.Generator, cfg: TrainConfig) -> torch.Tens
     x = x.float().div_(255.0)
     if cfg.random_resized_crop:
         x = random_resized_crop(x, g)
+    if cfg.blur_augment:
+        sigma = torch.rand(len(x), generator=g) * cfg.blur_augment
+        sigma[torch.rand(len(x), generator=g) < 0.5] = 0.0
+        x = blur_each(x, sigma.to(x.device))
+    if cfg.noise_augment:
+        sigma = (torch.rand(len(x), generator=g) * cfg.noise_augment).to(x.device)
+        x = (x + sigma[:, None, None, None] * torch.randn(x.shape, generator=g).to(x.device)).clamp_(0, 1)
     return x
+
+
+def blur_each(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """A separable Gaussian blur of each image (N, C, S, S) with its own standard deviation (N,) in px (0: as is),
+    reflecting at the borders, in two grouped convolutions."""
+    radius = max(1, int(4 * float(sigma.max()) + 0.5))
+    radius = min(radius, x.shape[-1] - 1)
+    t = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
+    s = sigma.to(x.dtype).clamp(min=1e-3)[:, None]
+    kernel = torch.exp(-0.5 * (t[None, :] / s) ** 2)
+    kernel = kernel / kernel.sum(dim=1, keepdim=True)  # (N, K); sigma 1e-3 is the identity
+    n, c, h, w = x.shape
+    kernel = kernel.repeat_interleave(c, dim=0)  # one per (image, channel)
+    flat = torch.nn.functional.pad(x.reshape(1, n * c, h, w), (radius,) * 4, mode="reflect")
+    flat = torch.nn.functional.conv2d(flat, kernel[:, None, None, :], groups=n * c)
+    flat = torch.nn.functional.conv2d(flat, kernel[:, None, :, None], groups=n * c)
+    return flat.reshape(n, c, h, w)
