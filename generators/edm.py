@@ -31,12 +31,13 @@ from bench.api.diffusion import DiffusionGenerator
 class PatchUNet(nn.Module):
     """UNet2DModel on pixel-unshuffled patches, conditioned on a multi-hot label vector."""
 
-    def __init__(self, resolution: int, patch: int, width: int, depth: int, layers_per_block: int):
+    def __init__(self, resolution: int, patch: int, width: int, depth: int, layers_per_block: int,
+                 in_channels: int = 4):
         super().__init__()
         from diffusers import UNet2DModel
 
         channels = tuple(width * min(2 ** i, 2) for i in range(depth))
-        folded = 4 * patch * patch
+        folded = in_channels * patch * patch
         self.patch = patch
         self.unet = UNet2DModel(
             sample_size=resolution // patch, in_channels=folded, out_channels=folded,
@@ -137,11 +138,15 @@ class EDM(DiffusionGenerator):
         return (weight[:, None, None, None] * (denoised - x0) ** 2).mean()
 
     def denoise(self, model, conditions, g, device):
+        return (self.reverse(model, conditions, (4, self.size, self.size), g, device).clamp(-1, 1) + 1) / 2
+
+    def reverse(self, model, conditions, shape: tuple[int, ...], g, device) -> torch.Tensor:
+        """The reverse process from pure noise of `shape` per row to a clean sample (DPM-Solver++ 2M, guidance)."""
         o = self.options
         cond = torch.from_numpy(np.asarray(conditions)).float().to(device)
         sampler = self.noise_scheduler()
         sampler.set_timesteps(o.sampling_steps)
-        x = (torch.randn((len(cond), 4, self.size, self.size), generator=g) * sampler.init_noise_sigma).to(device)
+        x = (torch.randn((len(cond), *shape), generator=g) * sampler.init_noise_sigma).to(device)
         both = torch.cat([cond, torch.zeros_like(cond)])
         for t in sampler.timesteps:
             scaled = sampler.scale_model_input(x, t)
@@ -152,4 +157,4 @@ class EDM(DiffusionGenerator):
                                                    both).chunk(2)
                 raw = unconditional + o.guidance_scale * (conditional - unconditional)
             x = sampler.step(raw, t, x).prev_sample
-        return (x.clamp(-1, 1) + 1) / 2
+        return x

@@ -108,8 +108,12 @@ def test_generator_contract(name, tmp_path):
     # a generator that needs a dataset capability (the oracle renders) gets the embedded dataset at 32 px
     dataset = config.choice("dataset", "synthetic-cells", {"resolution": 32}).create()
     generator.check(train, dataset)
-    generator.fit(train, seed=0, device=torch.device("cpu"), **fit_arguments(generator, workdir=tmp_path,
-                                                                              dataset=dataset))
+    if generator.stages:  # trained stage by stage, each in a folder of its own
+        for stage in generator.stages_needed():
+            generator.fit_stage(stage, train, seed=0, device=torch.device("cpu"), workdir=tmp_path / stage)
+    else:
+        generator.fit(train, seed=0, device=torch.device("cpu"), **fit_arguments(generator, workdir=tmp_path,
+                                                                                  dataset=dataset))
     out = generator.sample(train.labels[:3], resolution=32, seed=0, device=torch.device("cpu"))
     assert out.dtype == np.uint8 and out.shape == (3, 4, 32, 32)
     again = generator.sample(train.labels[:3], resolution=32, seed=0, device=torch.device("cpu"))

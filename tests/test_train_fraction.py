@@ -85,3 +85,23 @@ def test_runs_at_two_fractions_share_a_section_with_a_learning_curve(tmp_path):
     header = next(line for line in board.splitlines() if line.startswith("| generator") and "seeds" in line)
     assert "train images" in header
     assert "learning-curves.png" in board and list((tmp_path / "board").glob("*learning-curves.png"))
+
+
+def test_a_named_budget_rule_makes_one_curve_of_sizes_trained_for_different_epochs():
+    """`train.budget=plateau`: each size trains its own epochs (to its control's plateau), and the sizes still
+    form one learning curve; without the rule those epochs would be two optimizer budgets, two curves."""
+    from bench.report.leaderboard import _curve
+
+    def curve(*overrides):
+        cfg = config.build(overrides=overrides).to_dict()
+        fraction = cfg["split"]["train_fraction"]
+        return _curve(cfg, {"train": round(2000 * fraction), "unused": 2000 - round(2000 * fraction)})
+
+    small = curve("split.train_fraction=0.1", "train.epochs=100", "train.budget=plateau")
+    large = curve("split.train_fraction=1.0", "train.epochs=30", "train.budget=plateau")
+    assert small == large and small["budget"] == "plateau"
+    untagged = (curve("split.train_fraction=0.1", "train.epochs=100"), curve("train.epochs=30"))
+    assert untagged[0]["budget"] == 10.0 and untagged[1]["budget"] == 30.0
+    assert untagged[0]["curve"] != untagged[1]["curve"] and small["curve"] not in {c["curve"] for c in untagged}
+    tagged = config.build(overrides=("train.budget=plateau",)).hash()
+    assert tagged != config.build().hash()  # the rule is part of a run's identity, and absent leaves ids as before

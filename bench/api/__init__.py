@@ -98,6 +98,25 @@ class Generator(Plugin, ABC):
     # when its config is resolved, in one line, before anything is loaded or written
     needs_dataset: ClassVar[tuple[str, ...]] = ()
 
+    # a generator trained in stages (an autoencoder, then a model of its latents): each stage's name and the
+    # options it depends on, in training order. Each stage gets a training folder keyed by its options and those
+    # of the stages before it, and a lock of its own, so a new setting of a later stage reuses a finished earlier
+    # stage; the harness calls `fit_stage` for each stage `stages_needed` names, in order, instead of `fit`
+    stages: ClassVar[dict[str, tuple[str, ...]]] = {}
+
+    def stages_needed(self) -> tuple[str, ...]:
+        """The stages a set with these options needs (default: every stage)."""
+        return tuple(self.stages)
+
+    def fit_stage(self, stage: str, train: LabelledImages, *, seed: int, device: torch.device, workdir: Path) -> None:
+        """Train one stage (resuming from, or loading a finished stage in, `workdir`)."""
+        raise NotImplementedError(f"{type(self).__name__} declares stages but does not train them")
+
+    def plan(self, n_train: int, n_images: int) -> str | None:
+        """What building a set of `n_images` will do, said before it starts; None: the harness says it from the
+        common options (`epochs`, `sampling_steps`)."""
+        return None
+
     def check(self, train: LabelledImages, dataset: Dataset) -> None:
         """Refuse (raise `BenchError`) what cannot be built from this data before anything is trained or written,
         e.g. a size that does not divide the images. Default: accept."""

@@ -99,6 +99,10 @@ class TrainConfig:
     precision: Literal["fp32", "bf16", "fp16"] = option(
         "fp32", "autocast precision: bf16 (CUDA, or CPUs with bf16) or fp16 with a gradient scaler (CUDA GPUs "
                 "without bf16); changes the numbers")
+    budget: str = option("", "the name of the rule that chose `epochs` for this train size, e.g. plateau (each size "
+                             "trained to its control's validation plateau); runs with the same rule at several train "
+                             "sizes form one learning curve (without it: epochs x the share of the train role kept)",
+                         new=True)
     grad_clip: float = option(0.0, "clip the gradients' global L2 norm to this value; 0 = off", new=True)
     ema: float = option(0.0, "decay of an exponential moving average of the classifier's weights (timm's "
                              "ModelEmaV3), which is then what is validated, selected and tested; 0 = off "

@@ -64,6 +64,16 @@ def plugin_options(config: dict) -> str:
     return ", ".join(parts) or "defaults"
 
 
+def budget_text(budget) -> str:
+    """An optimizer budget as the tables and figures write it: epochs of the whole train role, or a rule's name."""
+    return budget if isinstance(budget, str) else f"{budget:g}"
+
+
+def budget_order(budget) -> tuple:
+    """Numeric budgets first, largest first; then named ones."""
+    return (1, 0.0, budget) if isinstance(budget, str) else (0, -float(budget), "")
+
+
 def sections(frame: pd.DataFrame):
     """(stem, rows) of each (dataset, split) section."""
     for _, section in frame.groupby(["dataset", "dataset_fp", "split", "split_fp"], sort=True):
@@ -88,9 +98,11 @@ def _identity_view(config: dict) -> dict:
 
 def _curve(config: dict, counts: dict) -> dict:
     """A run's learning curve: its optimizer budget in epochs of the whole train role (epochs x kept share,
-    so 100 epochs on 10% and 10 on all of it are one budget) and the id of its settings without the train
-    size and the epochs; runs with the same id lie on one curve."""
-    budget = round(config["train"]["epochs"] * counts["train"] / (counts["train"] + counts.get("unused", 0)), 1)
+    so 100 epochs on 10% and 10 on all of it are one budget), or the name of the rule that chose its epochs
+    (`train.budget`, e.g. plateau), and the id of its settings without the train size and the epochs; runs with
+    the same id lie on one curve."""
+    budget = config["train"].get("budget") or \
+        round(config["train"]["epochs"] * counts["train"] / (counts["train"] + counts.get("unused", 0)), 1)
     view = _identity_view(config)
     view = {k: v for k, v in view.items() if k not in ("seed", "run_id", "group")}
     view["split"] = {k: v for k, v in view["split"].items() if k != "train_fraction"}
@@ -276,7 +288,7 @@ class Curve:
     largest size to the smallest (`change`, with its 95% interval `bounds` and what it covers, `kind`)."""
 
     names: tuple[str, ...]
-    budget: float
+    budget: float | str  # epochs of the whole train role, or the name of a budget rule (`train.budget`)
     curve: str
     effects: dict  # train images -> Effect
     change: float | None = None
@@ -290,7 +302,7 @@ class Curve:
     @property
     def label(self) -> str:
         small, large = self.ends
-        return f"{'/'.join(self.names)} ({small} vs {large} train images, budget {self.budget:g})"
+        return f"{'/'.join(self.names)} ({small} vs {large} train images, budget {budget_text(self.budget)})"
 
     def shown(self) -> str:
         return "—" if self.change is None else f"{self.change:+.3f} {fmt_bounds(self.bounds)}"
@@ -304,11 +316,13 @@ def learning_curves(section: pd.DataFrame, effects: list[Effect], paired: Paired
     grouped: dict[tuple, dict[int, Effect]] = {}
     for effect in effects:
         info = by_group.loc[effect.group]
-        grouped.setdefault((*effect.names, float(info["budget"]), info["curve"]), {})[effect.train_images] = effect
+        budget = info["budget"] if isinstance(info["budget"], str) else float(info["budget"])
+        grouped.setdefault((*effect.names, budget, info["curve"]), {})[effect.train_images] = effect
     if len({size for by_size in grouped.values() for size in by_size}) < 2:
         return []
     curves = []
-    for key, by_size in sorted(grouped.items(), key=lambda item: (-item[0][len(NAMES)], item[0])):
+    for key, by_size in sorted(grouped.items(), key=lambda item: (budget_order(item[0][len(NAMES)]),
+                                                                  item[0][:len(NAMES)], item[0][-1])):
         curve = Curve(tuple(key[:len(NAMES)]), key[len(NAMES)], key[-1], dict(sorted(by_size.items())))
         small, large = (by_size[n] for n in curve.ends)
         if small is not large and small.mean["test"] is not None and large.mean["test"] is not None:
@@ -336,7 +350,8 @@ def curve_table(curves: list[Curve]) -> tuple[list[str], list[list[str]]] | None
     for curve in curves:
         ends = "" if curve.change is None or curve.ends == (sizes[0], sizes[-1]) else \
             f" ({curve.ends[0]} vs {curve.ends[1]})"
-        rows.append([*curve.names, *([f"{curve.budget:g}"] if budgets else []), *([curve.curve] if repeated else []),
+        rows.append([*curve.names, *([budget_text(curve.budget)] if budgets else []),
+                     *([curve.curve] if repeated else []),
                      *(" ".join(curve.effects[n].shown("test")) if n in curve.effects else "—" for n in sizes),
                      curve.shown() + ends])
     return headers, rows

@@ -62,6 +62,7 @@ def learning_curves(section: pd.DataFrame, runs_dir: Path | None, path: Path) ->
     optimizer budget, one line per curve (the same settings at every size: `leaderboard._curve`): colour by
     generator, line by strategy; mean over seeds with the main table's 95% interval as band and bar (over
     seeds and test images where the predictions are saved; none with one seed). False with one train size."""
+    from bench.report.leaderboard import budget_order  # noqa: PLC0415
     from bench.report.paired import PairedTest, config_bounds  # noqa: PLC0415
 
     key = f"test:{F1_TUNED}"
@@ -69,7 +70,7 @@ def learning_curves(section: pd.DataFrame, runs_dir: Path | None, path: Path) ->
     if runs.empty or runs["train_images"].nunique() < 2:
         return False
     plt = _pyplot()
-    budgets = sorted(runs["budget"].unique(), reverse=True)
+    budgets = sorted(runs["budget"].unique(), key=budget_order)
     fig, axes = plt.subplots(1, len(budgets), figsize=(6.5 * len(budgets), 4.8), sharey=True, squeeze=False)
     paired, colours = PairedTest(runs_dir), generator_colours(runs["generator"])
     sizes = sorted(runs["train_images"].unique())
@@ -89,7 +90,8 @@ def learning_curves(section: pd.DataFrame, runs_dir: Path | None, path: Path) ->
                         label=f"{generator} / {strategy} / {classifier}", **style)
             ax.fill_between(x, low, high, color=style["color"], alpha=0.08)
         ax.set(xscale="log", xlabel="real training images (nested stratified subsets of the train role)",
-               title=f"optimizer budget: {budget:g} epoch{'s' if budget != 1 else ''} of the whole train role")
+               title=f"budget: each size trained by the rule `{budget}`" if isinstance(budget, str) else
+               f"optimizer budget: {budget:g} epoch{'s' if budget != 1 else ''} of the whole train role")
         ax.set_xticks(sizes, [str(n) for n in sizes], minor=False)
         ax.set_xticks([], minor=True)
         ax.legend(fontsize=7)

@@ -132,23 +132,57 @@ def obtain(cfg: RunConfig, train: LabelledImages, dataset_fp: str, split_fp: str
         if found is not None:
             log(f"reusing synthetic set {folder} ({len(found)} images)")
             return found
-        workdir = training_folder(root, cfg, dataset_fp, split_fp)
-        log(plan(cfg, len(train)))
-        with exclusive(root, f"train-{workdir.name}", log):  # sets sharing a training never train it twice at once
-            _fit(generator, cfg, train, folder, workdir, device, log, dataset)
+        log(plan(cfg, len(train), generator))
+        if generator.stages:
+            _fit_stages(generator, cfg, train, folder, root, dataset_fp, split_fp, device, log)
+        else:
+            workdir = training_folder(root, cfg, dataset_fp, split_fp)
+            with exclusive(root, f"train-{workdir.name}", log):  # sets sharing a training never train it twice at once
+                _fit(generator, cfg, train, folder, workdir, device, log, dataset)
         return _build(generator, cfg, train, key, folder, dataset_fp, split_fp, device, log)
 
 
-def plan(cfg: RunConfig, n_train: int) -> str:
-    """What building the set will do, said before it starts, and how to make it quick."""
+def plan(cfg: RunConfig, n_train: int, generator=None) -> str:
+    """What building the set will do, said before it starts (the generator's own words where it has them), and
+    how to make it quick."""
     options, plugin = cfg.generator.options, cfg.generator.plugin
-    epochs = f" for {options.epochs} epochs" if hasattr(options, "epochs") else ""
-    steps = f" with {options.sampling_steps} denoising steps each" if hasattr(options, "sampling_steps") else ""
     n = max(1, round(cfg.synthetic.per_real * n_train))
     quick = " ".join(f"generator.{k}={v}" for k, v in plugin.quick_options.items())
     hint = f"; for a quick check: {quick} synthetic.per_real=0.1" if quick else ""
+    own = generator.plan(n_train, n) if generator is not None else None
+    if own:
+        return f"synthetic set: generator {cfg.generator.name}: {own} (progress below; interrupted, the same " \
+               f"command resumes){hint}"
+    epochs = f" for {options.epochs} epochs" if hasattr(options, "epochs") else ""
+    steps = f" with {options.sampling_steps} denoising steps each" if hasattr(options, "sampling_steps") else ""
     return (f"synthetic set: generator {cfg.generator.name} trains on {n_train} train-role images{epochs}, then "
             f"samples {n} images{steps} (progress below; interrupted, the same command resumes){hint}")
+
+
+def stage_folder(root: Path, cfg: RunConfig, stage: str, dataset_fp: str, split_fp: str) -> Path:
+    """Where one stage of a staged generator trains: keyed by its options and those of the stages before it."""
+    plugin, options = cfg.generator.plugin, cfg.generator.to_dict(identity_only=True)
+    names = list(plugin.stages)
+    depends = {k for earlier in names[:names.index(stage) + 1] for k in plugin.stages[earlier]}
+    spec = {"generator": {k: v for k, v in options.items() if k in depends or k == "name"}, "stage": stage,
+            "seed": cfg.synthetic.seed, "dataset": dataset_fp, "split": split_fp}
+    key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+    return Path(root) / ".train" / f"{cfg.generator.name}-{stage}-{key[:16]}"
+
+
+def _fit_stages(generator, cfg: RunConfig, train: LabelledImages, folder: Path, root: Path, dataset_fp: str,
+                split_fp: str, device: torch.device, log: Callable[[str], None]) -> None:
+    """Each needed stage in order, under its own lock (a set needing only a finished stage never waits on another)."""
+    if (folder / "images.npy").exists():
+        log(f"synthetic set {folder} is incomplete (interrupted); building it again")
+    for stage in generator.stages_needed():
+        workdir = stage_folder(root, cfg, stage, dataset_fp, split_fp)
+        with exclusive(root, f"train-{workdir.name}", log):
+            if workdir.exists() and any(workdir.iterdir()):
+                log(f"{stage} checkpoints found in {workdir}: resuming (or reusing) it")
+            workdir.mkdir(parents=True, exist_ok=True)
+            log(f"generator {cfg.generator.name}, stage {stage}: on the train role ({len(train)} images)")
+            generator.fit_stage(stage, train, seed=cfg.synthetic.seed, device=device, workdir=workdir)
 
 
 def _fit(generator, cfg: RunConfig, train: LabelledImages, folder: Path, workdir: Path, device: torch.device,
