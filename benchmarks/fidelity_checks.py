@@ -84,9 +84,23 @@ def reference_run(name: str, runs_dir: Path, epochs: int) -> Path:
     return Path(record["run_dir"])
 
 
-def measure(sets: dict, roles: dict, run: Path) -> pd.DataFrame:
+def front_blurred(data: LabelledImages, sigma: float) -> LabelledImages:
+    """The images through a fixed Gaussian blur (a front end that removes pixel noise before the features)."""
+    if not sigma:
+        return data
+    from generators.oracle import gaussian_blur
+
+    x = torch.from_numpy(np.asarray(data.take(np.arange(len(data))))).double() / 255.0
+    images = (gaussian_blur(x, sigma).clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+    return LabelledImages(list(data.ids), data.labels, images, f"{data.fingerprint}-front-{sigma}")
+
+
+def measure(sets: dict, roles: dict, run: Path, front: float = 0.0) -> pd.DataFrame:
     device = torch.device("cpu")
     features = fidelity.Features(run, device)
+    if front:
+        sets = {name: (kind, level, front_blurred(data, front)) for name, (kind, level, data) in sets.items()}
+        roles = {role: front_blurred(data, front) for role, data in roles.items()}
     ft = features(roles["train"])
     rows = []
     for name, (kind, level, data) in sets.items():
@@ -126,6 +140,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--runs-dir", type=Path, default=Path("runs-fidelity-check"))
     parser.add_argument("--out", type=Path, default=None, help="write the table as CSV too")
+    parser.add_argument("--front-blur", type=float, default=0.0,
+                        help="measure every image through a Gaussian blur of this sigma in px first (both sides)")
     args = parser.parse_args()
     cfg = bench.configure()
     _, _, roles = load_data(cfg)
@@ -136,7 +152,7 @@ def main() -> None:
     for name in args.references.split(","):
         run = reference_run(name, args.runs_dir, args.epochs)
         val = json.loads((run / "metrics.json").read_text())["val"]["f1_macro@tuned"]
-        frame = measure(sets, roles, run).assign(reference=name)
+        frame = measure(sets, roles, run, args.front_blur).assign(reference=name)
         print(f"\nreference {name} ({run.name}, train.{REFERENCES[name] or 'defaults'}; val macro F1 @tuned "
               f"{val:.3f})")
         print(frame.drop(columns=["reference"]).round(3).to_string(index=False))

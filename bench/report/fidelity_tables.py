@@ -33,15 +33,23 @@ def _num(value, digits: int = 3) -> str:
     return "—" if value is None or value != value else f"{value:.{digits}f}"
 
 
+def changed_options(generator: dict) -> str:
+    """The generator options of a recorded config that differ from the plugin's defaults, as `k=v, ...` ("" for
+    none; "?" when the plugin is not installed here)."""
+    try:
+        defaults = dataclasses.asdict(registry.get("generator", generator["name"]).Options())
+    except BenchError:
+        return "?"
+    return ", ".join(f"{k}={v}" for k, v in sorted(generator.items())
+                     if k != "name" and (k not in defaults or defaults[k] != v))
+
+
 def set_label(generator: dict, fingerprint: str) -> str:
     """A set's name in the tables: its generator, fingerprint, and the generator options that differ from
     the plugin's defaults (two sets of one generator then say how they differ)."""
-    try:
-        defaults = dataclasses.asdict(registry.get("generator", generator["name"]).Options())
-    except BenchError:  # the plugin is not installed here: the fingerprint alone
+    changed = changed_options(generator)
+    if changed == "?":  # the plugin is not installed here: the fingerprint alone
         return f"{generator['name']} `{fingerprint[:8]}`"
-    changed = ", ".join(f"{k}={v}" for k, v in sorted(generator.items())
-                        if k != "name" and (k not in defaults or defaults[k] != v))
     return f"{generator['name']} `{fingerprint[:8]}`" + (f" ({changed})" if changed else "")
 
 

@@ -139,9 +139,9 @@ def change_bounds(labels: np.ndarray, first: tuple[list, list], second: tuple[li
     return float(change - half), float(change + half)
 
 
-def fmt_bounds(bounds: tuple[float | None, float | None]) -> str:
+def fmt_bounds(bounds: tuple[float | None, float | None], digits: int = 3) -> str:
     low, high = bounds
-    return "—" if low is None else f"[{low:.3f}, {high:.3f}]"
+    return "—" if low is None else f"[{low:.{digits}f}, {high:.{digits}f}]"
 
 
 def beyond_zero(bounds: tuple[float | None, float | None]) -> int:

@@ -20,7 +20,7 @@ from bench.data.labels import CLASS_NAMES
 from bench.errors import BenchError
 from bench.evaluate.metrics import F1_MICRO_TUNED, F1_TUNED, LABELS, SELECTION_RULE
 from bench.records import DONE, read_json
-from bench.report import fidelity_tables, per_class
+from bench.report import fidelity_tables, per_class, utility
 from bench.report.intervals import (
     CHANGE_INTERVAL,
     CHANGE_INTERVAL_SEEDS,
@@ -139,6 +139,8 @@ def load_runs(runs_dir: Path) -> pd.DataFrame:
         row.update(_curve(config, record["split"]["counts"]))
         row["synthetic_fp"] = (record.get("synthetic") or {}).get("fingerprint")
         row["set_label"] = fidelity_tables.set_label(config["generator"], row["synthetic_fp"] or "")
+        row["generator_changed"] = fidelity_tables.changed_options(config["generator"])
+        row["synthetic_key"] = json.dumps(config.get("synthetic", {}), sort_keys=True)
         scores = (record.get("synthetic") or {}).get("fidelity") or {}
         row["fidelity"] = scores or None
         for key in ("fid", "kid", f"cas_{F1_TUNED}", "inception_fid", f"reference_val_{F1_TUNED}", "reference_warning"):
@@ -481,6 +483,8 @@ def render_section(section: pd.DataFrame, sets: list[dict] = (), runs_dir: Path 
                     "that contains 0 is no evidence that the effect depends on the amount of real data.", "",
                     tabulate(table[1], table[0], tablefmt="github", disable_numparse=True), ""]
         out += per_class.render(section, runs_dir)
+        if has_test:
+            out += utility.render(section, effects, paired)
     if has_test or has_kaggle:
         gap_cols = {f"gap:{k}": f"gap {v}" for k, v in LABELS.items()} if has_test else {}
         if has_kaggle:

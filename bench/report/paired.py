@@ -13,7 +13,7 @@ import pandas as pd
 
 from bench.data.labels import CLASS_NAMES
 from bench.evaluate.metrics import F1_TUNED
-from bench.report.intervals import change_bounds, seed_image_bounds, t_bounds
+from bench.report.intervals import change_bounds, ratio_bounds, seed_image_bounds, t_bounds
 
 
 def load_test_predictions(run_dir: Path) -> pd.DataFrame | None:
@@ -59,6 +59,8 @@ def _cached_interval(kind: str, *groups: tuple) -> tuple[float | None, float | N
     predicted = [[r["p"].to_numpy() for r in group] for group in runs]
     if kind == "change":
         return change_bounds(labels, (predicted[0], predicted[1]), (predicted[2], predicted[3]))
+    if kind == "ratio":
+        return ratio_bounds(labels, *predicted)
     return seed_image_bounds(labels, predicted[0], predicted[1] if len(predicted) > 1 else None)
 
 
@@ -89,6 +91,17 @@ class PairedTest:
             return None
         groups = [self._stamps([pair[i] for pair in pairs]) for pairs in (first, second) for i in (0, 1)]
         return _cached_interval("change", *groups)
+
+
+    def ratio(self, treated: list[str], reference: list[str], ceiling: list[str]) -> tuple:
+        """(low, high, note) of `intervals.ratio_bounds`: the share of the ceiling's gain over the reference that
+        `treated` recovers (runs paired by seed); (None, None, why) where it cannot be computed."""
+        if self.runs_dir is None:
+            return None, None, "no saved test predictions"
+        if len(treated) < 2:
+            return None, None, "fewer than 2 paired seeds"
+        found = _cached_interval("ratio", *(self._stamps(runs) for runs in (treated, reference, ceiling)))
+        return found if found is not None else (None, None, "a run's test predictions are missing")
 
 
 def config_bounds(runs: pd.DataFrame, key: str, paired: PairedTest) -> tuple[tuple, str]:

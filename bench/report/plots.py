@@ -47,7 +47,8 @@ def val_vs_test(section: pd.DataFrame, path: Path) -> bool:
     return True
 
 
-GENERATOR_COLOURS = {"none": "black", "real": "tab:gray", "ddpm": "tab:blue", "ddpm-unet": "tab:cyan", "edm": "tab:red"}
+GENERATOR_COLOURS = {"none": "black", "real": "tab:gray", "ddpm": "tab:blue", "ddpm-unet": "tab:cyan", "edm": "tab:red",
+                     "oracle": "tab:green", "latent": "tab:purple"}
 STRATEGY_LINES = {"none": "--", "concat": "-", "mix_rep": "-.", "mix_loss": ":"}
 
 
@@ -186,6 +187,47 @@ def sample_grids(section: pd.DataFrame, synthetic_dir: Path, out_dir: Path, stem
     return figures
 
 
+def fidelity_to_benefit(section: pd.DataFrame, runs_dir: Path | None, path: Path) -> bool:
+    """Each set's test effect against the control (95% interval as bar) against its label consistency and its
+    FID on the checked features (fidelity version 3), one row of panels per train size; colour by generator,
+    marker by strategy, the oracle's degradations labelled. False without such sets."""
+    from bench.report.leaderboard import effect_rows  # noqa: PLC0415
+    from bench.report.paired import PairedTest  # noqa: PLC0415
+    from bench.report.utility import fidelity_frame  # noqa: PLC0415
+
+    frame = fidelity_frame(section, effect_rows(section, PairedTest(runs_dir))[0])
+    if frame.empty:
+        return False
+    plt = _pyplot()
+    sizes = sorted(frame["train_images"].unique())
+    fig, axes = plt.subplots(len(sizes), 2, figsize=(11, 4.2 * len(sizes)), squeeze=False, sharey="row")
+    colours = generator_colours(frame["generator"])
+    markers = {"concat": "o", "mix_rep": "s", "mix_loss": "^"}
+    for row, size in zip(axes, sizes):
+        part = frame[frame["train_images"] == size]
+        for ax, (key, name, log) in zip(row, (("label_consistency", "label consistency", False),
+                                               ("fid", "domain FID (checked features)", True))):
+            for _, r in part.dropna(subset=[key]).iterrows():
+                low, high = (r["low"], r["high"]) if r["low"] is not None and r["low"] == r["low"] else (None, None)
+                yerr = None if low is None else [[r["effect"] - low], [high - r["effect"]]]
+                ax.errorbar(r[key], r["effect"], yerr=yerr, marker=markers.get(r["strategy"], "D"), capsize=3,
+                            color=colours[r["generator"]], linestyle="none")
+                ax.annotate(r["changed"] or r["generator"], (r[key], r["effect"]), fontsize=6, xytext=(3, 3),
+                            textcoords="offset points")
+            ax.axhline(0, color="black", linewidth=0.8)
+            ax.set(xlabel=name, xscale="log" if log else "linear", title=f"{size} real training images")
+        row[0].set_ylabel("Δ test macro F1 @tuned against the control (95%)")
+    handles = [plt.Line2D([], [], color=c, marker="o", linestyle="none", label=g) for g, c in colours.items()
+               if g in set(frame["generator"])]
+    handles += [plt.Line2D([], [], color="gray", marker=m, linestyle="none", label=s) for s, m in markers.items()
+                if s in set(frame["strategy"])]
+    axes[0][1].legend(handles=handles, fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, **PNG)
+    plt.close(fig)
+    return True
+
+
 def draw(section: pd.DataFrame, runs_dir: Path, out_dir: Path, stem: str,
          synthetic_dir: Path | None = None, sets: list[dict] = ()) -> list[tuple[str, str]]:
     """Write this section's figures; (caption, file name) of each one written."""
@@ -200,7 +242,10 @@ def draw(section: pd.DataFrame, runs_dir: Path, out_dir: Path, stem: str,
                                  lambda p: per_class_effects(section, runs_dir, p)),
                                 ("Test macro F1 against the number of real training images (bars and bands: "
                                  "the main table's 95% intervals)", f"{stem}-learning-curves.png",
-                                 lambda p: learning_curves(section, runs_dir, p))):
+                                 lambda p: learning_curves(section, runs_dir, p)),
+                                ("Fidelity to benefit: each set's test effect against the control by its label "
+                                 "consistency and its FID (checked features)", f"{stem}-fidelity-to-benefit.png",
+                                 lambda p: fidelity_to_benefit(section, runs_dir, p))):
         if plot(out_dir / name):
             figures.append((caption, name))
     if not synthetic_dir:

@@ -1,0 +1,163 @@
+"""What a synthetic set is worth against the best a generator could do, and which fidelity measure says so.
+
+- **Generator utility**: for each strategy and train size, the share of the oracle's gain over the
+  `real` set that a set recovers, (F1(set) - F1(real)) / (F1(oracle) - F1(real)) on test, runs paired
+  by seed, with the Fieller interval over seeds and test images of `intervals.ratio_bounds`; undefined
+  where the oracle's own gain over `real` is not told apart from 0. The oracle is the `oracle`
+  generator at its default options (fresh, undegraded images of the true process).
+- **Fidelity to benefit**: each set's test effect against the control beside its fidelity (version 3
+  features: label consistency, FID, precision, recall, coverage), and, over all sets of a strategy and
+  size, Spearman's rank correlation of each measure with the effect, with a percentile bootstrap
+  interval over the sets (the sets are the sample; with few sets it is wide, as it must be).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from tabulate import tabulate
+
+from bench.evaluate.metrics import F1_TUNED
+from bench.report.intervals import fmt_bounds
+
+ORACLE, REAL = "oracle", "real"
+FIDELITY_VERSION = 3  # the features the fidelity-to-benefit columns are read on (checked against the oracle)
+MEASURES = {"label_consistency": ("label consistency", 1), "fid": ("FID", -1), "precision": ("precision", 1),
+            "recall": ("recall", 1), "coverage": ("coverage", 1)}  # key -> (name, sign of "better")
+MIN_SETS = 4  # sets needed for a rank correlation
+
+
+@dataclasses.dataclass(frozen=True)
+class Utility:
+    """One set's utility at one strategy, classifier and train size."""
+
+    generator: str
+    set_label: str
+    strategy: str
+    classifier: str
+    train_images: int
+    seeds: int
+    estimate: float | None
+    bounds: tuple
+    note: str
+
+    def cells(self) -> list[str]:
+        shown = "—" if self.estimate is None else f"{self.estimate:+.2f}"
+        interval = self.note if self.bounds[0] is None else fmt_bounds(self.bounds, digits=2)
+        return [self.set_label, self.strategy, self.classifier, str(self.train_images), str(self.seeds), shown,
+                interval]
+
+
+def _by_seed(runs: pd.DataFrame) -> pd.DataFrame:
+    return runs.drop_duplicates("seed").set_index("seed")
+
+
+def utilities(section: pd.DataFrame, paired) -> list[Utility]:
+    """Every set of the section that has the oracle and the `real` set beside it (same control settings, strategy
+    and classifier, shared seeds), with its utility and interval; [] where the section has no oracle."""
+    out = []
+    keys = ["control_key", "synthetic_key", "strategy", "classifier"]
+    for (_, _, strategy, classifier), runs in section[section["strategy"] != "none"].groupby(keys, sort=True):
+        ceiling = runs[(runs["generator"] == ORACLE) & (runs["generator_changed"] == "")]
+        reference = runs[(runs["generator"] == REAL) & (runs["generator_changed"] == "")]
+        if ceiling.empty or reference.empty:
+            continue
+        bounds_groups = {ceiling["group"].iloc[0], reference["group"].iloc[0]}
+        ceiling, reference = _by_seed(ceiling), _by_seed(reference)
+        for group, mine in runs.groupby("group", sort=True):
+            if group in bounds_groups:  # the oracle and the `real` set are the scale's ends, not sets on it
+                continue
+            first = mine.iloc[0]
+            mine = _by_seed(mine)
+            seeds = sorted(set(mine.index) & set(ceiling.index) & set(reference.index))
+            score = {name: frame.loc[seeds, f"test:{F1_TUNED}"].astype(float)
+                     for name, frame in (("set", mine), ("real", reference), ("oracle", ceiling))}
+            gain = float((score["oracle"] - score["real"]).mean()) if seeds else float("nan")
+            estimate = float((score["set"] - score["real"]).mean()) / gain if seeds and gain else None
+            low, high, note = paired.ratio(*(list(frame.loc[seeds, "run"]) for frame in (mine, reference, ceiling)))
+            out.append(Utility(first["generator"], first["set_label"], strategy, classifier,
+                               int(first["train_images"]), len(seeds), estimate, (low, high), note))
+    return sorted(out, key=lambda u: (u.train_images, u.strategy, u.classifier, -(u.estimate or -np.inf)))
+
+
+def fidelity_frame(section: pd.DataFrame, effects: list) -> pd.DataFrame:
+    """One row per configuration with a synthetic set measured on version 3 features: its test effect against
+    the control (mean and 95% interval, as in the effect table) and its fidelity measures."""
+    by_group = section.drop_duplicates("group").set_index("group")
+    rows = []
+    for effect in effects:
+        scores = by_group.loc[effect.group, "fidelity"]
+        if not isinstance(scores, dict) or scores.get("version") != FIDELITY_VERSION or effect.mean["test"] is None:
+            continue
+        rows.append({"group": effect.group, "set": by_group.loc[effect.group, "set_label"],
+                     "changed": by_group.loc[effect.group, "generator_changed"],
+                     "generator": effect.names[0], "strategy": effect.names[1], "classifier": effect.names[2],
+                     "train_images": effect.train_images, "effect": effect.mean["test"],
+                     "low": effect.bounds["test"][0], "high": effect.bounds["test"][1],
+                     **{key: scores.get(key) for key in MEASURES}})
+    return pd.DataFrame(rows)
+
+
+def rank_correlations(frame: pd.DataFrame, resamples: int = 2000, seed: int = 0) -> list[list[str]]:
+    """Per strategy and train size with at least MIN_SETS sets: Spearman's rho of each measure (signed so
+    that higher is better) with the test effect, and its 95% percentile bootstrap interval over the sets."""
+    rows = []
+    for (strategy, size), part in frame.groupby(["strategy", "train_images"], sort=True):
+        for key, (name, sign) in MEASURES.items():
+            values = part.dropna(subset=[key])
+            if len(values) < MIN_SETS:
+                continue
+            x, y = sign * values[key].to_numpy(float), values["effect"].to_numpy(float)
+            if np.ptp(x) == 0 or np.ptp(y) == 0:  # a measure (or an effect) that does not vary ranks nothing
+                continue
+            rho = stats.spearmanr(x, y).statistic
+            picks = np.random.default_rng(seed).integers(0, len(x), size=(resamples, len(x)))
+            boot = [stats.spearmanr(x[p], y[p]).statistic for p in picks if np.ptp(x[p]) > 0 and np.ptp(y[p]) > 0]
+            low, high = np.nanpercentile(boot, [2.5, 97.5]) if boot else (None, None)
+            rows.append([strategy, str(size), name, str(len(values)), f"{rho:+.2f}",
+                         fmt_bounds((low, high), digits=2)])
+    return rows
+
+
+def render(section: pd.DataFrame, effects: list, paired) -> list[str]:
+    """The section's utility and fidelity-to-benefit tables (none where it has neither)."""
+    out = []
+    found = utilities(section, paired)
+    if found:
+        out += ["### Generator utility", "",
+                "The share of the oracle's gain that a set recovers: (test macro F1 @tuned of the set − that of the "
+                "`real` set) / (that of the `oracle` − that of the `real` set), the three trained with the same "
+                "strategy, classifier, train size and seeds (paired by seed). 1: as good as fresh images of the "
+                "true process; 0: as good as reusing real train images; below 0: worse. The 95% interval is "
+                "Fieller's for a ratio, over seeds (Student t) and the shared test images (a paired bootstrap), "
+                "as the effect intervals are; it is undefined where the oracle's own gain over `real` is not told "
+                "apart from 0 (then no generator can be placed on this scale). Its level, checked in simulation "
+                "(`benchmarks/utility_interval_coverage.py`): 93.9-97.3% coverage over six cases.", "",
+                tabulate([u.cells() for u in found], ["set", "strategy", "classifier", "train images", "paired seeds",
+                                                      "utility", "95% interval"],
+                         tablefmt="github", disable_numparse=True), ""]
+    frame = fidelity_frame(section, effects)
+    if not frame.empty:
+        rows = [[r["set"], r["strategy"], str(r["train_images"]), f"{r['effect']:+.3f}",
+                 fmt_bounds((r["low"], r["high"])), *(_num(r[k]) for k in MEASURES)] for _, r in frame.iterrows()]
+        out += ["### Fidelity to benefit", "",
+                "Each set's test effect against the control (as in the effect table) beside its fidelity on the "
+                "checked features of fidelity version 3: how good must a generator's images be before they help?",
+                "", tabulate(rows, ["set", "strategy", "train images", "Δ test macro F1 @tuned", "95% CI",
+                                    *(name for name, _ in MEASURES.values())],
+                             tablefmt="github", disable_numparse=True), ""]
+        correlations = rank_correlations(frame)
+        if correlations:
+            out += ["Which measure predicts the benefit: Spearman's rank correlation of each measure (signed so that "
+                    "higher is better) with the test effect over the sets of a strategy and train size, with a 95% "
+                    "percentile bootstrap interval over the sets.", "",
+                    tabulate(correlations, ["strategy", "train images", "measure", "sets", "rho", "95% interval"],
+                             tablefmt="github", disable_numparse=True), ""]
+    return out
+
+
+def _num(value) -> str:
+    return "—" if value is None or value != value else f"{value:.3f}"

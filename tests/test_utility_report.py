@@ -1,0 +1,86 @@
+"""The leaderboard's generator-utility and fidelity-to-benefit tables and figure, from run rows and real saved
+test predictions: utility recomputed by hand, undefined where the oracle gains nothing, the figure drawn."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import interval_coverage  # noqa: E402
+from utility_interval_coverage import configurations  # noqa: E402
+
+from bench.data.labels import NUM_CLASSES, format_target  # noqa: E402
+from bench.report import utility  # noqa: E402
+from bench.report.intervals import macro_f1_weighted  # noqa: E402
+from bench.report.leaderboard import effect_rows  # noqa: E402
+from bench.report.paired import PairedTest  # noqa: E402
+from bench.report.plots import fidelity_to_benefit  # noqa: E402
+
+MARGINS = {("none", ""): 1.0, ("real", ""): 1.0, ("oracle", ""): 1.8, ("oracle", "blur=2.0"): 1.2,
+           ("latent", ""): 1.4}
+
+
+def write_predictions(folder: Path, labels: np.ndarray, predicted: np.ndarray) -> None:
+    pad = lambda m: np.pad(m, ((0, 0), (0, NUM_CLASSES - m.shape[1])))  # noqa: E731
+    folder.mkdir(parents=True)
+    pd.DataFrame({"Id": [f"i{k:04d}" for k in range(len(labels))],
+                  "Target": [format_target(r) for r in pad(labels)],
+                  "Predicted": [format_target(r) for r in pad(predicted)]}).to_csv(folder / "predictions_test.csv",
+                                                                                   index=False)
+
+
+def section(tmp_path: Path, margins: dict) -> pd.DataFrame:
+    rng = np.random.default_rng(7)
+    labels, difficulty = interval_coverage.test_set(rng, 300)
+    rows, one = [], np.ones((1, 300))
+    for (generator, changed), margin in margins.items():
+        strategy = "none" if generator == "none" else "concat"
+        runs = configurations(rng, (labels, difficulty), (margin,), 0.1)[0]
+        for seed, predicted in enumerate(runs):
+            run = f"{generator}{changed}-{seed}"
+            write_predictions(tmp_path / run, labels, predicted)
+            f1 = float(macro_f1_weighted(labels, predicted, one)[0] * 5 / NUM_CLASSES)  # 5 of 28 classes used
+            fidelity = None if generator in ("none",) else {
+                "version": 3, "label_consistency": 0.1 + 0.2 * margin, "fid": 100 / margin, "precision": 0.5,
+                "recall": 0.5, "coverage": 0.4}
+            rows.append({"run": run, "group": f"g-{generator}{changed}", "generator": generator, "strategy": strategy,
+                         "classifier": "resnet18", "seed": seed, "control_key": "k", "synthetic_key": "s",
+                         "train_images": 239, "epochs": 100, "val:f1_macro@tuned": f1, "test:f1_macro@tuned": f1,
+                         "generator_changed": changed, "set_label": f"{generator} `abc`"
+                         + (f" ({changed})" if changed else ""), "fidelity": fidelity})
+    return pd.DataFrame(rows)
+
+
+def test_utility_is_the_share_of_the_oracles_gain_with_its_interval(tmp_path):
+    frame = section(tmp_path, MARGINS)
+    found = {(u.generator, u.set_label): u for u in utility.utilities(frame, PairedTest(tmp_path))}
+    assert set(found) == {("latent", "latent `abc`"), ("oracle", "oracle `abc` (blur=2.0)")}
+    by = frame.groupby("group")["test:f1_macro@tuned"].mean()
+    expected = (by["g-latent"] - by["g-real"]) / (by["g-oracle"] - by["g-real"])
+    latent = found[("latent", "latent `abc`")]
+    assert latent.estimate == pytest.approx(expected) and 0 < latent.estimate < 1 and latent.seeds == 3
+    assert latent.bounds[0] < latent.estimate < latent.bounds[1]
+    blurred = found[("oracle", "oracle `abc` (blur=2.0)")]
+    assert blurred.estimate < latent.estimate  # a blurred oracle recovers less than the sharper generator
+    lines = "\n".join(utility.render(frame, effect_rows(frame, PairedTest(tmp_path))[0], PairedTest(tmp_path)))
+    assert "### Generator utility" in lines and "### Fidelity to benefit" in lines
+    assert "Which measure predicts the benefit" in lines and "| label consistency |" in lines
+
+
+def test_utility_is_undefined_where_the_oracle_gains_nothing(tmp_path):
+    frame = section(tmp_path, {**MARGINS, ("oracle", ""): 1.0})
+    (latent,) = [u for u in utility.utilities(frame, PairedTest(tmp_path)) if u.generator == "latent"]
+    assert latent.bounds == (None, None) and "not told apart from 0" in latent.note
+    assert "not told apart from 0" in " ".join(latent.cells())
+
+
+def test_the_fidelity_to_benefit_figure_is_drawn(tmp_path):
+    frame = section(tmp_path / "runs", MARGINS)
+    assert fidelity_to_benefit(frame, tmp_path / "runs", tmp_path / "figure.png")
+    assert (tmp_path / "figure.png").stat().st_size > 10_000
+    assert not fidelity_to_benefit(frame.assign(fidelity=None), tmp_path / "runs", tmp_path / "none.png")
