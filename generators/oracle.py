@@ -47,6 +47,13 @@ class Oracle(Generator):
             raise BenchError(f"generator oracle: through_px={self.options.through_px} must be below the dataset's "
                              f"{size} px (it reduces images to that size and back)")
 
+    def plan(self, n_train, n_images):
+        o = self.options
+        changes = [f"{k}={getattr(o, k)}" for k in ("pixel_noise", "label_noise", "through_px", "blur", "noise")
+                   if getattr(o, k) != getattr(self.Options(), k)]
+        return (f"renders {n_images} fresh images of the dataset's own process for train label rows (no training)"
+                + (f", degraded: {', '.join(changes)}" if changes else ""))
+
     def fit(self, train, *, seed, device, workdir=None, dataset=None) -> None:
         if dataset is None:
             raise BenchError("generator oracle needs the dataset plugin (a dataset that can render new images)")

@@ -14,6 +14,9 @@ from bench.api import Generator, LabelledImages
 class RealImages(Generator):
     """Real train-role images with the requested label sets (the control for synthetic content)."""
 
+    def plan(self, n_train, n_images):
+        return f"draws {n_images} of the {n_train} real train-role images with the requested label sets (no training)"
+
     def fit(self, train: LabelledImages, *, seed, device, workdir=None) -> None:
         self.train = train
         self.by_labels: dict[bytes, np.ndarray] = {}
