@@ -20,6 +20,7 @@ from bench.report.intervals import macro_f1_weighted  # noqa: E402
 from bench.report.leaderboard import effect_rows  # noqa: E402
 from bench.report.paired import PairedTest  # noqa: E402
 from bench.report.plots import fidelity_to_benefit  # noqa: E402
+from bench.report.plots import utility as utility_figure  # noqa: E402
 
 MARGINS = {("none", ""): 1.0, ("real", ""): 1.0, ("oracle", ""): 1.8, ("oracle", "blur=2.0"): 1.2,
            ("latent", ""): 1.4}
@@ -79,8 +80,10 @@ def test_utility_is_undefined_where_the_oracle_gains_nothing(tmp_path):
     assert "not told apart from 0" in " ".join(latent.cells())
 
 
-def test_the_fidelity_to_benefit_figure_is_drawn(tmp_path):
+def test_the_fidelity_to_benefit_and_utility_figures_are_drawn(tmp_path):
     frame = section(tmp_path / "runs", MARGINS)
     assert fidelity_to_benefit(frame, tmp_path / "runs", tmp_path / "figure.png")
     assert (tmp_path / "figure.png").stat().st_size > 10_000
     assert not fidelity_to_benefit(frame.assign(fidelity=None), tmp_path / "runs", tmp_path / "none.png")
+    assert utility_figure(frame, tmp_path / "runs", tmp_path / "utility.png")
+    assert not utility_figure(frame[frame["generator"] != "oracle"], tmp_path / "runs", tmp_path / "none.png")

@@ -228,6 +228,44 @@ def fidelity_to_benefit(section: pd.DataFrame, runs_dir: Path | None, path: Path
     return True
 
 
+def utility(section: pd.DataFrame, runs_dir: Path | None, path: Path) -> bool:
+    """Each set's utility (the share of the oracle's gain over `real` it recovers) with its 95% interval, one panel
+    per train size, one row per set and strategy; 0 (as good as real images) and 1 (as good as the oracle)
+    marked. False where the section has no oracle and `real` set to place sets between."""
+    from bench.report.paired import PairedTest  # noqa: PLC0415
+    from bench.report.utility import utilities  # noqa: PLC0415
+
+    found = utilities(section, PairedTest(runs_dir))
+    if not found:
+        return False
+    plt = _pyplot()
+    sizes = sorted({u.train_images for u in found})
+    fig, axes = plt.subplots(1, len(sizes), figsize=(5.5 * len(sizes), 0.45 * len(found) + 1.8), squeeze=False)
+    colours = generator_colours(pd.Series([u.generator for u in found]))
+    for ax, size in zip(axes[0], sizes):
+        mine = [u for u in found if u.train_images == size]
+        for y, u in enumerate(mine):
+            if u.estimate is None:
+                continue
+            low, high = u.bounds
+            xerr = None if low is None else [[u.estimate - low], [high - u.estimate]]
+            ax.errorbar(u.estimate, y, xerr=xerr, marker="o", capsize=3, color=colours[u.generator],
+                        linestyle="none")
+            if low is None:
+                ax.annotate("interval undefined", (u.estimate, y), fontsize=6, xytext=(4, 4),
+                            textcoords="offset points")
+        ax.set_yticks(range(len(mine)), [f"{u.set_label} / {u.strategy}" for u in mine], fontsize=7)
+        for x, label in ((0, "real"), (1, "oracle")):
+            ax.axvline(x, color="black", linewidth=0.8, linestyle="--" if x else "-")
+            ax.annotate(label, (x, 1.0), xycoords=("data", "axes fraction"), fontsize=7, xytext=(2, -10),
+                        textcoords="offset points")
+        ax.set(xlabel="utility: share of the oracle's gain over `real` (95%)", title=f"{size} real training images")
+    fig.tight_layout()
+    fig.savefig(path, **PNG)
+    plt.close(fig)
+    return True
+
+
 def draw(section: pd.DataFrame, runs_dir: Path, out_dir: Path, stem: str,
          synthetic_dir: Path | None = None, sets: list[dict] = ()) -> list[tuple[str, str]]:
     """Write this section's figures; (caption, file name) of each one written."""
@@ -245,7 +283,9 @@ def draw(section: pd.DataFrame, runs_dir: Path, out_dir: Path, stem: str,
                                  lambda p: learning_curves(section, runs_dir, p)),
                                 ("Fidelity to benefit: each set's test effect against the control by its label "
                                  "consistency and its FID (checked features)", f"{stem}-fidelity-to-benefit.png",
-                                 lambda p: fidelity_to_benefit(section, runs_dir, p))):
+                                 lambda p: fidelity_to_benefit(section, runs_dir, p)),
+                                ("Generator utility: the share of the oracle's gain over `real` each set recovers",
+                                 f"{stem}-utility.png", lambda p: utility(section, runs_dir, p))):
         if plot(out_dir / name):
             figures.append((caption, name))
     if not synthetic_dir:
