@@ -131,7 +131,7 @@ class LatentDiffusion(EDM):
             return
         o = self.options
         self.size = train.resolution // 2 ** (o.ae_levels - 1)
-        self._encode_train(train, device)
+        self.train_latents = None  # encoded when the first training batch needs them (a finished stage never does)
         DiffusionGenerator.fit(self, train, seed=seed, device=device, workdir=workdir)
 
     # ---------------------------------------------------------------- stage 1: the autoencoder
@@ -242,6 +242,8 @@ class LatentDiffusion(EDM):
         self.train_latents = torch.stack(out)
 
     def oriented_images(self, train, index, size, g):  # the diffusion stage's training inputs: latents
+        if self.train_latents is None:
+            self._encode_train(train, next(self.autoencoder.parameters()).device)
         turns = torch.randint(0, len(D4), (len(index),), generator=g)
         return self.train_latents[turns, torch.as_tensor(index)]
 

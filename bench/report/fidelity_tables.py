@@ -82,8 +82,9 @@ def distinct_sets(section: pd.DataFrame, extra: list[dict] = ()) -> list[tuple[s
     rows += [(s["generator"], s["synthetic_fp"], s["fidelity"], s["set_label"]) for s in extra]
     seen = {}
     for _, fp, scores, label in sorted(rows, key=lambda r: (r[0], r[1], json.dumps(r[2], sort_keys=True))):
-        if fp not in seen and scores.get("precision") is not None:
-            seen[fp] = (label, scores)
+        key = (fp, scores.get("version"), scores.get("reference_run"))  # a set measured on two feature spaces
+        if key not in seen and scores.get("precision") is not None:  # shows in the table of each
+            seen[key] = (label, scores)
     return list(seen.values())
 
 
