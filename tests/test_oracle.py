@@ -119,7 +119,7 @@ def test_capability_is_declared_by_the_dataset_not_named_by_the_core():
     (["run", "--generator", "oracle", "--strategy", "concat", "generator.label_noise=1.5"],
      "generator.label_noise: must be"),
     (["run", "--generator", "oracle", "--strategy", "concat", "generator.through_px=2"], "generator.through_px"),
-    (["generate", "--generator", "oracle", "--dataset", "hpa-kaggle", "dataset.path=."], "cannot (its images"),
+    (["generate", "--generator", "oracle", "--dataset", "hpa-kaggle", "dataset.path=."], "does not offer it"),
 ])
 def test_bad_oracle_requests_are_one_line_exit_2(tmp_path, args, message):
     result, written = invoke(args, tmp_path)

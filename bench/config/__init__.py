@@ -402,7 +402,8 @@ def check_capabilities(generator: PluginChoice, dataset: PluginChoice) -> None:
     if missing:
         offer = [name for name in registry.names("dataset") if _offers(name, missing)]
         raise BenchError(f"generator {generator.name!r} needs a dataset that can {' and '.join(missing)} new images "
-                         f"of its own process; dataset {dataset.name!r} cannot (its images are recorded, not made)"
+                         f"of its own process (the dataset capability `Dataset.{missing[0]}`); dataset "
+                         f"{dataset.name!r} does not offer it"
                          + (f"; datasets that can: {', '.join(offer)}" if offer else ""))
 
 
