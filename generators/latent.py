@@ -32,6 +32,7 @@ from torch import nn
 from bench.api import BenchError, Progress, atomic_target, option, require
 from bench.api.diffusion import DiffusionGenerator
 from generators.edm import EDM, PatchUNet
+from generators.real import RealImages
 
 D4 = [(k, flip) for flip in (False, True) for k in range(4)]  # the 8 rotations and flips of a square image
 
@@ -263,16 +264,11 @@ class LatentDiffusion(EDM):
 
     @torch.inference_mode()
     def _reconstructions(self, labels: np.ndarray, seed: int, device) -> np.ndarray:
-        """Reconstructions of train images with each requested label set (else sharing its first class, else any)."""
-        rng = np.random.default_rng([seed, 0x2EC])
-        keys = {}
-        for i, row in enumerate(self.train.labels):
-            keys.setdefault(row.tobytes(), []).append(i)
-        picks = []
-        for row in labels:
-            same = keys.get(np.asarray(row, dtype=np.uint8).tobytes())
-            first = np.flatnonzero(self.train.labels[:, int(np.argmax(row))]) if same is None else same
-            picks.append(rng.choice(first if len(first) else np.arange(len(self.train))))
+        """Reconstructions of the train images the `real` generator would pick for the requested label sets (the
+        same set, else one sharing its first class, else any), drawn from this generator's own random stream."""
+        real = RealImages()
+        real.fit(self.train, seed=seed, device=device)
+        picks = real.picks(labels, np.random.default_rng([seed, 0x2EC]))
         g = torch.Generator().manual_seed(seed)
         out = []
         for lo in range(0, len(picks), 256):

@@ -32,10 +32,12 @@ class RealImages(Generator):
         first = np.flatnonzero(self.train.labels[:, int(np.argmax(row))])
         return first if len(first) else np.arange(len(self.train))
 
+    def picks(self, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The index of one train image for each requested row (`_candidates`), drawn from `rng`."""
+        return np.array([rng.choice(self._candidates(row)) for row in labels], dtype=np.int64)
+
     def sample(self, labels, *, resolution, seed, device):
-        rng = np.random.default_rng([seed, 0x2EA1])
-        picks = np.array([rng.choice(self._candidates(row)) for row in labels], dtype=np.int64)
-        images = self.train.take(picks)
+        images = self.train.take(self.picks(labels, np.random.default_rng([seed, 0x2EA1])))
         if images.shape[-1] != resolution:
             raise ValueError(f"real images are {images.shape[-1]}px, {resolution}px requested")
         return images

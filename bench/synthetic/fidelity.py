@@ -43,7 +43,15 @@ from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, k
 from torch_fidelity.metric_prc import KEY_METRIC_PRECISION, KEY_METRIC_RECALL, prc_features_to_metric
 from torch_fidelity.utils import create_feature_extractor, get_featuresdict_from_dataset
 
-from bench.config import DEFAULT_PLUGINS, FidelityConfig, RunConfig, SyntheticConfig, TrainConfig, choice
+from bench.config import (
+    DEFAULT_PLUGINS,
+    FidelityConfig,
+    RunConfig,
+    SyntheticConfig,
+    TrainConfig,
+    choice,
+    resolved_fidelity,
+)
 from bench.data.images import LabelledImages
 from bench.evaluate.metrics import F1_HALF, F1_TUNED, evaluate, no_skill_f1, tune_thresholds
 from bench.evaluate.predict import predict
@@ -213,7 +221,7 @@ def cas_config(cfg: RunConfig) -> RunConfig:
     """The CAS classifier's run: the reference's classifier and defaults, trained `fidelity.cas_epochs` epochs (the
     budget of the run's control when the set has as many images as the run's train role), without augmentation
     beyond the defaults."""
-    train = TrainConfig(epochs=cfg.fidelity.cas_epochs or cfg.train.epochs, batch_size=cfg.fidelity.batch_size)
+    train = TrainConfig(epochs=resolved_fidelity(cfg).cas_epochs, batch_size=cfg.fidelity.batch_size)
     return dataclasses.replace(reference_config(cfg), train=train)
 
 
