@@ -14,6 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+def cache_dir() -> Path:
+    """The user-level cache folder: $BENCH_CACHE_DIR, else ~/.cache/synthloc-bench (an optimisation only)."""
+    return Path(os.environ.get("BENCH_CACHE_DIR") or Path.home() / ".cache" / "synthloc-bench")
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

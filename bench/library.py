@@ -58,11 +58,9 @@ def run(config: RunConfig | dict | str | Path | None = None, *, preset: str | No
     """Train and evaluate one configuration (or reuse its finished run); the run's record:
     {"run_dir", "run_id", "reused", "config", "metrics", "record"}. `loggers`: experiment trackers
     ("tensorboard", "mlflow", "wandb"), as `bench run --logger`."""
-    from bench.runs import tracking  # noqa: PLC0415
     from bench.runs.execute import Runtime, execute  # noqa: PLC0415
 
     cfg = configure(config, preset=preset, overrides=overrides, **options)
-    tracking.check(tuple(loggers))
     runtime = Runtime(Path(runs_dir), device, force, Path(synthetic_dir), loggers=tuple(loggers))
     outcome = execute(cfg, runtime, say=_quiet(verbose))
     return read_run(outcome.run_dir, reused=outcome.reused)
@@ -80,15 +78,17 @@ def generate(config: RunConfig | dict | str | Path | None = None, *, preset: str
              synthetic_dir: str | Path = "synthetic", device: str = "auto", verbose: bool = False,
              **options: Any) -> dict:
     """Build (or reuse) one synthetic set and its fidelity: {"folder", "n_images", "manifest", "fidelity"}."""
-    from bench.runs.execute import Runtime, load_data, pick_device, synthetic_for  # noqa: PLC0415
+    from bench.runs.execute import Runtime, load_data, synthetic_for  # noqa: PLC0415
+    from bench.runs.preflight import preflight  # noqa: PLC0415
     from bench.synthetic import sets  # noqa: PLC0415
 
     cfg = configure(config, preset=preset, overrides=overrides, **options)
     if not cfg.generator.plugin.produces_images:
         raise BenchError(f"generator {cfg.generator.name!r} makes no images; nothing to generate")
     runtime = Runtime(Path(runs_dir), device, False, Path(synthetic_dir))
+    found = preflight(cfg, runtime)
     data, split, roles = load_data(cfg)
-    synthetic, scores = synthetic_for(cfg, data, split, roles, runtime, pick_device(device), _quiet(verbose))
+    synthetic, scores = synthetic_for(cfg, data, split, roles, runtime, found, _quiet(verbose))
     folder = sets.set_folder(Path(synthetic_dir), cfg, data.fingerprint, split.fingerprint)
     return {"folder": folder, "n_images": len(synthetic), "manifest": json.loads((folder / sets.MANIFEST).read_text()),
             "fidelity": scores}

@@ -11,14 +11,15 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 
-from bench import api
+from bench import plugin_metadata
 from bench.errors import BenchError
 
-KINDS: dict[str, tuple[str, type]] = {
-    "dataset": ("bench.datasets", api.Dataset),
-    "generator": ("bench.generators", api.Generator),
-    "classifier": ("bench.classifiers", api.Classifier),
-    "strategy": ("bench.strategies", api.Strategy),
+# kind: (entry-point group, base class in bench.api); bench.api (and torch) is imported when a plugin is loaded
+KINDS: dict[str, tuple[str, str]] = {
+    "dataset": ("bench.datasets", "Dataset"),
+    "generator": ("bench.generators", "Generator"),
+    "classifier": ("bench.classifiers", "Classifier"),
+    "strategy": ("bench.strategies", "Strategy"),
 }
 
 
@@ -33,7 +34,9 @@ class PluginInfo:
 
     @property
     def description(self) -> str:
-        return api.describe(self.plugin) if self.plugin else ""
+        from bench.api import describe  # noqa: PLC0415
+
+        return describe(self.plugin) if self.plugin else ""
 
 
 def _distribution(ep: EntryPoint) -> str:
@@ -42,7 +45,9 @@ def _distribution(ep: EntryPoint) -> str:
 
 
 def _load(kind: str, ep: EntryPoint) -> PluginInfo:
-    base = KINDS[kind][1]
+    from bench import api  # noqa: PLC0415
+
+    base = getattr(api, KINDS[kind][1])
     plugin, error = None, None
     try:
         loaded = ep.load()
@@ -75,22 +80,53 @@ def discover(kind: str) -> list[PluginInfo]:
     for name, eps in sorted(_entry_points(kind).items()):
         if len(eps) > 1:
             dists = ", ".join(sorted(_distribution(ep) for ep in eps))
-            infos.append(PluginInfo(kind, name, dists, "", None, f"name registered by several distributions: {dists}"))
+            infos.append(PluginInfo(kind, name, dists, "", None, _several(eps)))
         else:
             infos.append(_load(kind, eps[0]))
     return infos
 
 
-def get(kind: str, name: str) -> type:
-    """The plugin class registered as `name`, or a one-line error listing the valid names."""
+def _several(eps: list[EntryPoint]) -> str:
+    return f"name registered by several distributions: {', '.join(sorted(_distribution(ep) for ep in eps))}"
+
+
+def summaries(kind: str) -> list[plugin_metadata.PluginSummary]:
+    """Every plugin of a kind as listings show it, broken ones included, importing only plugins changed since they
+    were last read (`bench.plugin_metadata`)."""
+    single = [(kind, name, _distribution(eps[0]), eps[0].value, eps[0])
+              for name, eps in _entry_points(kind).items() if len(eps) == 1]
+    found = {s.name: s for s in plugin_metadata.summaries(single, lambda ep: _load(kind, ep))}
+    for name, eps in _entry_points(kind).items():
+        if len(eps) > 1:
+            dists = ", ".join(sorted(_distribution(ep) for ep in eps))
+            found[name] = plugin_metadata.PluginSummary(kind, name, dists, "", "", (), _several(eps))
+    return [found[name] for name in sorted(found)]
+
+
+def summary(kind: str, name: str) -> plugin_metadata.PluginSummary:
+    """One plugin's summary; an unknown or broken name is the one-line error `get` gives."""
+    check_name(kind, name)
+    found = next(s for s in summaries(kind) if s.name == name)
+    if found.error is not None:
+        get(kind, name)  # raises the same one-line error a run would
+    return found
+
+
+def check_name(kind: str, name: str) -> None:
+    """A one-line error, listing the valid names, unless `name` is an installed plugin of `kind` (imports nothing)."""
     if kind not in KINDS:
         raise BenchError(f"unknown plugin kind {kind!r}; valid: {', '.join(KINDS)}")
-    eps = _entry_points(kind).get(name)
-    if not eps:
+    if name not in _entry_points(kind):
         valid = names(kind)
         close = difflib.get_close_matches(name, valid, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise BenchError(f"unknown {kind} {name!r}{hint}; valid: {', '.join(valid) or '(none installed)'}")
+
+
+def get(kind: str, name: str) -> type:
+    """The plugin class registered as `name`, or a one-line error listing the valid names."""
+    check_name(kind, name)
+    eps = _entry_points(kind)[name]
     if len(eps) > 1:
         raise BenchError(f"{kind} {name!r} is registered by several distributions: "
                          f"{', '.join(sorted(_distribution(ep) for ep in eps))}; uninstall one")

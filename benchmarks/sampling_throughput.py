@@ -31,7 +31,8 @@ import yaml
 
 from bench import config
 from bench.api import LabelledImages, content_fingerprint
-from bench.runs.execute import Runtime, execute, load_data, pick_device
+from bench.runs.execute import Runtime, execute, load_data
+from bench.runs.preflight import pick_device
 from bench.synthetic import fidelity
 from bench.synthetic import sets as synthetic
 

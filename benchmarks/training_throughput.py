@@ -25,7 +25,8 @@ from torchvision import transforms
 
 from bench import config
 from bench.api import LabelledImages
-from bench.runs.execute import load_data, pick_device
+from bench.runs.execute import load_data
+from bench.runs.preflight import pick_device
 from bench.train.loop import StrategyStep, Trainer
 
 

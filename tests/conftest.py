@@ -34,10 +34,19 @@ def _share_the_cores() -> None:
 _share_the_cores()
 
 
+def shared_tmp(tmp_path_factory) -> Path:
+    """A folder all pytest-xdist workers of this session share (the session's temporary folder without xdist)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_cache(tmp_path_factory):
-    """Keep the rendered-dataset cache of the tests out of the user's home."""
-    os.environ["BENCH_CACHE_DIR"] = str(tmp_path_factory.mktemp("bench-cache"))
+    """Keep the rendered-dataset and plugin caches of the tests out of the user's home; one cache for all workers
+    (entries are written to temporary names and renamed), so each dataset is rendered once per session."""
+    folder = shared_tmp(tmp_path_factory) / "bench-cache"
+    folder.mkdir(exist_ok=True)
+    os.environ["BENCH_CACHE_DIR"] = str(folder)
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import REPO, bench_cli, folders
 
 
@@ -37,6 +38,7 @@ def test_an_archive_regenerates_the_same_leaderboard_and_holds_no_weights(fixtur
     assert again.returncode == 0 and "archived 0 new runs" in again.stdout  # nothing rewritten
 
 
+@pytest.mark.slow
 def test_the_committed_leaderboard_is_regenerated_from_its_folders_byte_for_byte(tmp_path):
     committed = REPO / "leaderboard"
     fresh = _board(committed / "runs", committed / "synthetic", tmp_path / "board" / "README.md")

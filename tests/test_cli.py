@@ -58,6 +58,54 @@ def test_dry_run_prints_the_resolved_config(tmp_path):
     result, written = invoke(["run", "--dry-run", "--epochs", "3", "classifier.name=resnet34"], tmp_path)
     assert result.exit_code == 0
     assert "epochs: 3" in result.output and "name: resnet34" in result.output and "runs" not in written
+    assert "# dry run: configuration, folders, device (cpu)" in result.output
+
+
+SYNTHETIC = ["--generator", "edm", "--strategy", "concat"]
+MISTAKES = [  # (args, the one line both a dry run and a run give, skip reason or None)
+    (["--strategy", "mix_rep"], "strategy 'mix_rep' needs synthetic images", None),
+    (["--device", "cuda"], "CUDA is not available on this machine; ", "a CUDA GPU is present"),
+    (["--device", "cuda:x"], "--device 'cuda:x': expected auto, cpu, cuda, cuda:N or mps", None),
+    (["--runs-dir", "afile/runs"], "runs folder afile/runs", None),
+    ([*SYNTHETIC, "--synthetic-dir", "afile/sets"], "synthetic folder afile/sets", None),
+    (["--logger", "wandb"], "--logger wandb needs the `wandb` extra", "wandb is installed"),
+    (["--dataset", "hpa-kaggle", "dataset.path=nowhere"], "dataset.path nowhere: not a folder", None),
+    (["train.precision=fp16", "--device", "cpu"], "train.precision=fp16 needs a CUDA GPU", None),
+    ([*SYNTHETIC, "--inception-weights", "none.pt"], "--inception-weights none.pt: no such file", None),
+    (["--generator", "oracle", "--strategy", "concat", "--dataset", "hpa-kaggle", "dataset.path=nowhere"],
+     "generator 'oracle' needs a dataset that can render", None),
+]
+
+
+def _applies(skip: str | None) -> bool:
+    import importlib.util
+
+    import torch
+
+    present = {"a CUDA GPU is present": torch.cuda.is_available(),
+               "wandb is installed": importlib.util.find_spec("wandb") is not None}
+    return not (skip and present[skip])
+
+
+@pytest.mark.parametrize("dry", [True, False], ids=["dry-run", "run"])
+@pytest.mark.parametrize("args, message, skip", MISTAKES, ids=lambda v: " ".join(v) if isinstance(v, list) else "")
+def test_a_dry_run_refuses_what_the_run_refuses_with_the_same_line(tmp_path, args, message, skip, dry):
+    if not _applies(skip):
+        pytest.skip(skip)
+    (tmp_path / "afile").write_text("not a folder")
+    result, written = invoke(["run", *(["--dry-run"] if dry else []), *args], tmp_path)
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1 and message in lines[0], result.output
+    assert written == ["afile"]  # nothing written: no runs/, no synthetic/, no lock
+
+
+def test_a_device_refusal_says_what_to_use_instead(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is present")
+    result, _ = invoke(["run", "--dry-run", "--device", "cuda:0"], tmp_path)
+    assert "use --device cpu" in result.stderr or "use --device mps" in result.stderr
 
 
 def test_list_shows_kind_name_distribution_and_description(tmp_path):

@@ -13,6 +13,8 @@ from conftest import TINY, bench_cli, folders
 from bench.datasets.synthetic_cells import SyntheticCells
 from bench.synthetic import fidelity
 
+pytestmark = pytest.mark.xdist_group("fidelity")  # one worker builds the module's sets (and their reference run) once
+
 CPU = torch.device("cpu")
 MEASURED = (*TINY, "fidelity.cas=true")  # TINY leaves the CAS classifiers out; this file checks them
 
@@ -34,6 +36,7 @@ def generated(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_real_control_is_far_closer_than_the_papers_ddpm(generated):
     real, ddpm = generated["real"], generated["ddpm"]
     assert 0 <= real["fid"] < ddpm["fid"] and real["kid"] < ddpm["kid"]
@@ -41,6 +44,7 @@ def test_real_control_is_far_closer_than_the_papers_ddpm(generated):
     assert "FID" in generated["real_stdout"] and "CAS macro F1" in generated["real_stdout"]
 
 
+@pytest.mark.slow
 def test_cas_and_inception_note_are_recorded(generated):
     for name in ("real", "ddpm"):
         scores = generated[name]
@@ -49,6 +53,7 @@ def test_cas_and_inception_note_are_recorded(generated):
         assert isinstance(scores["per_class_fid"], dict) and scores["per_class_min_images"] == fidelity.MIN_PER_CLASS
 
 
+@pytest.mark.slow
 def test_reference_run_is_the_real_data_run_and_is_reused(generated):
     runs = folders(generated["root"] / "runs")
     assert len(runs) == 1  # trained once for both generators
@@ -57,6 +62,7 @@ def test_reference_run_is_the_real_data_run_and_is_reused(generated):
     assert generated["real"]["reference_run"] == generated["ddpm"]["reference_run"] == runs[0].name
 
 
+@pytest.mark.slow
 def test_fidelity_explains_itself_against_floors_and_the_validation_role(generated):
     real, ddpm = generated["real"], generated["ddpm"]
     for scores in (real, ddpm):
@@ -83,6 +89,7 @@ def test_degraded_images_lose_detail_and_keep_their_labels():
     assert high(blurred) < 0.7 * high(original)
 
 
+@pytest.mark.slow
 def test_label_consistency_and_cas_ratio(generated):
     real, ddpm = generated["real"], generated["ddpm"]
     assert 0 <= ddpm["label_consistency"] <= 1 and 0 <= ddpm["label_consistency_real_val"] <= 1
@@ -98,6 +105,7 @@ def test_label_consistency_and_cas_ratio(generated):
         assert ddpm["per_class_images"][c] >= fidelity.MIN_PER_CLASS_CONSISTENCY
 
 
+@pytest.mark.slow
 def test_precision_recall_density_coverage_equal_an_independent_implementation(generated):
     """torch-fidelity's precision/recall and our density/coverage against `prdc` (Naeem et al.'s own code)."""
     prdc = pytest.importorskip("prdc")
@@ -112,6 +120,7 @@ def test_precision_recall_density_coverage_equal_an_independent_implementation(g
             assert ours[key] == pytest.approx(theirs[key], abs=1e-6), key  # one point is 1/70
 
 
+@pytest.mark.slow
 def test_domain_fid_equals_torch_fidelitys_own_calculate_metrics(generated):
     reference = folders(generated["root"] / "runs")[0]
     a = SyntheticCells(SyntheticCells.Options(n_images=60, resolution=32, seed=0)).load()
@@ -127,6 +136,7 @@ def test_domain_fid_equals_torch_fidelitys_own_calculate_metrics(generated):
     assert abs(same["fid"]) < 1e-6
 
 
+@pytest.mark.slow
 def test_fidelity_reaches_the_run_record(generated):
     result = bench_cli("run", "--generator", "real", "--strategy", "concat", *MEASURED, cwd=generated["root"])
     assert result.returncode == 0, result.stderr
@@ -135,6 +145,7 @@ def test_fidelity_reaches_the_run_record(generated):
     assert with_set and with_set[0]["synthetic"]["fidelity"]["fid"] == generated["real"]["fid"]
 
 
+@pytest.mark.slow
 def test_leaderboard_shows_the_generator_table(generated, tmp_path):
     # the sets' own folder: under xdist this test may run where no run has used a set (each worker builds
     # `generated` for itself), and a set shows in the leaderboard whether or not a run used it
@@ -159,6 +170,7 @@ def test_the_reference_depends_only_on_dataset_and_split():
     assert c.hash() != b.hash()
 
 
+@pytest.mark.slow
 def test_a_weak_reference_is_labelled_and_flagged(generated, tmp_path):
     """The tests' 1-epoch reference classifier is too weak to trust: the set's fidelity says so, and so
     does the leaderboard, which labels the reference run as what it is."""
@@ -171,6 +183,7 @@ def test_a_weak_reference_is_labelled_and_flagged(generated, tmp_path):
     assert result.returncode == 0 and "(fidelity reference)" in board and "**Warning:** the fidelity reference" in board
 
 
+@pytest.mark.slow
 def test_an_edited_fidelity_file_is_measured_again(generated, tmp_path):
     import shutil
 
@@ -201,6 +214,7 @@ def test_no_skill_is_every_class_predicted_for_every_image():
     assert no_skill_f1(labels) == pytest.approx((2 / 3 + 2 / 11) / 28, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_memorisation_tells_copies_from_new_images():
     """The train role's own images are all memorised; fresh images of the true process about the percentile."""
     from bench import config

@@ -40,6 +40,7 @@ def test_each_stage_is_keyed_by_its_own_options():
     assert all(stage_folder("s", sampling, stage, "d", "p") == base[stage] for stage in base)
 
 
+@pytest.mark.slow
 def test_reconstructions_need_the_autoencoder_only_and_a_new_diffusion_setting_reuses_it(tmp_path, capsys):
     recon = cfg("generator.reconstruct=true")
     data, train = train_role(recon)

@@ -205,6 +205,7 @@ def test_runs_from_other_library_versions_are_flagged(runs):
     assert "(mixed library versions)" in text
 
 
+@pytest.mark.slow
 def test_the_effect_interval_holds_its_level_with_three_seeds():
     """Simulated paired differences over 3 seeds (normal seed-to-seed noise, fixed random seed): with no effect
     the t-interval excludes 0 in 2-8% of cases and covers a fixed true effect at least 90% of the time, where the
@@ -260,6 +261,7 @@ def _paired_effect(labels, treated, control) -> float:
                           for t, c in zip(treated, control)]))
 
 
+@pytest.mark.slow
 def test_the_seed_and_image_interval_holds_its_level_with_three_seeds():
     """Simulated test sets and seeds (fixed random seed): with no effect the seed-and-image interval excludes
     0 in 2-8% of draws, and it covers a fixed effect (its expectation over seeds and test sets, computed by
@@ -285,6 +287,7 @@ def test_the_seed_and_image_interval_holds_its_level_with_three_seeds():
     assert seed_image_bounds(labels, treated, control) == (None, None)  # one seed: no interval
 
 
+@pytest.mark.slow
 def test_the_interval_on_a_change_of_effect_between_train_sizes_holds_its_level():
     """Simulated learning curves (two train sizes, 3 seeds each, scored on one draw of test images): with the
     same effect at both sizes the interval on the change of effect excludes 0 in 2-8% of draws; a change (a

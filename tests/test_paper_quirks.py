@@ -44,6 +44,7 @@ def test_validation_rotation_is_drawn_from_the_seed():
     assert np.array_equal(a, b) and not np.allclose(a, predict(model, data, 4, cpu))
 
 
+@pytest.mark.slow
 def test_the_no_eval_flag_changes_test_scores_and_keeps_validation(tmp_path):
     for extra in ((), ("train.no_eval_inference=true",)):  # 64 px: the last feature map is 2x2, as BatchNorm needs
         result = bench_cli("run", *TINY, "dataset.resolution=64", *extra, cwd=tmp_path)

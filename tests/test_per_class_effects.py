@@ -9,6 +9,9 @@ from conftest import TINY, bench_cli, folders
 from bench.report.leaderboard import load_runs
 from bench.report.per_class import effects
 
+pytestmark = [pytest.mark.slow,  # two runs and a synthetic set
+              pytest.mark.xdist_group("per_class_effects")]  # one worker trains the module's pair of runs once
+
 
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory):

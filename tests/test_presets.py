@@ -54,11 +54,8 @@ def weights_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("imagenet-stand-in")
 
 
-SLOW = ("vit", "swin", "mix")  # ViT-B and Swin-B (86M-88M parameters); the MixModels train the paper's DDPM first
-
-
-@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow) if any(s in name for s in SLOW)
-                                  else name for name in PRESETS])
+@pytest.mark.slow  # a run per preset: ViT-B and Swin-B have 86M-88M parameters, the MixModels train a DDPM first
+@pytest.mark.parametrize("name", PRESETS)
 def test_preset_runs_on_the_embedded_dataset(name, tmp_path, weights_dir):
     cfg = config.build(preset=name)
     small = ["dataset.n_images=120", "dataset.resolution=32", "train.epochs=2", "train.eval_batch_size=64",

@@ -10,6 +10,8 @@ from conftest import TINY
 from bench import config
 from bench.runs.execute import Runtime, execute
 
+pytestmark = pytest.mark.xdist_group("run")  # one worker trains the module's finished run once
+
 RECORD_FILES = {"config.json", "split.csv", "metrics.json", "per_class.csv", "predictions_test.csv",
                 "model.pt", "record.json", "log.txt", "done"}
 
@@ -33,6 +35,10 @@ def test_run_writes_a_complete_record(finished):
     assert len(record["dataset"]["fingerprint"]) == len(record["split"]["fingerprint"]) == 64
     assert record["seed"] == cfg["seed"] == 0 and record["environment"]["torch"]
     assert record["peak_memory"]["host_rss_mib"] > 0 and record["wall_time_s"] > 0
+    phases = record["phases_s"]  # where the time went
+    assert set(phases) == {"before_run", "data", "synthetic", "set_up", "train", "evaluate", "write"}
+    assert phases["train"] > 0 and all(v is None or v >= 0 for v in phases.values())
+    assert sum(phases[k] for k in ("set_up", "train", "evaluate", "write")) <= record["wall_time_s"] + 0.2
     metrics = json.loads((folder / "metrics.json").read_text())
     assert set(metrics) >= {"val", "test", "gap", "best_epoch", "selection", "history"}
     for role in ("val", "test"):
@@ -55,6 +61,7 @@ def test_identical_config_reuses_the_finished_run(finished):
     assert not forced.reused and forced.metrics == finished.metrics  # same seed, same numbers
 
 
+@pytest.mark.slow
 def test_same_seed_gives_byte_identical_metrics_other_seed_differs(finished, tmp_path):
     other_dir = run(tmp_path / "a").run_dir
     assert (other_dir / "metrics.json").read_bytes() == (finished.run_dir / "metrics.json").read_bytes()

@@ -46,6 +46,7 @@ def test_a_set_is_built_from_the_train_role_only(roles, tmp_path):
     assert (folder / "labels.csv").read_text().startswith("Id,Target\nsyn-000000,")
 
 
+@pytest.mark.slow
 def test_sets_are_reused_by_key(roles, tmp_path):
     said = []
     first = build(roles, tmp_path)
@@ -75,6 +76,7 @@ def test_a_damaged_set_is_never_used(roles, tmp_path):
         build(roles, tmp_path)
 
 
+@pytest.mark.slow
 def test_an_interrupted_set_is_built_again(roles, tmp_path):
     first = build(roles, tmp_path)
     folder = folders(tmp_path)[0]
@@ -84,6 +86,7 @@ def test_an_interrupted_set_is_built_again(roles, tmp_path):
     assert any("is incomplete (interrupted)" in line for line in said) and again.fingerprint == first.fingerprint
 
 
+@pytest.mark.slow
 def test_damaged_set_through_the_cli_is_one_line(tmp_path):
     none = bench_cli("generate", *TINY, cwd=tmp_path)
     assert none.returncode == 2 and len(none.stderr.strip().splitlines()) == 1 and "--generator" in none.stderr
@@ -133,6 +136,7 @@ def test_generate_killed_with_sigkill_resumes_to_the_same_set(tmp_path):
         assert (folder / name).read_bytes() == (reference / name).read_bytes()
 
 
+@pytest.mark.slow
 def test_sets_differing_only_in_sampling_options_share_one_training(roles, tmp_path):
     said = []
     first = build(roles, tmp_path, "generator.name=ddpm-unet", "generator.epochs=1", "generator.width=8",
@@ -147,6 +151,7 @@ def test_sets_differing_only_in_sampling_options_share_one_training(roles, tmp_p
     assert len(list((tmp_path / ".train").iterdir())) == 1 and second.fingerprint != first.fingerprint
 
 
+@pytest.mark.slow
 def test_interrupted_sampling_resumes_from_its_finished_chunks(roles, tmp_path, monkeypatch):
     from generators.real import RealImages
 

@@ -11,6 +11,8 @@ from bench.data.splits import UNUSED, SplitConfig, make_split
 from bench.datasets.synthetic_cells import SyntheticCells
 from bench.errors import BenchError
 
+pytestmark = pytest.mark.xdist_group("train_fraction")  # one worker renders the module's dataset once
+
 
 @pytest.fixture(scope="module")
 def data():
@@ -69,6 +71,7 @@ def test_a_fraction_that_empties_a_class_names_it_and_stops(data, tmp_path):
     assert permitted.hash() == config.build(overrides=("split.train_fraction=0.1",)).hash()  # a permission
 
 
+@pytest.mark.slow
 def test_runs_at_two_fractions_share_a_section_with_a_learning_curve(tmp_path):
     for fraction, epochs in (("0.5", 4), ("1.0", 2)):  # one optimizer budget: twice the epochs on half
         result = bench_cli("run", *TINY, f"split.train_fraction={fraction}", f"train.epochs={epochs}",

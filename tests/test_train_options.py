@@ -9,7 +9,7 @@ import torch
 from conftest import TINY, bench_cli, folders
 
 from bench import config
-from bench.runs import execute
+from bench.runs import preflight
 
 
 def test_new_options_change_the_run_id_only_when_set():
@@ -54,9 +54,9 @@ def test_fp16_on_a_cpu_is_one_line_exit_2(tmp_path):
 
 def test_auto_picks_mps_when_there_is_no_cuda(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(execute, "mps_available", lambda: True)
-    assert execute.pick_device("auto").type == "mps"
-    monkeypatch.setattr(execute, "mps_available", lambda: False)
-    assert execute.pick_device("auto").type == "cpu"
-    with pytest.raises(execute.BenchError, match="MPS is not available"):
-        execute.pick_device("mps")
+    monkeypatch.setattr(preflight, "mps_available", lambda: True)
+    assert preflight.pick_device("auto").type == "mps"
+    monkeypatch.setattr(preflight, "mps_available", lambda: False)
+    assert preflight.pick_device("auto").type == "cpu"
+    with pytest.raises(preflight.BenchError, match="MPS is not available"):
+        preflight.pick_device("mps")

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Literal, Optional
 
-import timm
 import torch
 import torch.nn.functional as F
 
@@ -61,6 +60,8 @@ class TimmClassifier(Classifier):
 
     def __init__(self, options=None, *, num_classes: int = 28, in_chans: int = 4, **model_kwargs):
         super().__init__(options, num_classes=num_classes, in_chans=in_chans)
+        import timm  # noqa: PLC0415 (seconds to import: when a model is built, not when its options are read)
+
         o = self.options
         catavgmax = o.head == "arcface" and self.pool == "catavgmax"
         if catavgmax:
@@ -77,6 +78,8 @@ class TimmClassifier(Classifier):
         return f"{self.arch}.{self.options.tag or self.default_tag}"
 
     def _rgb_state_dict(self, model_kwargs: dict) -> dict:
+        import timm  # noqa: PLC0415
+
         overlay = {"file": self.options.weights} if self.options.weights else None
         try:
             rgb = timm.create_model(self.model_name, pretrained=True, in_chans=3, num_classes=0,

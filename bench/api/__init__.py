@@ -26,7 +26,7 @@ from torch import nn
 
 from bench.data.cache import cached_arrays
 from bench.data.images import LabelledImages, content_fingerprint
-from bench.data.kaggle_folder import load_kaggle_folder
+from bench.data.kaggle_folder import check_kaggle_folder, load_kaggle_folder
 from bench.data.labels import CHANNELS, CLASS_NAMES, NUM_CLASSES
 from bench.errors import BenchError
 from bench.files import atomic_target
@@ -36,7 +36,8 @@ from bench.progress import Progress
 __all__ = [
     "BenchError", "CHANNELS", "CLASS_NAMES", "Classifier", "Criterion", "Dataset", "Generator", "LabelledImages",
     "NUM_CLASSES", "NoOptions", "OptionError", "Plugin", "Progress", "Strategy", "atomic_target", "cached_arrays",
-    "capabilities", "content_fingerprint", "describe", "load_kaggle_folder", "option", "require", "runtime_field",
+    "capabilities", "check_kaggle_folder", "content_fingerprint", "describe", "load_kaggle_folder", "option",
+    "require", "runtime_field",
 ]
 
 Criterion = Callable[..., torch.Tensor]
@@ -67,6 +68,10 @@ class Dataset(Plugin, ABC):
     def load(self) -> LabelledImages:
         """All labelled images of the dataset: uint8 (N, 4, S, S), red/green/blue/yellow, with a content fingerprint
         (`content_fingerprint(ids, labels, images)`, or `load_kaggle_folder` for data in the Kaggle layout)."""
+
+    def check(self) -> None:
+        """Refuse (raise `BenchError`) what `load` would refuse that can be seen at once, without reading the
+        images (a missing folder or file), so a dry run and a run say it before any work. Default: accept."""
 
     def render(self, labels: np.ndarray, *, seed: int, acquisition_noise: bool = True) -> np.ndarray:
         """Capability `render`: new uint8 images (N, 4, S, S) of the dataset's own process at its resolution, one

@@ -7,8 +7,6 @@ from pathlib import Path
 import click
 from tabulate import tabulate
 
-from bench import config
-
 
 def runs_dir_option(help: str = "Where run folders are written."):  # noqa: A002 - click's own name
     return click.option("--runs-dir", default="runs", show_default=True, help=help)
@@ -37,15 +35,12 @@ def option_keys() -> list[str]:
     (under its kind: `generator.width`), each once."""
     import dataclasses  # noqa: PLC0415
 
-    from bench import registry  # noqa: PLC0415
+    from bench import config, registry  # noqa: PLC0415
 
     keys = {"seed"} | {f"{kind}.name" for kind in config.PLUGIN_SECTIONS}
     keys |= {f"{name}.{f.name}" for name, cls in config.SECTION_TYPES.items() for f in dataclasses.fields(cls)}
     for kind in config.PLUGIN_SECTIONS:
-        for info in registry.discover(kind):
-            options = getattr(info.plugin, "Options", None) if info.error is None else None
-            if options is not None and dataclasses.is_dataclass(options):
-                keys |= {f"{kind}.{f.name}" for f in dataclasses.fields(options)}
+        keys |= {f"{kind}.{o['name']}" for info in registry.summaries(kind) for o in info.options}
     return sorted(keys)
 
 
@@ -62,7 +57,10 @@ overrides_argument = click.argument("overrides", nargs=-1, metavar="[KEY=VALUE].
                                     shell_complete=complete_override)
 
 
-def config_from_cli(config_file, flags, overrides, preset=None) -> config.RunConfig:
+def config_from_cli(config_file, flags, overrides, preset=None):
+    """The RunConfig of a command's config file, flags and KEY=VALUE overrides."""
+    from bench import config  # noqa: PLC0415
+
     return config.build(Path(config_file) if config_file else None, flags, tuple(overrides), preset)
 
 

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import click
 from tabulate import tabulate
 
 from bench import registry
-from bench.api import describe
 from bench.errors import BenchError
 
 
@@ -18,7 +15,7 @@ def list_plugins(kind):
     """Every installed plugin: kind, name, providing distribution, status and description."""
     rows = []
     for k in sorted(registry.KINDS) if kind is None else [kind]:
-        for info in registry.discover(k):
+        for info in registry.summaries(k):
             status = "ok" if info.error is None else "BROKEN"
             rows.append([info.kind, info.name, info.distribution, status, info.error or info.description])
     click.echo(tabulate(rows, ["kind", "name", "distribution", "status", "description"], tablefmt="simple"))
@@ -36,15 +33,14 @@ def presets_cmd():
 CONFIG = "config"  # `bench options config [SECTION]`: the config sections, not a plugin kind
 
 
-def _option_rows(prefix: str, cls) -> list[list]:
-    from bench.options import describe_fields  # noqa: PLC0415
+def _option_rows(prefix: str, described: list[dict]) -> list[list]:
+    """Table rows of `bench.options.describe_fields` output (defaults as text or values)."""
+    from bench.plugin_metadata import default_text  # noqa: PLC0415
 
     rows = []
-    for o in describe_fields(cls):
-        default = "true" if o["default"] is True else "false" if o["default"] is False else o["default"]
-        default = "none" if default is None else default
+    for o in described:
         notes = " (runtime: recorded, not hashed)" if o["runtime"] else ""
-        rows.append([f"{prefix}.{o['name']}", o["type"], default, ", ".join(o["allowed"]) or "",
+        rows.append([f"{prefix}.{o['name']}", o["type"], default_text(o["default"]), ", ".join(o["allowed"]) or "",
                      (o["help"] or "—") + notes])
     return rows
 
@@ -72,19 +68,20 @@ def options_cmd(kind, name):
         sections = _config_sections()
         if name is not None and name not in sections:
             raise BenchError(f"unknown config section {name!r}; valid: {', '.join(sections)}")
+        from bench.options import describe_fields  # noqa: PLC0415
+
         for section, cls in sections.items():
             if name in (None, section):
-                blocks.append((f"config section `{section}`", _option_rows(section, cls)))
+                blocks.append((f"config section `{section}`", _option_rows(section, describe_fields(cls))))
         if name is None:
             blocks.append(("run", [["seed", "int", 0, "", "run seed: initialisation, data order, augmentation "
                                     "(a synthetic set has its own, synthetic.seed)"]]))
     for k in sorted(registry.KINDS) if kind is None else ([] if kind == CONFIG else [kind]):
-        names = registry.names(k) if name is None else [name]
-        for plugin in names:
-            cls = registry.get(k, plugin)  # an unknown name: one line, exit 2
-            options = getattr(cls, "Options", None)
-            rows = _option_rows(k, options) if options is not None and dataclasses.is_dataclass(options) else []
-            blocks.append((f"{k} `{plugin}`: {describe(cls)}", rows))
+        found = registry.summaries(k) if name is None else [registry.summary(k, name)]  # unknown: one line, exit 2
+        for plugin in found:
+            if plugin.error is not None:
+                registry.get(k, plugin.name)  # a broken plugin: the one line a run would give
+            blocks.append((f"{k} `{plugin.name}`: {plugin.description}", _option_rows(k, list(plugin.options))))
     for title, rows in blocks:
         click.echo(title)
         click.echo(tabulate(rows, headers, tablefmt="simple", maxcolwidths=widths) if rows else "  (no options)")

@@ -96,7 +96,7 @@ def submit_cmd(run, data_path, out, runs_dir, device, workers):
     """Write the Kaggle submission (Id,Predicted) of a finished run: eval mode, tuned thresholds, argmax fallback."""
     from bench.records import find_run
     from bench.report.submission import write_submission
-    from bench.runs.execute import pick_device
+    from bench.runs.preflight import pick_device
 
     folder = find_run(run, Path(runs_dir))
     target = Path(out) if out else folder / "submission.csv"

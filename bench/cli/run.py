@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import yaml
 
 from bench.cli.common import (
     complete_plugin,
@@ -42,7 +41,8 @@ from bench.errors import BenchError
               help="Mirror the run to an experiment tracker (repeatable); each needs its extra, e.g. "
                    "pip install -e \".[tensorboard]\".")
 @click.option("--force", is_flag=True, help="Run again even if this exact run already finished.")
-@click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
+@click.option("--dry-run", is_flag=True, help="Check everything a run would refuse before it loads data (one line, "
+                   "exit 2), print the resolved config, and exit without writing anything.")
 @overrides_argument
 def run_cmd(dataset, generator, strategy, classifier, seed, epochs, preset, pretrained, config_file, runs_dir, device,
             synthetic_dir, inception_weights, loggers, force, dry_run, overrides):
@@ -52,16 +52,22 @@ def run_cmd(dataset, generator, strategy, classifier, seed, epochs, preset, pret
     """
     flags = {"dataset.name": dataset, "generator.name": generator, "strategy.name": strategy,
              "classifier.name": classifier, "seed": seed, "train.epochs": epochs, "classifier.pretrained": pretrained}
+    from bench.runs.preflight import Runtime, run_preflight
+
     cfg = config_from_cli(config_file, flags, overrides, preset)
-    if dry_run:
+    runtime = Runtime(Path(runs_dir), device, force, Path(synthetic_dir), inception_weights, loggers=tuple(loggers))
+    if dry_run:  # the run's own checks, then stop: nothing is loaded, trained or written
+        import yaml  # noqa: PLC0415
+
+        cfg, device_found = run_preflight(cfg, runtime, click.echo)
         click.echo(yaml.safe_dump(cfg.to_dict(), sort_keys=False), nl=False)
+        click.echo(f"# dry run: configuration, folders, device ({device_found}), trackers and dataset check out; "
+                   f"nothing was loaded or written (checks that need the images, such as empty split roles, "
+                   f"come when the run loads them)")
         return
-    from bench.runs import tracking
-    from bench.runs.execute import Runtime, execute
+    from bench.runs.execute import execute
     from bench.train import distributed
 
-    tracking.check(tuple(loggers))
-    runtime = Runtime(Path(runs_dir), device, force, Path(synthetic_dir), inception_weights, loggers=tuple(loggers))
     try:  # under torchrun, every process runs this; rank 0 speaks
         outcome = execute(cfg, runtime, say=click.echo)
     finally:
@@ -85,7 +91,8 @@ def run_cmd(dataset, generator, strategy, classifier, seed, epochs, preset, pret
 def generate_cmd(generator, dataset, preset, config_file, synthetic_dir, runs_dir, inception_weights, device,
                  overrides):
     """Train a generator on the train role, write its synthetic set and its fidelity (reused when they exist)."""
-    from bench.runs.execute import Runtime, load_data, pick_device, synthetic_for
+    from bench.runs.execute import Runtime, load_data, synthetic_for
+    from bench.runs.preflight import preflight
     from bench.synthetic import fidelity
 
     cfg = config_from_cli(config_file, {"generator.name": generator, "dataset.name": dataset}, overrides, preset)
@@ -94,8 +101,9 @@ def generate_cmd(generator, dataset, preset, config_file, synthetic_dir, runs_di
         raise BenchError(f"generator {cfg.generator.name!r}{named} makes no images; nothing to generate: "
                          f"name one with --generator, e.g. --generator edm")
     runtime = Runtime(Path(runs_dir), device, False, Path(synthetic_dir), inception_weights)
+    found = preflight(cfg, runtime)
     data, split, roles = load_data(cfg)
-    synthetic, scores = synthetic_for(cfg, data, split, roles, runtime, pick_device(device), click.echo)
+    synthetic, scores = synthetic_for(cfg, data, split, roles, runtime, found, click.echo)
     click.echo(f"{len(synthetic)} synthetic images at {synthetic.resolution}px")
     click.echo(fidelity.summary(scores))
     if "reference_warning" in scores:

@@ -27,7 +27,7 @@ import yaml
 from bench import options as _options
 from bench import registry
 from bench.config import presets
-from bench.data.splits import SplitConfig
+from bench.data.split_config import SplitConfig
 from bench.errors import BenchError
 from bench.options import OptionError as _OptionError
 from bench.options import identity, option

@@ -7,17 +7,12 @@ an optimisation only: an unwritable cache folder just means recomputing.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from bench.files import atomic_target
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("BENCH_CACHE_DIR") or Path.home() / ".cache" / "synthloc-bench")
+from bench.files import atomic_target, cache_dir
 
 
 def _save(path: Path, array: np.ndarray) -> None:

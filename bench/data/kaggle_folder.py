@@ -40,14 +40,8 @@ def _labelled_ids(root: Path, listing: dict, subset: bool):
     return ids, labels
 
 
-def load_kaggle_folder(path: str | Path, *, resolution: int, subset: bool = False, skip_bad: bool = False,
-                       workers: int = 0, cache_dir: str | None = None,
-                       skip_hint: str = "pass dataset.skip_bad=true to skip bad images") -> LabelledImages:
-    """Every labelled image of a Kaggle-layout folder at `resolution` px (area-resized), cached and verified.
-
-    `subset`: use only the ids whose four files are present; `skip_bad`: skip unreadable images (both
-    change the fingerprint); `workers`: decoding processes (0 = one per core).
-    """
+def check_kaggle_folder(path: str | Path) -> Path:
+    """The folder, or a one-line error if it is not in the Kaggle layout (looks at the folder, not the images)."""
     root = Path(path).expanduser()
     layout = f"the Kaggle layout: {root / 'train.csv'} (Id,Target) and {root / 'train'}/<Id>_<color>.png"
     if not root.is_dir():
@@ -58,6 +52,18 @@ def load_kaggle_folder(path: str | Path, *, resolution: int, subset: bool = Fals
         raise BenchError(f"{root / 'train'}: missing folder; expected {layout}")
     if not os.access(root / "train", os.R_OK | os.X_OK):
         raise BenchError(f"{root / 'train'}: not readable (permissions); let this user read it")
+    return root
+
+
+def load_kaggle_folder(path: str | Path, *, resolution: int, subset: bool = False, skip_bad: bool = False,
+                       workers: int = 0, cache_dir: str | None = None,
+                       skip_hint: str = "pass dataset.skip_bad=true to skip bad images") -> LabelledImages:
+    """Every labelled image of a Kaggle-layout folder at `resolution` px (area-resized), cached and verified.
+
+    `subset`: use only the ids whose four files are present; `skip_bad`: skip unreadable images (both
+    change the fingerprint); `workers`: decoding processes (0 = one per core).
+    """
+    root = check_kaggle_folder(path)
     listing = scan(root / "train")
     ids, labels = _labelled_ids(root, listing, subset)
     folder = _cache_folder(root, resolution, (root / "train.csv").read_bytes(), cache_dir)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from bench.api import Dataset, LabelledImages, load_kaggle_folder, option, require
+from bench.api import Dataset, LabelledImages, check_kaggle_folder, load_kaggle_folder, option, require
 
 
 class HPAKaggle(Dataset):
@@ -31,6 +31,9 @@ class HPAKaggle(Dataset):
         def __post_init__(self):
             require(16 <= self.resolution <= 4096, "resolution", "must be in 16..4096")
             require(self.workers >= 0, "workers", "must be >= 0")
+
+    def check(self) -> None:
+        check_kaggle_folder(self.options.path)
 
     def load(self) -> LabelledImages:
         o = self.options

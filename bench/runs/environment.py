@@ -72,6 +72,16 @@ def _cudnn() -> int | None:
         return None
 
 
+def seconds_since_process_start() -> float | None:
+    """Wall seconds since this process started (Linux /proc; None elsewhere): imports and set-up before a run."""
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return round(uptime - int(fields[19]) / os.sysconf("SC_CLK_TCK"), 2)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def peak_memory_mib(device: torch.device) -> dict:
     rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     peak = {"host_rss_mib": round(rss_kib / 1024, 1)}

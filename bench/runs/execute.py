@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -22,7 +20,7 @@ import pandas as pd
 import torch
 
 from bench import registry
-from bench.config import RunConfig, choice, normalise, resolved_fidelity
+from bench.config import RunConfig, choice, resolved_fidelity
 from bench.data.images import LabelledImages
 from bench.data.labels import CLASS_NAMES, NUM_CLASSES, format_target
 from bench.data.splits import ROLES, Split, make_split
@@ -32,27 +30,14 @@ from bench.evaluate.predict import predict
 from bench.files import atomic_target, write_json, write_text
 from bench.locks import exclusive
 from bench.records import DONE, is_finished
-from bench.runs.environment import environment, peak_memory_mib
+from bench.runs.environment import environment, peak_memory_mib, seconds_since_process_start
+from bench.runs.preflight import Runtime, run_preflight
 from bench.runs.tracking import Trackers
 from bench.synthetic import fidelity
 from bench.synthetic import sets as synthetic_sets
 from bench.train import distributed
 from bench.train.distributed import World
 from bench.train.loop import Trainer, rotation_seed
-
-
-@dataclass
-class Runtime:
-    """Settings that change where and how a run executes, not what it measures (not hashed)."""
-
-    runs_dir: Path = Path("runs")
-    device: str = "auto"
-    force: bool = False
-    synthetic_dir: Path = Path("synthetic")
-    inception_weights: str | None = None  # Inception-v3 weights file for the RGB-composite FID
-    purpose: str = ""  # why the run exists when it is not the user's own (recorded; the leaderboard labels it)
-    loggers: tuple[str, ...] = ()  # experiment trackers mirroring the run (bench.runs.tracking)
-
 
 REAL_CONTROL = "real"  # the generator whose set of real images is the CAS ratio's reference
 REFERENCE = "fidelity reference"  # the purpose of the real-data run whose features measure synthetic sets
@@ -63,46 +48,6 @@ class Outcome:
     run_dir: Path
     reused: bool
     metrics: dict
-
-
-def mps_available() -> bool:
-    backend = getattr(torch.backends, "mps", None)
-    return bool(backend and backend.is_available())
-
-
-def pick_device(name: str) -> torch.device:
-    """`auto`: a CUDA GPU, else Apple's MPS, else the CPU; or the device named."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "mps" if mps_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise BenchError(f"--device {name!r}: expected auto, cpu, cuda, cuda:N or mps") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise BenchError(f"--device {name}: CUDA is not available on this machine")
-    if device.type == "mps" and not mps_available():
-        raise BenchError(f"--device {name}: Apple MPS is not available on this machine")
-    return device
-
-
-def check_precision(cfg: RunConfig, device: torch.device) -> None:
-    """fp16 autocast with a gradient scaler is for CUDA GPUs; elsewhere bf16 is the reduced precision."""
-    if cfg.train.precision == "fp16" and device.type != "cuda":
-        raise BenchError(f"train.precision=fp16 needs a CUDA GPU (this run is on {device}); use train.precision=bf16 "
-                         f"on a CPU, or fp32")
-
-
-def check_writable(folder: Path, what: str = "runs folder") -> None:
-    """Fail before any work if `folder` (or its nearest existing parent) cannot be written."""
-    probe = Path(folder).resolve()
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
-        raise BenchError(f"{what} {folder}: {probe} is not a writable folder")
-    try:  # os.access says yes to root everywhere (/proc too): try it, leaving nothing behind
-        tempfile.TemporaryDirectory(dir=probe, prefix=".bench-probe-").cleanup()
-    except OSError as exc:
-        raise BenchError(f"{what} {folder}: cannot write there ({exc.strerror or exc}); pass another folder") from None
 
 
 def check_roles(cfg: RunConfig, data: LabelledImages, split: Split) -> None:
@@ -188,13 +133,12 @@ def execute(cfg: RunConfig, runtime: Runtime, say: Callable[[str], None] = print
     """
     world = distributed.from_env()
     say = say if world.is_main else (lambda line: None)
-    cfg = normalise(cfg, say)
-    check_writable(runtime.runs_dir)
-    if cfg.generator.plugin.produces_images:
-        check_writable(runtime.synthetic_dir, "synthetic folder")
-    device = distributed.start(world, pick_device(runtime.device))
-    check_precision(cfg, device)
+    phases = {"before_run": seconds_since_process_start()}  # where a run's wall time goes (record.json)
+    cfg, device = run_preflight(cfg, runtime, say)  # every refusal that needs no data, before any write
+    device = distributed.start(world, device)
+    clock = time.perf_counter()
     data, split, roles = load_data(cfg)
+    phases["data"] = round(time.perf_counter() - clock, 2)
     rid = run_id(cfg, data, split)
     run_dir = Path(runtime.runs_dir) / rid[:16]
 
@@ -207,7 +151,9 @@ def execute(cfg: RunConfig, runtime: Runtime, say: Callable[[str], None] = print
         _require_synthetic_set(cfg, data, split, runtime)
     check_no_eval_scoring(cfg, roles, device)
     # before anything is written to runs/
+    clock = time.perf_counter()
     synthetic, scores = synthetic_for(cfg, data, split, roles, runtime, device, say)
+    phases["synthetic"] = round(time.perf_counter() - clock, 2)
     # a second process with this config waits, then reuses
     with exclusive(runtime.runs_dir, rid[:16], say) if world.is_main else nullcontext():
         if finished():
@@ -221,7 +167,7 @@ def execute(cfg: RunConfig, runtime: Runtime, say: Callable[[str], None] = print
         try:
             set_folder = synthetic_sets.set_folder(runtime.synthetic_dir, cfg, data.fingerprint, split.fingerprint)
             return _train_and_record(cfg, data, split, roles, rid, run_dir, device, synthetic, scores, say, world,
-                                     runtime.purpose, Tracked(trackers, set_folder))
+                                     runtime.purpose, Tracked(trackers, set_folder), phases)
         finally:
             trackers.close()
 
@@ -303,8 +249,9 @@ def _real_cas(cfg: RunConfig, data: LabelledImages, split: Split, roles: dict, r
 def _train_and_record(cfg: RunConfig, data: LabelledImages, split: Split, roles: dict, rid: str, run_dir: Path,
                       device: torch.device, synthetic: LabelledImages | None, fidelity: dict | None,
                       say: Callable[[str], None], world: World = distributed.SINGLE, purpose: str = "",
-                      tracked: Tracked | None = None) -> Outcome:
+                      tracked: Tracked | None = None, phases: dict | None = None) -> Outcome:
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
+    phases = dict(phases or {})
     log_lines: list[str] = []
     main = world.is_main
 
@@ -336,7 +283,11 @@ def _train_and_record(cfg: RunConfig, data: LabelledImages, split: Split, roles:
     trainer = Trainer(model, strategy, cfg.train, cfg.seed, device, run_dir / "checkpoint.pt", log, world,
                       on_epoch=tracked.epoch)
     trainer.try_resume()
+    phases["set_up"] = round(time.perf_counter() - t0, 2)
+    clock = time.perf_counter()
     state = trainer.fit(roles["train"], roles["val"], synthetic)
+    phases["train"] = round(time.perf_counter() - clock, 2)
+    clock = time.perf_counter()
 
     evaluated = [role for role in ("val", "test") if len(roles[role])]
     # the paper's quirks: validation images rotated; test scored without model.eval() (validation in eval mode,
@@ -355,6 +306,8 @@ def _train_and_record(cfg: RunConfig, data: LabelledImages, split: Split, roles:
     if not main:
         return Outcome(run_dir, False, metrics)
 
+    phases["evaluate"] = round(time.perf_counter() - clock, 2)
+    clock = time.perf_counter()
     tracked.finish(metrics, state.epoch)
     write_json(run_dir / "metrics.json", metrics)
     per_class = per_class_frame(results, thresholds, roles["train"].labels)
@@ -364,6 +317,7 @@ def _train_and_record(cfg: RunConfig, data: LabelledImages, split: Split, roles:
                    predictions_frame(roles["test"], probs["test"], thresholds).to_csv(index=False))
     with atomic_target(run_dir / "model.pt") as tmp:
         torch.save(model.state_dict(), tmp)
+    phases["write"] = round(time.perf_counter() - clock, 2)
     write_json(run_dir / "record.json", {
         "run_id": rid, "config_hash": cfg.hash(), "seed": cfg.seed,
         "dataset": {"name": cfg.dataset.name, "fingerprint": data.fingerprint, "n_images": len(data),
@@ -375,6 +329,9 @@ def _train_and_record(cfg: RunConfig, data: LabelledImages, split: Split, roles:
         "environment": environment(device, world), "command": sys.argv, "purpose": purpose,
         "started": started.isoformat(timespec="seconds"), "wall_time_s": round(time.perf_counter() - t0, 1),
         "peak_memory": peak_memory_mib(device),
+        # seconds: process start to the run (imports), dataset, synthetic set, model set-up, epochs (validation
+        # included), scoring, files; a resumed run's train time counts this process's epochs only
+        "phases_s": phases,
     })
     (run_dir / "checkpoint.pt").unlink(missing_ok=True)
     summary = ", ".join(f"{role} macro F1@tuned {metrics[role][F1_TUNED]:.4f}" for role in evaluated)

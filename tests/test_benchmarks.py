@@ -1,0 +1,25 @@
+"""The GPU check runs end to end, at tiny sizes on the CPU, so it works when a GPU is lent."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO
+
+
+@pytest.mark.slow(seconds=60)  # a `bench run`, the training and loader benchmarks and an `edm`, each at tiny sizes
+def test_the_gpu_check_prints_every_figure_it_promises(tmp_path):
+    out = tmp_path / "gpu-check.txt"
+    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "gpu_check.py"), "--tiny", "--device", "cpu",
+                             "--out", str(out)], capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    text = out.read_text()
+    assert text.startswith("device CPU, torch ")
+    main_job = next(line for line in text.splitlines() if line.startswith("main job"))
+    for phase in ("before_run", "data", "set_up", "train", "evaluate", "write", "not in a phase"):
+        assert phase in main_job
+    for variant in ("harness, FP32", "harness, channels_last", "harness, bf16", "paper loop"):
+        assert any(variant in line and "images/s" in line for line in text.splitlines()), variant
+    assert "cached: batch delivery" in text and "edm (" in text and "sampling" in text
