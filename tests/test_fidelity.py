@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -137,10 +138,13 @@ def test_domain_fid_equals_torch_fidelitys_own_calculate_metrics(generated):
 
 
 @pytest.mark.slow
-def test_fidelity_reaches_the_run_record(generated):
-    result = bench_cli("run", "--generator", "real", "--strategy", "concat", *MEASURED, cwd=generated["root"])
+def test_fidelity_reaches_the_run_record(generated, tmp_path):
+    import shutil
+
+    root = Path(shutil.copytree(generated["root"], tmp_path / "copy"))  # the module's folders stay as built
+    result = bench_cli("run", "--generator", "real", "--strategy", "concat", *MEASURED, cwd=root)
     assert result.returncode == 0, result.stderr
-    records = [json.loads(p.read_text()) for p in (generated["root"] / "runs").glob("*/record.json")]
+    records = [json.loads(p.read_text()) for p in (root / "runs").glob("*/record.json")]
     with_set = [r for r in records if r["synthetic"]]
     assert with_set and with_set[0]["synthetic"]["fidelity"]["fid"] == generated["real"]["fid"]
 
