@@ -54,8 +54,8 @@ def main_job(work: Path, device: str, tiny: bool) -> list[str]:
 
 
 def training(device: str, tiny: bool) -> list[str]:
-    size = ["--resolution", "64", "--n", "16", "--batch-size", "8", "--workers", "0"] if tiny else \
-        ["--resolution", "512", "--n", "512", "--batch-size", "64"]
+    size = ["--resolution", "64", "--n", "16", "--batch-size", "8", "--workers", "0", "--dataset-images", "160"] \
+        if tiny else ["--resolution", "512", "--n", "512", "--batch-size", "64", "--dataset-images", "640"]
     out, _ = shell([sys.executable, str(REPO / "benchmarks" / "training_throughput.py"), "--device", device, *size])
     return ["ResNet-18 training: " + line.strip() for line in out.splitlines() if "x paper loop" in line or
             line.startswith("resnet18,")]

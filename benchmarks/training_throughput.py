@@ -1,7 +1,7 @@
 """Training throughput: the paper's plain FP32 eager loop vs the harness's Trainer, same model and device.
 
     python benchmarks/training_throughput.py [--classifier resnet18] [--resolution 128] [--n 512]
-        [--batch-size 64] [--device auto] [--workers 2]
+        [--batch-size 64] [--device auto] [--workers 2] [--dataset-images 3000]
 
 Both train one epoch over the same N embedded-dataset images (train role), after a warm-up step:
 - paper: a torch Dataset doing per-sample float conversion, a random 90-degree rotation and
@@ -89,12 +89,13 @@ def main() -> None:
     parser.add_argument("--classifier", default="resnet18")
     parser.add_argument("--resolution", type=int, default=128)
     parser.add_argument("--n", type=int, default=512)
+    parser.add_argument("--dataset-images", type=int, default=3000, help="images rendered (the train role is 80%%)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
     device = pick_device(args.device)
-    cfg = config.build(overrides=(f"dataset.resolution={args.resolution}",))
+    cfg = config.build(overrides=(f"dataset.resolution={args.resolution}", f"dataset.n_images={args.dataset_images}"))
     _, _, roles = load_data(cfg)
     data = roles["train"].subset(np.arange(min(args.n, len(roles["train"]))))
     variants = [("paper loop, FP32, DataLoader", None), ("harness, FP32", {}),

@@ -20,7 +20,7 @@ CPU = torch.device("cpu")
 MEASURED = (*TINY, "fidelity.cas=true")  # TINY leaves the CAS classifiers out; this file checks them
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # built once on the one worker that runs this module (xdist_group), whatever the order
 def generated(tmp_path_factory):
     """`bench generate` for the real control and a 1-epoch paper DDPM on the tiny embedded dataset."""
     root = tmp_path_factory.mktemp("gen")

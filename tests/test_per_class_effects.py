@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.slow,  # two runs and a synthetic set
               pytest.mark.xdist_group("per_class_effects")]  # one worker trains the module's pair of runs once
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once on the module's one worker (xdist_group), whatever the order
 def pair(tmp_path_factory):
     root = tmp_path_factory.mktemp("pair")
     for args in ((), ("--generator", "real", "--strategy", "concat")):
