@@ -118,3 +118,17 @@ def test_kaggle_layout_round_trip_gives_the_same_data(tmp_path):
     assert np.array_equal(loaded.labels, data.labels)
     assert np.array_equal(loaded.take(np.arange(12)), data.take(np.arange(12)))
     assert loaded.fingerprint == data.fingerprint
+
+
+def test_a_parallel_render_gives_the_same_bytes(monkeypatch):
+    """Large renders use worker processes; the images do not depend on how many (dataset and fresh renders)."""
+    from bench.datasets.synthetic_cells import render_dataset
+
+    monkeypatch.setenv("BENCH_RENDER_WORKERS", "1")
+    serial = render_dataset(24, 32, 5)[2]
+    fresh = SyntheticCells(SyntheticCells.Options(n_images=24, resolution=32)).render(
+        sample_labels(24, 1), seed=2)
+    monkeypatch.setenv("BENCH_RENDER_WORKERS", "3")
+    assert np.array_equal(render_dataset(24, 32, 5)[2], serial)
+    assert np.array_equal(SyntheticCells(SyntheticCells.Options(n_images=24, resolution=32)).render(
+        sample_labels(24, 1), seed=2), fresh)

@@ -19,19 +19,16 @@ dataset's own images: no image of any seed's dataset can reappear among them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache
 from importlib import resources
 
 import numpy as np
 
 from bench.api import NUM_CLASSES, Dataset, LabelledImages, cached_arrays, content_fingerprint, option, require
-from bench.datasets.cells_geometry import Canvas, make_cells
-from bench.datasets.cells_patterns import PATTERNS, er_texture
+from bench.datasets.cells_render import ACQUISITION_NOISE, render_field, render_many  # noqa: F401 (their old home)
 
-EXPRESSION_PROBABILITY = 0.85
 RENDER_VERSION = 1  # bump whenever the rendered pixels change (tests pin a fingerprint)
 FRESH_STREAM = 0x0AC1E  # the tag of every fresh image's random streams (the dataset's own have none)
-ACQUISITION_NOISE = 0.018  # standard deviation of the i.i.d. pixel noise every image carries (intensity 0..1)
 
 
 LABEL_SETS = "hpa_label_sets.csv"  # written by tools/make_label_stats.py from the real train.csv
@@ -58,50 +55,9 @@ def sample_labels(n: int, seed: int) -> np.ndarray:
     return sets[rng.choice(len(sets), size=n, p=p)]
 
 
-@lru_cache(maxsize=8)
-def _canvas(size: int) -> Canvas:
-    return Canvas.of(size)
-
-
-def render_field(labels: np.ndarray, size: int, stream: tuple[int, ...], acquisition_noise: bool = True
-                 ) -> np.ndarray:
-    """One uint8 image (4, size, size) showing the multi-hot `labels`, drawn from the random `stream`
-    (`(seed, index)` for the dataset's own image `index`). The acquisition noise is drawn last, so the
-    same stream without it is the same image without its pixel noise."""
-    canvas = _canvas(size)
-    structure_rng = np.random.default_rng([*stream, 0])
-    pattern_rng = np.random.default_rng([*stream, 1])
-    cells = make_cells(canvas, structure_rng)
-    red, green, blue, yellow = (canvas.blank() for _ in range(4))
-    for cell in cells:
-        cytoplasm = canvas.blur(cell.cytoplasm.astype(float), 0.6)
-        red += 0.8 * canvas.draw(np.concatenate(cell.filaments), 0.4, quantile=0.9) + 0.1 * cytoplasm
-        red += 0.35 * canvas.draw(cell.mtoc[None], 0.7)
-        texture = 0.55 + 0.45 * canvas.smooth_noise(structure_rng, 1.2)
-        blue += canvas.blur(cell.nucleus.astype(float), 0.5) * texture * (1 - 0.45 * canvas.draw(cell.nucleoli, 1.1))
-        yellow += er_texture(canvas, cell, structure_rng)
-    for cls in np.flatnonzero(labels):
-        expressed = pattern_rng.random(len(cells)) < EXPRESSION_PROBABILITY
-        expressed[pattern_rng.integers(len(cells))] = True
-        intensity = pattern_rng.uniform(0.5, 1.0)
-        for cell, on in zip(cells, expressed):
-            if on:
-                layer = PATTERNS[cls](canvas, cell, cells, pattern_rng)
-                green += intensity * layer / max(layer.max(), 1e-9)
-    gains = structure_rng.uniform([0.6, 0.5, 0.6, 0.35], [1.0, 0.9, 1.0, 0.7])
-    image = np.stack([red, green, blue, yellow]) * gains[:, None, None]
-    image = np.stack([canvas.blur(channel, 0.35) for channel in image])
-    image += 0.03
-    if acquisition_noise:
-        image += structure_rng.normal(0.0, ACQUISITION_NOISE, size=image.shape)
-    return np.clip(np.rint(image * 255), 0, 255).astype(np.uint8)
-
-
 def render_dataset(n_images: int, resolution: int, seed: int) -> tuple[list[str], np.ndarray, np.ndarray]:
     labels = sample_labels(n_images, seed)
-    images = np.empty((n_images, 4, resolution, resolution), dtype=np.uint8)
-    for i in range(n_images):
-        images[i] = render_field(labels[i], resolution, (seed, i))
+    images = render_many(labels, resolution, [(seed, i) for i in range(n_images)])
     ids = [f"synth-{seed}-{i:05d}" for i in range(n_images)]
     return ids, labels, images
 
@@ -129,7 +85,5 @@ class SyntheticCells(Dataset):
     def render(self, labels: np.ndarray, *, seed: int, acquisition_noise: bool = True) -> np.ndarray:
         """Fresh fields for the label rows, from streams tagged `FRESH_STREAM` (never one of a dataset image)."""
         o = self.options
-        out = np.empty((len(labels), 4, o.resolution, o.resolution), dtype=np.uint8)
-        for i, row in enumerate(labels):
-            out[i] = render_field(row, o.resolution, (o.seed, FRESH_STREAM, seed, i), acquisition_noise)
-        return out
+        streams = [(o.seed, FRESH_STREAM, seed, i) for i in range(len(labels))]
+        return render_many(np.asarray(labels), o.resolution, streams, acquisition_noise)
