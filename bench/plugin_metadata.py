@@ -3,7 +3,7 @@
 Importing a plugin imports torch (seconds on a CPU); a listing needs only each plugin's description,
 its options and whether it loads. Those are kept in one JSON file per Python environment, each entry
 stamped with what it was read from: the plugin's top-level package and `bench` itself (every `.py`
-file's size and modification time), the installed distributions' folders and the versions. An entry
+file's size and modification time), the site-packages folders and the versions. An entry
 whose stamp no longer matches is read again by importing its plugin, once. The file lives in the
 user cache (`$BENCH_CACHE_DIR`, else `~/.cache/synthloc-bench`); a folder that cannot be written only
 costs speed.
@@ -80,12 +80,13 @@ def _package_roots(top: str) -> tuple[Path, ...]:
 def _environment_stamp() -> list:
     from bench.version import __version__  # noqa: PLC0415
 
-    folders = []
+    folders = []  # where distributions are installed: an install or uninstall changes the folder's time
     for entry in sys.path:
-        try:
-            folders.append([entry, Path(entry or ".").stat().st_mtime_ns])
-        except OSError:
-            continue
+        if entry and Path(entry).name in ("site-packages", "dist-packages"):
+            try:
+                folders.append([entry, Path(entry).stat().st_mtime_ns])
+            except OSError:
+                continue
     return [FORMAT, __version__, sys.version, folders, _files_stamp(list(_package_roots("bench")))]
 
 
