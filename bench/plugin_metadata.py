@@ -64,20 +64,25 @@ def _files_stamp(roots: list[Path]) -> list:
 
 
 @cache
-def _package_roots(top: str) -> tuple[Path, ...]:
+def _package_digest(top: str) -> str:
+    """The fingerprint of a top-level package's `.py` files (found, not imported): once per package and process,
+    however many plugins it holds."""
     try:
-        spec = importlib.util.find_spec(top)  # a top-level name: found, not imported
+        spec = importlib.util.find_spec(top)
     except (ImportError, ValueError):
-        return ()
+        spec = None
     if spec is None:
-        return ()
-    if spec.submodule_search_locations:
-        return tuple(Path(p) for p in spec.submodule_search_locations)
-    return (Path(spec.origin),) if spec.origin else ()
+        roots = []
+    elif spec.submodule_search_locations:  # a package: every file under it
+        roots = [Path(p) for p in spec.submodule_search_locations]
+    else:  # a single module
+        roots = [Path(spec.origin)] if spec.origin else []
+    return hashlib.sha256(json.dumps(_files_stamp(roots)).encode()).hexdigest()
 
 
 @cache
-def _environment_stamp() -> list:
+def _environment_digest() -> str:
+    """The fingerprint of what every plugin's summary depends on: versions, `bench`'s files, the install folders."""
     from bench.version import __version__  # noqa: PLC0415
 
     folders = []  # where distributions are installed: an install or uninstall changes the folder's time
@@ -87,13 +92,14 @@ def _environment_stamp() -> list:
                 folders.append([entry, Path(entry).stat().st_mtime_ns])
             except OSError:
                 continue
-    return [FORMAT, __version__, sys.version, folders, _files_stamp(list(_package_roots("bench")))]
+    parts = [FORMAT, __version__, sys.version, folders, _package_digest("bench")]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
 def stamp(target: str, distribution: str) -> str:
     """The fingerprint of everything a plugin's summary is read from."""
     top = target.split(":")[0].split(".")[0]
-    parts = [target, distribution, _environment_stamp(), _files_stamp(list(_package_roots(top)))]
+    parts = [target, distribution, _environment_digest(), _package_digest(top)]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
