@@ -79,15 +79,18 @@ def discover(kind: str) -> list[PluginInfo]:
     infos = []
     for name, eps in sorted(_entry_points(kind).items()):
         if len(eps) > 1:
-            dists = ", ".join(sorted(_distribution(ep) for ep in eps))
-            infos.append(PluginInfo(kind, name, dists, "", None, _several(eps)))
+            infos.append(PluginInfo(kind, name, _distributions(eps), "", None, _several(eps)))
         else:
             infos.append(_load(kind, eps[0]))
     return infos
 
 
+def _distributions(eps: list[EntryPoint]) -> str:
+    return ", ".join(sorted(_distribution(ep) for ep in eps))
+
+
 def _several(eps: list[EntryPoint]) -> str:
-    return f"name registered by several distributions: {', '.join(sorted(_distribution(ep) for ep in eps))}"
+    return f"name registered by several distributions: {_distributions(eps)}"
 
 
 def summaries(kind: str) -> list[plugin_metadata.PluginSummary]:
@@ -98,18 +101,8 @@ def summaries(kind: str) -> list[plugin_metadata.PluginSummary]:
     found = {s.name: s for s in plugin_metadata.summaries(single, lambda ep: _load(kind, ep))}
     for name, eps in _entry_points(kind).items():
         if len(eps) > 1:
-            dists = ", ".join(sorted(_distribution(ep) for ep in eps))
-            found[name] = plugin_metadata.PluginSummary(kind, name, dists, "", "", (), _several(eps))
+            found[name] = plugin_metadata.PluginSummary(kind, name, _distributions(eps), "", "", (), _several(eps))
     return [found[name] for name in sorted(found)]
-
-
-def summary(kind: str, name: str) -> plugin_metadata.PluginSummary:
-    """One plugin's summary; an unknown or broken name is the one-line error `get` gives."""
-    check_name(kind, name)
-    found = next(s for s in summaries(kind) if s.name == name)
-    if found.error is not None:
-        get(kind, name)  # raises the same one-line error a run would
-    return found
 
 
 def check_name(kind: str, name: str) -> None:
@@ -128,8 +121,8 @@ def get(kind: str, name: str) -> type:
     check_name(kind, name)
     eps = _entry_points(kind)[name]
     if len(eps) > 1:
-        raise BenchError(f"{kind} {name!r} is registered by several distributions: "
-                         f"{', '.join(sorted(_distribution(ep) for ep in eps))}; uninstall one")
+        raise BenchError(f"{kind} {name!r} is registered by several distributions: {_distributions(eps)}; "
+                         f"uninstall one")
     info = _load(kind, eps[0])
     if info.plugin is None:
         raise BenchError(f"{kind} {name!r} from {info.distribution} is broken: {info.error}")

@@ -77,8 +77,9 @@ def options_cmd(kind, name):
             blocks.append(("run", [["seed", "int", 0, "", "run seed: initialisation, data order, augmentation "
                                     "(a synthetic set has its own, synthetic.seed)"]]))
     for k in sorted(registry.KINDS) if kind is None else ([] if kind == CONFIG else [kind]):
-        found = registry.summaries(k) if name is None else [registry.summary(k, name)]  # unknown: one line, exit 2
-        for plugin in found:
+        if name is not None:
+            registry.check_name(k, name)  # an unknown name: one line, exit 2
+        for plugin in [s for s in registry.summaries(k) if name in (None, s.name)]:
             if plugin.error is not None:
                 registry.get(k, plugin.name)  # a broken plugin: the one line a run would give
             blocks.append((f"{k} `{plugin.name}`: {plugin.description}", _option_rows(k, list(plugin.options))))

@@ -91,8 +91,8 @@ def run_cmd(dataset, generator, strategy, classifier, seed, epochs, preset, pret
 def generate_cmd(generator, dataset, preset, config_file, synthetic_dir, runs_dir, inception_weights, device,
                  overrides):
     """Train a generator on the train role, write its synthetic set and its fidelity (reused when they exist)."""
-    from bench.runs.execute import Runtime, load_data, synthetic_for
-    from bench.runs.preflight import preflight
+    from bench.runs.execute import load_data, synthetic_for
+    from bench.runs.preflight import Runtime, preflight
     from bench.synthetic import fidelity
 
     cfg = config_from_cli(config_file, {"generator.name": generator, "dataset.name": dataset}, overrides, preset)
