@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from conftest import REPO, TINY, bench_cli, folders
 
-pytestmark = pytest.mark.slow  # pip builds and installs real packages; every check runs a real `bench` process
+# pip builds and installs real packages; every check runs a real `bench` process. One worker runs the module, so
+# the packages are built once, and never by two workers at once in the example's own source folder
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("plugin_package")]
 
 BROKEN_PYPROJECT = """
 [build-system]
