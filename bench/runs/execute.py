@@ -9,8 +9,8 @@ import json
 import shutil
 import sys
 import time
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -41,6 +41,14 @@ from bench.train.loop import Trainer, rotation_seed
 
 REAL_CONTROL = "real"  # the generator whose set of real images is the CAS ratio's reference
 REFERENCE = "fidelity reference"  # the purpose of the real-data run whose features measure synthetic sets
+
+
+@contextmanager
+def timed(phases: dict, name: str) -> Iterator[None]:
+    """Record the block's wall seconds as `phases[name]` (the record's `phases_s`)."""
+    start = time.perf_counter()
+    yield
+    phases[name] = round(time.perf_counter() - start, 2)
 
 
 @dataclass
@@ -136,9 +144,8 @@ def execute(cfg: RunConfig, runtime: Runtime, say: Callable[[str], None] = print
     phases = {"before_run": seconds_since_process_start()}  # where a run's wall time goes (record.json)
     cfg, device = run_preflight(cfg, runtime, say)  # every refusal that needs no data, before any write
     device = distributed.start(world, device)
-    clock = time.perf_counter()
-    data, split, roles = load_data(cfg)
-    phases["data"] = round(time.perf_counter() - clock, 2)
+    with timed(phases, "data"):
+        data, split, roles = load_data(cfg)
     rid = run_id(cfg, data, split)
     run_dir = Path(runtime.runs_dir) / rid[:16]
 
@@ -151,9 +158,8 @@ def execute(cfg: RunConfig, runtime: Runtime, say: Callable[[str], None] = print
         _require_synthetic_set(cfg, data, split, runtime)
     check_no_eval_scoring(cfg, roles, device)
     # before anything is written to runs/
-    clock = time.perf_counter()
-    synthetic, scores = synthetic_for(cfg, data, split, roles, runtime, device, say)
-    phases["synthetic"] = round(time.perf_counter() - clock, 2)
+    with timed(phases, "synthetic"):
+        synthetic, scores = synthetic_for(cfg, data, split, roles, runtime, device, say)
     # a second process with this config waits, then reuses
     with exclusive(runtime.runs_dir, rid[:16], say) if world.is_main else nullcontext():
         if finished():
@@ -284,40 +290,37 @@ def _train_and_record(cfg: RunConfig, data: LabelledImages, split: Split, roles:
                       on_epoch=tracked.epoch)
     trainer.try_resume()
     phases["set_up"] = round(time.perf_counter() - t0, 2)
-    clock = time.perf_counter()
-    state = trainer.fit(roles["train"], roles["val"], synthetic)
-    phases["train"] = round(time.perf_counter() - clock, 2)
-    clock = time.perf_counter()
+    with timed(phases, "train"):
+        state = trainer.fit(roles["train"], roles["val"], synthetic)
 
-    evaluated = [role for role in ("val", "test") if len(roles[role])]
-    # the paper's quirks: validation images rotated; test scored without model.eval() (validation in eval mode,
-    # as its validation notebooks did) and, for its transformers, resized and normalised outside the model
-    quirks = {"val": {"rotate_seed": rotation_seed(cfg.train, cfg.seed, 0)},
-              "test": {"no_eval": cfg.train.no_eval_inference, "normalization": cfg.train.test_normalization}}
-    probs = {role: predict(model, roles[role], cfg.train.eval_batch_size, device, cfg.train.precision,
-                           **quirks[role]) for role in evaluated}
-    thresholds = tune_thresholds(probs["val"], roles["val"].labels)
-    results = {role: evaluate(probs[role], roles[role].labels, thresholds) for role in evaluated}
-    metrics = {role: summary for role, (summary, _) in results.items()}
-    if "test" in metrics:
-        metrics["gap"] = gaps(metrics["val"], metrics["test"])
-    metrics.update(best_epoch=state.best_epoch, epochs_run=state.epoch, selection=selection_rule(cfg.train.select),
-                   history=state.history)
+    with timed(phases, "evaluate"):
+        evaluated = [role for role in ("val", "test") if len(roles[role])]
+        # the paper's quirks: validation images rotated; test scored without model.eval() (validation in eval
+        # mode, as its validation notebooks did) and, for its transformers, resized and normalised outside the model
+        quirks = {"val": {"rotate_seed": rotation_seed(cfg.train, cfg.seed, 0)},
+                  "test": {"no_eval": cfg.train.no_eval_inference, "normalization": cfg.train.test_normalization}}
+        probs = {role: predict(model, roles[role], cfg.train.eval_batch_size, device, cfg.train.precision,
+                               **quirks[role]) for role in evaluated}
+        thresholds = tune_thresholds(probs["val"], roles["val"].labels)
+        results = {role: evaluate(probs[role], roles[role].labels, thresholds) for role in evaluated}
+        metrics = {role: summary for role, (summary, _) in results.items()}
+        if "test" in metrics:
+            metrics["gap"] = gaps(metrics["val"], metrics["test"])
+        metrics.update(best_epoch=state.best_epoch, epochs_run=state.epoch,
+                       selection=selection_rule(cfg.train.select), history=state.history)
     if not main:
         return Outcome(run_dir, False, metrics)
 
-    phases["evaluate"] = round(time.perf_counter() - clock, 2)
-    clock = time.perf_counter()
-    tracked.finish(metrics, state.epoch)
-    write_json(run_dir / "metrics.json", metrics)
-    per_class = per_class_frame(results, thresholds, roles["train"].labels)
-    write_text(run_dir / "per_class.csv", per_class.to_csv(index=False))
-    if "test" in probs:
-        write_text(run_dir / "predictions_test.csv",
-                   predictions_frame(roles["test"], probs["test"], thresholds).to_csv(index=False))
-    with atomic_target(run_dir / "model.pt") as tmp:
-        torch.save(model.state_dict(), tmp)
-    phases["write"] = round(time.perf_counter() - clock, 2)
+    with timed(phases, "write"):
+        tracked.finish(metrics, state.epoch)
+        write_json(run_dir / "metrics.json", metrics)
+        per_class = per_class_frame(results, thresholds, roles["train"].labels)
+        write_text(run_dir / "per_class.csv", per_class.to_csv(index=False))
+        if "test" in probs:
+            write_text(run_dir / "predictions_test.csv",
+                       predictions_frame(roles["test"], probs["test"], thresholds).to_csv(index=False))
+        with atomic_target(run_dir / "model.pt") as tmp:
+            torch.save(model.state_dict(), tmp)
     write_json(run_dir / "record.json", {
         "run_id": rid, "config_hash": cfg.hash(), "seed": cfg.seed,
         "dataset": {"name": cfg.dataset.name, "fingerprint": data.fingerprint, "n_images": len(data),
