@@ -5,8 +5,8 @@
 Each command is started `--repeats` times as a new process; the median wall time is printed beside
 `python -c pass` and `python -c "import torch"`, measured in the same run. Plugin listings read a
 cache (`bench.plugin_metadata`) that the first listing after an install or an edit fills by
-importing every plugin once: the "cold" rows clear it before every start, the others use it. Targets
-(issue 28): `--help`, completion and `bench options` within 0.3 s, `bench list` within 1.0 s, on the
+importing every plugin once: the "cold" rows clear it before every start, the others use it. Targets:
+`--help`, completion and `bench options` within 0.3 s, `bench list` within 1.0 s, on the
 2-core development machine with nothing else running.
 """
 
