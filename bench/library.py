@@ -68,8 +68,10 @@ def run(config: RunConfig | dict | str | Path | None = None, *, preset: str | No
 
 def read_run(run_dir: str | Path, reused: bool | None = None) -> dict:
     """A finished run folder as one dict."""
+    from bench.records import verify  # noqa: PLC0415
+
     folder = Path(run_dir)
-    loaded = {name: json.loads((folder / f"{name}.json").read_text()) for name in ("config", "metrics", "record")}
+    loaded = verify(folder)  # DamagedRun (one line) for a missing, altered or unreadable file
     return {"run_dir": folder, "run_id": folder.name, "reused": reused, **loaded}
 
 

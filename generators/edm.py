@@ -103,13 +103,18 @@ class EDM(DiffusionGenerator):
 
     size: int  # the resolution it models: options.resolution, or the dataset's
 
-    def fit(self, train, *, seed, device, workdir=None):
+    def check(self, train, dataset) -> None:
+        """Refused before any folder or lock is made: a size the patch and depth cannot tile."""
         o = self.options
-        self.size = o.resolution or train.resolution
-        if self.size % o.divisor:
-            raise BenchError(f"generator edm: the dataset's {self.size} px is not divisible by patch x 2**(depth-1) = "
+        size = o.resolution or train.resolution
+        if size % o.divisor:
+            raise BenchError(f"generator edm: the dataset's {size} px is not divisible by patch x 2**(depth-1) = "
                              f"{o.divisor}; choose generator.patch / generator.depth that divide it, or set "
                              f"generator.resolution (samples are then resized to the dataset's)")
+
+    def fit(self, train, *, seed, device, workdir=None):
+        self.check(train, None)  # also when used directly, outside a set build
+        self.size = self.options.resolution or train.resolution
         super().fit(train, seed=seed, device=device, workdir=workdir)
 
     def new_model(self) -> nn.Module:

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from bench.api import BenchError, Progress, atomic_target, option, require
+from bench.api import BenchError, Progress, load_checkpoint, option, require, save_checkpoint
 from bench.api.diffusion import DiffusionGenerator
 from generators.edm import EDM, PatchUNet
 from generators.real import RealImages
@@ -142,9 +142,8 @@ class LatentDiffusion(EDM):
         self.autoencoder = Autoencoder(o.ae_width, o.ae_levels, o.latent_channels).to(device)
         optimizer = torch.optim.AdamW(self.autoencoder.parameters(), lr=o.ae_lr)
         checkpoint = workdir / "autoencoder.pt"
-        start, state = 0, None
-        if checkpoint.exists():
-            state = torch.load(checkpoint, map_location=device, weights_only=True)
+        start, state = 0, load_checkpoint(checkpoint, device)
+        if state is not None:
             self.autoencoder.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             start = int(state["epoch"])
@@ -168,14 +167,12 @@ class LatentDiffusion(EDM):
                 optimizer.step()
                 total += loss.item() * len(x)
             state = {"model": self.autoencoder.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch}
-            with atomic_target(checkpoint) as tmp:
-                torch.save(state, tmp)
+            save_checkpoint(checkpoint, state)
             tracker.update(1, f"L1 {total / len(order):.4f}")
         tracker.close()
         if state is None or "latent_mean" not in state:  # finished now: the statistics the other stages use
             state = {**(state or {}), **self._statistics(train, device)}
-            with atomic_target(checkpoint) as tmp:
-                torch.save(state, tmp)
+            save_checkpoint(checkpoint, state)
         self.latent_mean, self.latent_std = state["latent_mean"], state["latent_std"]
         self.residual_std = state["residual_std"]
         self.autoencoder.eval()

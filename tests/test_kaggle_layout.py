@@ -201,16 +201,28 @@ def test_cache_is_reused_and_a_killed_build_resumes_byte_identical(tmp_path, mon
     assert (partial / "images.u8").read_bytes() == (folder / "images.u8").read_bytes()
 
 
-def test_a_cache_damaged_after_writing_fails_verification(tmp_path):
+def test_a_cache_damaged_after_writing_is_said_and_decoded_again(tmp_path, capsys):
     import numpy as np
 
-    from bench.data import image_cache
+    from bench.data.kaggle import write_layout
+    from bench.datasets.synthetic_cells import SyntheticCells
 
-    images = np.zeros((70, 4, 16, 16), dtype=np.uint8)
-    chunks = [__import__("hashlib").sha256(images[k:k + 64].tobytes()).hexdigest() for k in (0, 64)]
-    images[65, 0, 0, 0] = 1
-    with pytest.raises(BenchError, match="verification failed at rows 64..127"):
-        image_cache._verify(images, chunks)
+    data = SyntheticCells(SyntheticCells.Options(n_images=150, resolution=32)).load()
+    write_layout(tmp_path / "kaggle", data.ids, data.labels, data.take(np.arange(150)))
+    options = dict(resolution=32, cache_dir=str(tmp_path / "cache"))
+    whole = _load(tmp_path / "kaggle", **options)
+    cache = next((tmp_path / "cache").glob("*/r32/images.u8"))
+    good = cache.read_bytes()
+    with open(cache, "r+b") as fh:  # two bytes of row 70 (the second chunk) flipped in place
+        fh.seek(70 * 4 * 32 * 32 + 100)
+        fh.write(bytes(255 - b for b in good[70 * 4 * 32 * 32 + 100:70 * 4 * 32 * 32 + 102]))
+    capsys.readouterr()
+    again = _load(tmp_path / "kaggle", **options)
+    err = capsys.readouterr().err
+    assert f"image cache {cache} is damaged from row 64 on" in err and "decoding rows 64.. again" in err
+    assert again.fingerprint == whole.fingerprint and cache.read_bytes() == good
+    _load(tmp_path / "kaggle", **options)  # checked and stamped: quiet
+    assert "damaged" not in capsys.readouterr().err
 
 
 def test_cache_larger_than_free_disk_is_refused_up_front(tmp_path):

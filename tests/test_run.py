@@ -109,7 +109,7 @@ def test_a_damaged_checkpoint_is_discarded_and_the_run_starts_over(finished, tmp
     (folder / "checkpoint.pt").write_bytes(b"not a checkpoint")
     said = []
     outcome = run(tmp_path, say=said.append)
-    assert any("is unreadable" in line for line in said)
+    assert any("is damaged (unreadable: " in line for line in said)
     assert outcome.metrics == finished.metrics
 
 
@@ -233,7 +233,7 @@ def test_a_pickle_in_a_checkpoint_is_never_executed(finished, tmp_path):
     said = []
     outcome = run(tmp_path / "runs", say=said.append)
     assert not marker.exists()  # weights_only=True refused it
-    assert any("is unreadable" in line for line in said) and outcome.metrics == finished.metrics
+    assert any("is damaged (unreadable: " in line for line in said) and outcome.metrics == finished.metrics
 
 
 def test_a_synthetic_set_with_a_pickled_array_is_refused(tmp_path):
@@ -246,9 +246,9 @@ def test_a_synthetic_set_with_a_pickled_array_is_refused(tmp_path):
     folder.mkdir()
     np.save(folder / "images.npy", np.array([_Payload(tmp_path / "executed")], dtype=object), allow_pickle=True)
     (folder / "labels.csv").write_text("Id,Target\nsyn-0,1\n")
-    from bench.synthetic.sets import _sha256
-    manifest = {"key": "k", "images_sha256": _sha256(folder / "images.npy"),
-                "labels_sha256": _sha256(folder / "labels.csv"), "fingerprint": "f"}
+    from bench.files import sha256
+    manifest = {"key": "k", "images_sha256": sha256(folder / "images.npy"),
+                "labels_sha256": sha256(folder / "labels.csv"), "fingerprint": "f"}
     (folder / "manifest.json").write_text(json.dumps(manifest))  # its checksums match: only the loader can refuse
     with pytest.raises(BenchError, match="is damaged"):
         load_set(folder, "k")

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from bench.api.checkpoints import load_checkpoint, save_checkpoint
 from bench.data.cache import cached_arrays
 from bench.data.images import LabelledImages, content_fingerprint
 from bench.data.kaggle_folder import check_kaggle_folder, load_kaggle_folder
@@ -36,8 +37,8 @@ from bench.progress import Progress
 __all__ = [
     "BenchError", "CHANNELS", "CLASS_NAMES", "Classifier", "Criterion", "Dataset", "Generator", "LabelledImages",
     "NUM_CLASSES", "NoOptions", "OptionError", "Plugin", "Progress", "Strategy", "atomic_target", "cached_arrays",
-    "capabilities", "check_kaggle_folder", "content_fingerprint", "describe", "load_kaggle_folder", "option",
-    "require", "runtime_field",
+    "capabilities", "check_kaggle_folder", "content_fingerprint", "describe", "load_checkpoint", "load_kaggle_folder",
+    "option", "require", "runtime_field", "save_checkpoint",
 ]
 
 Criterion = Callable[..., torch.Tensor]

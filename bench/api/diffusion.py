@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.api import Generator, LabelledImages, Progress, atomic_target
+from bench.api import Generator, LabelledImages, Progress, load_checkpoint, save_checkpoint
 
 
 class DiffusionGenerator(Generator):
@@ -97,8 +97,9 @@ class DiffusionGenerator(Generator):
         checkpoint = Path(workdir) / self.checkpoint_name if workdir else None
         start = self._resume(checkpoint, optimizer, device)
         if start:
-            print(f"{type(self).__name__}: resumed training after epoch {start} of {o.epochs} ({checkpoint})",
-                  file=sys.stderr, flush=True)
+            done = f"loaded its finished training ({o.epochs} epochs" if start >= o.epochs else \
+                f"resumed training after epoch {start} of {o.epochs} ("
+            print(f"{type(self).__name__}: {done}, {checkpoint})", file=sys.stderr, flush=True)
         tracker = Progress(o.epochs, f"{type(self).__name__} training", "epoch", start=start)
         items = self.training_items(train)
         for epoch in range(start + 1, o.epochs + 1):
@@ -124,10 +125,11 @@ class DiffusionGenerator(Generator):
         return torch.optim.Adam(model.parameters(), lr=self.options.lr)
 
     def _resume(self, checkpoint: Path | None, optimizer, device) -> int:
-        """Epochs already trained (0 without a checkpoint); the model, EMA and optimizer are restored."""
-        if checkpoint is None or not checkpoint.exists():
+        """Epochs already trained (0 without a checkpoint, or with a damaged one); the model, EMA and optimizer
+        are restored."""
+        state = load_checkpoint(checkpoint, device)
+        if state is None:
             return 0
-        state = torch.load(checkpoint, map_location=device, weights_only=True)
         self.model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         if self.ema is not None:
@@ -142,8 +144,7 @@ class DiffusionGenerator(Generator):
                  "loss_history": self.loss_history}
         if self.ema is not None:
             state["ema"] = self.ema.state_dict()
-        with atomic_target(checkpoint) as tmp:
-            torch.save(state, tmp)
+        save_checkpoint(checkpoint, state)
 
     def sampling_model(self) -> nn.Module:
         """The network that samples: a copy holding the EMA weights when there are any, in eval mode."""

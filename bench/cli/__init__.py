@@ -4,29 +4,25 @@ from __future__ import annotations
 
 import signal
 import sys
+from pathlib import Path
 
 import click
 
+from bench import interrupts
 from bench.cli import data, plugins, report, run, sweep
 from bench.errors import BenchError
+from bench.files import DiskFull, is_disk_full
+from bench.interrupts import Terminated
 from bench.version import __version__
 
 EXIT_USER_ERROR = 2
-
-
-class Terminated(BaseException):
-    """Raised in the main thread on SIGTERM (what SLURM sends on pre-emption)."""
-
-
-def _terminated(signum, frame):
-    raise Terminated
 
 
 class BenchGroup(click.Group):
     """A click group whose user errors are one line on stderr and exit code 2, never a traceback."""
 
     def main(self, args=None, prog_name=None, **extra):
-        signal.signal(signal.SIGTERM, _terminated)
+        interrupts.install()
         try:
             result = super().main(args=args, prog_name=prog_name or "bench", standalone_mode=False, **extra)
         except click.exceptions.NoArgsIsHelpError as exc:
@@ -40,13 +36,17 @@ class BenchGroup(click.Group):
             click.echo(f"bench: error: {exc}", err=True)
             sys.exit(EXIT_USER_ERROR)
         except Terminated:
-            click.echo("bench: terminated (SIGTERM); finished epochs and files are kept, the same command resumes",
-                       err=True)
+            click.echo(f"bench: terminated (SIGTERM); {interrupts.what_is_kept()}", err=True)
             sys.exit(128 + signal.SIGTERM)
         except (KeyboardInterrupt, click.exceptions.Abort):
-            click.echo("bench: interrupted; finished epochs and sampled chunks are kept, the same command resumes",
-                       err=True)
+            click.echo(f"bench: interrupted; {interrupts.what_is_kept()}", err=True)
             sys.exit(130)
+        except OSError as exc:  # a full disk where no writer of ours saw it (a library's own file, a folder)
+            if not is_disk_full(exc):
+                raise
+            click.echo(f"bench: error: {DiskFull(Path(exc.filename or '.').parent)}", err=True)
+            sys.exit(EXIT_USER_ERROR)
+        interrupts.ignore()  # the command has finished: a signal now changes nothing, and the exit says so
         sys.exit(result if isinstance(result, int) else 0)
 
 

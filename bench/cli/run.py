@@ -65,6 +65,7 @@ def run_cmd(dataset, generator, strategy, classifier, seed, epochs, preset, pret
                    f"nothing was loaded or written (checks that need the images, such as empty split roles, "
                    f"come when the run loads them)")
         return
+    from bench import interrupts
     from bench.runs.execute import execute
     from bench.train import distributed
 
@@ -73,6 +74,7 @@ def run_cmd(dataset, generator, strategy, classifier, seed, epochs, preset, pret
     finally:
         distributed.finish()
     if distributed.from_env().is_main:
+        interrupts.completed(f"record: {outcome.run_dir}")
         click.echo(summary_table(outcome.metrics))
         click.echo(f"record: {outcome.run_dir}")
 

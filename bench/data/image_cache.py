@@ -6,7 +6,9 @@ Layout of a cache folder:
                   after each chunk is flushed, so a killed build continues where it stopped and
                   ends byte-identical to an uninterrupted one);
 - `manifest.json` written last, after every chunk was re-read and checked: its presence marks a
-                  complete cache. It holds the ids, the content fingerprint and the bad images.
+                  complete cache. It holds the ids, the content fingerprint, the bad images and the
+                  size and modification time of `images.u8` when it was checked; a file changed since
+                  is checked again chunk by chunk, and damaged chunks are decoded again (said in one line).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,11 +92,27 @@ def _good_rows(n: int, bad: list[dict]) -> np.ndarray:
     return np.array([i for i in range(n) if i not in bad_rows], dtype=np.int64)
 
 
-def _verify(images: np.ndarray, chunks: list[str]) -> None:
-    for k, digest in enumerate(chunks):
+def _first_damaged(path: Path, shape: tuple, chunks: list[str], start: int = 0) -> int | None:
+    """The first chunk from `start` on whose bytes differ from its recorded SHA-256 (None when all match)."""
+    images = np.memmap(path, dtype=np.uint8, mode="r", shape=shape)
+    for k, digest in enumerate(chunks[start:], start):
         if hashlib.sha256(images[k * CHUNK:(k + 1) * CHUNK].tobytes()).hexdigest() != digest:
-            raise BenchError(f"image cache verification failed at rows {k * CHUNK}..{(k + 1) * CHUNK - 1}: "
-                             f"the file changed after it was written; delete the cache folder and prepare again")
+            return k
+    return None
+
+
+def _stamp(path: Path) -> list[int]:
+    stat = path.stat()
+    return [stat.st_size, stat.st_mtime_ns]
+
+
+def _rewind(folder: Path, progress: dict, chunk: int) -> None:
+    """Forget chunk `chunk` and every one after it: they are decoded again."""
+    row = chunk * CHUNK
+    print(f"image cache {folder / 'images.u8'} is damaged from row {row} on (its bytes do not match their "
+          f"SHA-256); decoding rows {row}.. again", file=sys.stderr, flush=True)
+    progress.update(done=row, chunks=progress["chunks"][:chunk], bad=[b for b in progress["bad"] if b["row"] < row])
+    write_json(folder / "progress.json", progress)
 
 
 def build(folder: Path, source: Path, ids: list[str], labels: np.ndarray, resolution: int, *,
@@ -109,18 +128,22 @@ def build(folder: Path, source: Path, ids: list[str], labels: np.ndarray, resolu
     key = hashlib.sha256(json.dumps([str(source), ids, resolution, skip_bad, signature]).encode()).hexdigest()
     manifest = folder / "manifest.json"
     shape = (len(ids), 4, resolution, resolution)
+    path = folder / "images.u8"
     if manifest.exists():
         meta = json.loads(manifest.read_text())
-        if meta.get("key") == key:
+        if meta.get("key") == key and path.exists() and meta.get("stamp") == _stamp(path):
             return _open(folder, ids, labels, shape, meta)
-        manifest.unlink()  # a cache of other ids or options: rebuild
-    path = folder / "images.u8"
+        manifest.unlink()  # another cache's, or its file changed since it was checked: checked again below
     needed = int(np.prod(shape))
     fresh = not path.exists() or path.stat().st_size != needed
     if fresh:
         _check_disk(folder, needed)
     images = np.memmap(path, dtype=np.uint8, mode="w+" if fresh else "r+", shape=shape)
     progress = _new_progress(key) if fresh else _progress(folder, key)
+    damaged = None if fresh else _first_damaged(path, shape, progress["chunks"])
+    if damaged is not None:
+        _rewind(folder, progress, damaged)
+    checked = len(progress["chunks"])  # the chunks read back above; those decoded now are read back below
     try:
         _fill(images, progress, folder, source, ids, resolution, skip_bad, workers, skip_hint)
     except BenchError:
@@ -129,12 +152,15 @@ def build(folder: Path, source: Path, ids: list[str], labels: np.ndarray, resolu
             (folder / name).unlink(missing_ok=True)
         raise
     del images
+    damaged = _first_damaged(path, shape, progress["chunks"], checked)
+    if damaged is not None:
+        raise BenchError(f"image cache {path}: rows {damaged * CHUNK}.. changed while it was being written (another "
+                         f"process?); run the same command again to decode them again")
     images = np.memmap(path, dtype=np.uint8, mode="r", shape=shape)
-    _verify(images, progress["chunks"])
     rows = _good_rows(len(ids), progress["bad"])
     fingerprint = content_fingerprint([ids[i] for i in rows], labels[rows], RowView(images, rows))
     meta = {"key": key, "source": str(source), "resolution": resolution, "n": len(ids),
-            "fingerprint": fingerprint, "bad": progress["bad"]}
+            "fingerprint": fingerprint, "bad": progress["bad"], "stamp": _stamp(path)}
     write_json(manifest, meta)
     return _open(folder, ids, labels, shape, meta)
 

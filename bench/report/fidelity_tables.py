@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -70,8 +71,9 @@ def load_sets(synthetic_dir: Path | None) -> list[dict]:
                                 "generator": meta["generator"]["name"], "synthetic_fp": meta["fingerprint"],
                                 "set_label": set_label(meta["generator"], meta["fingerprint"]),
                                 "folder": manifest.parent, "fidelity": scores})
-        except (OSError, ValueError, KeyError, TypeError):
-            continue  # a damaged or unfinished set is not reported
+        except (OSError, ValueError, KeyError, TypeError) as exc:  # said, and left out
+            print(f"leaderboard: synthetic set {manifest.parent} skipped: a damaged file ({type(exc).__name__}); "
+                  f"`bench generate` with its options checks it and says how to rebuild it", file=sys.stderr)
     return out
 
 

@@ -4,6 +4,7 @@ rung's paired effect against FROM and the rung that explains most of the validat
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -19,8 +20,9 @@ def load(runs_dir: Path) -> list[dict]:
     for path in sorted((Path(runs_dir) / "ladders").glob("*.json")):
         try:
             out.append({"name": path.stem, **json.loads(path.read_text())})
-        except (OSError, ValueError):
-            continue
+        except (OSError, ValueError, TypeError) as exc:  # said, and left out
+            print(f"leaderboard: ladder manifest {path} skipped: damaged ({type(exc).__name__}); `bench ladder` with "
+                  f"the same arguments writes it again", file=sys.stderr)
     return out
 
 

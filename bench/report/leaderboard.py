@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -19,7 +21,7 @@ from bench import registry
 from bench.data.labels import CLASS_NAMES
 from bench.errors import BenchError
 from bench.evaluate.metrics import F1_MICRO_TUNED, F1_TUNED, LABELS, SELECTION_RULE
-from bench.records import DONE, read_json
+from bench.records import DONE, DamagedRun, verify
 from bench.report import fidelity_tables, per_class, utility
 from bench.report.intervals import (
     CHANGE_INTERVAL,
@@ -111,12 +113,37 @@ def _curve(config: dict, counts: dict) -> dict:
     return {"budget": budget, "curve": hashlib.sha256(key.encode()).hexdigest()[:8]}
 
 
-def load_runs(runs_dir: Path) -> pd.DataFrame:
-    """One row per finished run (a folder with `done`); unfinished folders are ignored."""
-    rows = []
+def _kaggle_scores(folder: Path, warn: Callable[[str], None]) -> dict:
+    """The Kaggle scores `bench record-kaggle` added to a run ({} without them; a damaged file is said and left out)."""
+    path = folder / "kaggle.json"
+    if not path.exists():
+        return {}
+    try:
+        scores = json.loads(path.read_bytes().decode("utf-8"))
+        return {k: float(scores[k]) for k in ("public", "private") if k in scores}
+    except (UnicodeDecodeError, ValueError, TypeError):
+        warn(f"leaderboard: {path} is damaged (not the JSON `bench record-kaggle` writes); its Kaggle scores are left "
+             f"out: record them again with `bench record-kaggle`")
+        return {}
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def load_runs(runs_dir: Path, warn: Callable[[str], None] = _stderr) -> pd.DataFrame:
+    """One row per finished run (a folder with `done`); unfinished folders are ignored, damaged ones (a file
+    missing, altered or unreadable) are skipped, each said in one line through `warn`, then counted."""
+    rows, damaged = [], 0
     for done in sorted(Path(runs_dir).glob(f"*/{DONE}")):
         folder = done.parent
-        config, record, metrics = (read_json(folder, name) for name in ("config.json", "record.json", "metrics.json"))
+        try:
+            loaded = verify(folder)
+        except DamagedRun as exc:
+            warn(f"leaderboard: skipped: {exc} (`bench run` of its configuration with --force runs it again)")
+            damaged += 1
+            continue
+        config, record, metrics = loaded["config"], loaded["record"], loaded["metrics"]
         group = config.get("group") or _fallback_group(config)
         comparable = {k: v for k, v in _identity_view(config).items()
                       if k not in ("seed", "run_id", "group", "generator", "strategy", "synthetic", "fidelity")}
@@ -145,10 +172,12 @@ def load_runs(runs_dir: Path) -> pd.DataFrame:
         row["fidelity"] = scores or None
         for key in ("fid", "kid", f"cas_{F1_TUNED}", "inception_fid", f"reference_val_{F1_TUNED}", "reference_warning"):
             row[f"fidelity:{key}"] = scores.get(key)
-        kaggle = json.loads((folder / "kaggle.json").read_text()) if (folder / "kaggle.json").exists() else {}
+        kaggle = _kaggle_scores(folder, warn)
         row["kaggle:public"], row["kaggle:private"] = kaggle.get("public"), kaggle.get("private")
         row["gap:kaggle_private"] = (row[f"val:{F1_TUNED}"] - kaggle["private"]) if "private" in kaggle else None
         rows.append(row)
+    if damaged:
+        warn(f"leaderboard: {damaged} damaged run folder(s) skipped (named above); {len(rows)} runs read")
     return pd.DataFrame(rows)
 
 

@@ -11,8 +11,15 @@ import pandas as pd
 
 from bench.data.labels import NUM_CLASSES
 from bench.evaluate.metrics import F1_TUNED
+from bench.files import atomic_target
 
 PNG = {"metadata": {"Software": None}, "dpi": 110}
+
+
+def save_figure(fig, path: Path) -> None:
+    """Save as PNG under a temporary name, then rename: a killed save leaves the previous figure, never a 0-byte one."""
+    with atomic_target(Path(path)) as tmp:
+        fig.savefig(tmp, format="png", **PNG)
 
 
 def _pyplot():
@@ -42,7 +49,7 @@ def val_vs_test(section: pd.DataFrame, path: Path) -> bool:
            title="below the diagonal: validation overstates test")
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, **PNG)
+    save_figure(fig, path)
     plt.close(fig)
     return True
 
@@ -98,7 +105,7 @@ def learning_curves(section: pd.DataFrame, runs_dir: Path | None, path: Path) ->
         ax.legend(fontsize=7)
     axes[0][0].set_ylabel("test macro F1 @tuned (mean over seeds, 95% interval)")
     fig.tight_layout()
-    fig.savefig(path, **PNG)
+    save_figure(fig, path)
     plt.close(fig)
     return True
 
@@ -128,7 +135,7 @@ def per_class_effects(section: pd.DataFrame, runs_dir: Path, path: Path) -> bool
         ax.legend(fontsize=6)
     axes[0][0].set_ylabel("Δ test F1 @tuned vs control (mean of seeds)")
     fig.tight_layout()
-    fig.savefig(path, **PNG)
+    save_figure(fig, path)
     plt.close(fig)
     return True
 
@@ -153,7 +160,7 @@ def per_class_heatmap(section: pd.DataFrame, runs_dir: Path, path: Path) -> bool
     ax.set_xlabel("class id")
     fig.colorbar(image, ax=ax, label="test F1 @tuned", fraction=0.03)
     fig.tight_layout()
-    fig.savefig(path, **PNG)
+    save_figure(fig, path)
     plt.close(fig)
     return True
 
@@ -223,7 +230,7 @@ def fidelity_to_benefit(section: pd.DataFrame, runs_dir: Path | None, path: Path
                 if s in set(frame["strategy"])]
     axes[0][1].legend(handles=handles, fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, **PNG)
+    save_figure(fig, path)
     plt.close(fig)
     return True
 
@@ -261,7 +268,7 @@ def utility(section: pd.DataFrame, runs_dir: Path | None, path: Path) -> bool:
                         textcoords="offset points")
         ax.set(xlabel="utility: share of the oracle's gain over `real` (95%)", title=f"{size} real training images")
     fig.tight_layout()
-    fig.savefig(path, **PNG)
+    save_figure(fig, path)
     plt.close(fig)
     return True
 
@@ -314,6 +321,6 @@ def loss_curves(sets: list[dict], path: Path) -> bool:
     ax.set(xlabel="epoch", ylabel="training loss (each generator's own)", yscale="log")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, **PNG)
+    save_figure(fig, path)
     plt.close(fig)
     return True

@@ -101,7 +101,11 @@ def record_kaggle(folder: Path, public: float | None, private: float | None) -> 
     if public is None and private is None:
         raise BenchError("give --public and/or --private")
     path = folder / "kaggle.json"
-    scores = json.loads(path.read_text()) if path.exists() else {}
+    try:
+        scores = json.loads(path.read_text()) if path.exists() else {}
+    except (UnicodeDecodeError, ValueError):
+        raise BenchError(f"{path} is damaged (not valid JSON); delete it and record both scores again with "
+                         f"--public and --private") from None
     scores.update({k: v for k, v in (("public", public), ("private", private)) if v is not None})
     write_json(path, scores)
     return scores

@@ -13,9 +13,12 @@ archive is finished by running it again.
 from __future__ import annotations
 
 import shutil
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.files import atomic_target
+from bench.records import DamagedRun, verify
 
 RUN_FILES = ("config.json", "record.json", "metrics.json", "per_class.csv", "predictions_test.csv", "log.txt",
              "kaggle.json")
@@ -39,11 +42,18 @@ def _archive_folder(folder: Path, target: Path, files: list[Path], mark: str) ->
     return True
 
 
-def archive(runs_dir: Path, synthetic_dir: Path | None, dest: Path) -> dict[str, int]:
+def archive(runs_dir: Path, synthetic_dir: Path | None, dest: Path,
+            warn: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> dict[str, int]:
     """Copy every finished run of `runs_dir` to `dest/runs` and every measured set of `synthetic_dir` to
-    `dest/synthetic`; returns how many of each were new and how many were there already."""
+    `dest/synthetic`; returns how many of each were new and how many were there already. A damaged run is
+    said through `warn` and not copied."""
     counts = {"runs": 0, "runs kept": 0, "sets": 0, "sets kept": 0}
     for folder in sorted(p for p in Path(runs_dir).glob("*") if (p / RUN_MARK).is_file()):
+        try:
+            verify(folder)
+        except DamagedRun as exc:
+            warn(f"archive: skipped: {exc} (`bench run` of its configuration with --force runs it again)")
+            continue
         files = [folder / name for name in RUN_FILES if (folder / name).is_file()]
         new = _archive_folder(folder, dest / "runs" / folder.name, files, RUN_MARK)
         counts["runs" if new else "runs kept"] += 1

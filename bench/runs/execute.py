@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import sys
 import time
@@ -19,7 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from bench import registry
+from bench import records, registry
 from bench.config import RunConfig, choice, resolved_fidelity
 from bench.data.images import LabelledImages
 from bench.data.labels import CLASS_NAMES, NUM_CLASSES, format_target
@@ -27,9 +28,9 @@ from bench.data.splits import ROLES, Split, make_split
 from bench.errors import BenchError
 from bench.evaluate.metrics import F1_HALF, F1_TUNED, evaluate, gaps, selection_rule, tune_thresholds
 from bench.evaluate.predict import predict
-from bench.files import atomic_target, write_json, write_text
+from bench.files import atomic_target, remove_checked, remove_temporaries, write_json, write_text
 from bench.locks import exclusive
-from bench.records import DONE, is_finished
+from bench.records import is_finished
 from bench.runs.environment import environment, peak_memory_mib, seconds_since_process_start
 from bench.runs.preflight import Runtime, run_preflight
 from bench.runs.tracking import Trackers
@@ -219,8 +220,13 @@ class Tracked:
 
 
 def _reuse(run_dir: Path, say: Callable[[str], None]) -> Outcome:
+    try:
+        metrics = records.verify(run_dir)["metrics"]
+    except records.DamagedRun as exc:
+        raise BenchError(f"{exc}; its results are not used: run the same command with --force to run it again "
+                         f"(the folder is replaced)") from None
     say(f"reusing finished run {run_dir} (identical config, data and split; --force to run again)")
-    return Outcome(run_dir, True, json.loads((run_dir / "metrics.json").read_text()))
+    return Outcome(run_dir, True, metrics)
 
 
 def ensure_fidelity(cfg: RunConfig, data: LabelledImages, split: Split, roles: dict, synthetic: LabelledImages,
@@ -230,14 +236,18 @@ def ensure_fidelity(cfg: RunConfig, data: LabelledImages, split: Split, roles: d
     stored = fidelity.read(folder, cfg.fidelity, synthetic)
     if stored is not None:
         return stored
-    if fidelity.path(folder, cfg.fidelity).exists():
-        say(f"{fidelity.path(folder, cfg.fidelity)} does not match its checksum, its set or this version's "
-            f"measures: measuring again")
-    real_cas = _real_cas(cfg, data, split, roles, runtime, device, say)
-    say("fidelity needs the reference classifier (the real-data run on this dataset and split)")
-    reference = execute(fidelity.reference_config(cfg), replace(runtime, force=False, purpose=REFERENCE), say)
-    return fidelity.measure(folder, cfg, synthetic, roles, reference.run_dir, device, say, runtime.inception_weights,
-                            real_cas)
+    with exclusive(runtime.synthetic_dir, f"fidelity-{fidelity.path(folder, cfg.fidelity).stem}-{folder.name}", say):
+        stored = fidelity.read(folder, cfg.fidelity, synthetic)  # measured by a run that held the lock before us
+        if stored is not None:
+            return stored
+        if fidelity.path(folder, cfg.fidelity).exists():
+            say(f"{fidelity.path(folder, cfg.fidelity)} does not match its checksum, its set or this version's "
+                f"measures: measuring again")
+        real_cas = _real_cas(cfg, data, split, roles, runtime, device, say)
+        say("fidelity needs the reference classifier (the real-data run on this dataset and split)")
+        reference = execute(fidelity.reference_config(cfg), replace(runtime, force=False, purpose=REFERENCE), say)
+        return fidelity.measure(folder, cfg, synthetic, roles, reference.run_dir, device, say,
+                                runtime.inception_weights, real_cas)
 
 
 def _real_cas(cfg: RunConfig, data: LabelledImages, split: Split, roles: dict, runtime: Runtime,
@@ -258,8 +268,8 @@ def _train_and_record(cfg: RunConfig, data: LabelledImages, split: Split, roles:
                       tracked: Tracked | None = None, phases: dict | None = None) -> Outcome:
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
     phases = dict(phases or {})
-    log_lines: list[str] = []
     main = world.is_main
+    log_lines = _earlier_log(run_dir, started) if main else []
 
     def log(line: str) -> None:
         log_lines.append(line)
@@ -336,8 +346,20 @@ def _train_and_record(cfg: RunConfig, data: LabelledImages, split: Split, roles:
         # included), scoring, files; a resumed run's train time counts this process's epochs only
         "phases_s": phases,
     })
-    (run_dir / "checkpoint.pt").unlink(missing_ok=True)
+    remove_checked(run_dir / "checkpoint.pt")
     summary = ", ".join(f"{role} macro F1@tuned {metrics[role][F1_TUNED]:.4f}" for role in evaluated)
     log(f"finished {run_dir} in {time.perf_counter() - t0:.0f} s; best epoch {state.best_epoch}; {summary}")
-    write_text(run_dir / DONE, datetime.now(timezone.utc).isoformat(timespec="seconds") + "\n")  # last
+    records.finish(run_dir)  # last: the done marker, with every file's digest
     return Outcome(run_dir, False, metrics)
+
+
+def _earlier_log(run_dir: Path, started: datetime) -> list[str]:
+    """The lines of an interrupted attempt's log.txt, then a line for this resume (the log keeps every attempt);
+    what killed writers left in the folder is removed first."""
+    removed = remove_temporaries(run_dir)
+    log = run_dir / "log.txt"
+    if not log.exists():
+        return []
+    left = f"; {removed} temporary file(s) of a killed write removed" if removed else ""
+    return [*log.read_text(errors="replace").splitlines(),
+            f"--- resumed {started.isoformat(timespec='seconds')} (pid {os.getpid()}){left} ---"]

@@ -21,7 +21,8 @@ import hashlib
 import inspect
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,18 @@ from bench.data.kaggle import read_labels_csv, write_labels_csv
 from bench.data.labels import CLASS_NAMES, NUM_CLASSES
 from bench.data.preview import save_class_rows
 from bench.errors import BenchError
-from bench.files import atomic_target, write_json, write_text
+from bench.files import (
+    atomic_target,
+    damage,
+    remove_checked,
+    remove_temporaries,
+    require_space,
+    save_checked,
+    save_npy,
+    sha256,
+    write_json,
+    write_text,
+)
 from bench.locks import exclusive
 from bench.options import identity
 from bench.progress import Progress
@@ -66,14 +78,6 @@ def training_folder(root: Path, cfg: RunConfig, dataset_fp: str, split_fp: str) 
     return Path(root) / ".train" / f"{cfg.generator.name}-{key[:16]}"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def load_set(folder: Path, key: str) -> LabelledImages | None:
     """The finished set in `folder`, None if there is none yet; a damaged set is an error."""
     manifest = folder / MANIFEST
@@ -81,8 +85,8 @@ def load_set(folder: Path, key: str) -> LabelledImages | None:
         return None
     try:
         meta = json.loads(manifest.read_text())
-        ok = (meta["key"] == key and _sha256(folder / "images.npy") == meta["images_sha256"]
-              and _sha256(folder / "labels.csv") == meta["labels_sha256"])
+        ok = (meta["key"] == key and sha256(folder / "images.npy") == meta["images_sha256"]
+              and sha256(folder / "labels.csv") == meta["labels_sha256"])
     except (OSError, ValueError, KeyError):
         ok = False
     if not ok:
@@ -180,9 +184,9 @@ def _fit_stages(generator, cfg: RunConfig, train: LabelledImages, folder: Path, 
         with exclusive(root, f"train-{workdir.name}", log):
             if workdir.exists() and any(workdir.iterdir()):
                 log(f"{stage} checkpoints found in {workdir}: resuming (or reusing) it")
-            workdir.mkdir(parents=True, exist_ok=True)
             log(f"generator {cfg.generator.name}, stage {stage}: on the train role ({len(train)} images)")
-            generator.fit_stage(stage, train, seed=cfg.synthetic.seed, device=device, workdir=workdir)
+            with training_in(workdir):
+                generator.fit_stage(stage, train, seed=cfg.synthetic.seed, device=device, workdir=workdir)
 
 
 def _fit(generator, cfg: RunConfig, train: LabelledImages, folder: Path, workdir: Path, device: torch.device,
@@ -191,10 +195,25 @@ def _fit(generator, cfg: RunConfig, train: LabelledImages, folder: Path, workdir
         log(f"synthetic set {folder} is incomplete (interrupted); building it again")
     if workdir.exists() and any(workdir.iterdir()):
         log(f"generator checkpoints found in {workdir}: resuming (or reusing) its training")
-    workdir.mkdir(parents=True, exist_ok=True)
     log(f"training generator {cfg.generator.name} on the train role ({len(train)} images)")
     extra = fit_arguments(generator, workdir=workdir, dataset=dataset if generator.needs_dataset else None)
-    generator.fit(train, seed=cfg.synthetic.seed, device=device, **extra)
+    with training_in(workdir):
+        generator.fit(train, seed=cfg.synthetic.seed, device=device, **extra)
+
+
+@contextmanager
+def training_in(workdir: Path) -> Iterator[None]:
+    """Make the training folder (temporary files of a killed write removed); a training refused or failed before
+    it wrote anything leaves no folder behind."""
+    made = not workdir.exists()
+    workdir.mkdir(parents=True, exist_ok=True)
+    remove_temporaries(workdir)
+    try:
+        yield
+    except BaseException:
+        if made and not any(workdir.iterdir()):
+            workdir.rmdir()
+        raise
 
 
 def fit_arguments(generator, **candidates) -> dict:
@@ -209,6 +228,7 @@ def fit_arguments(generator, **candidates) -> dict:
 def _build(generator, cfg: RunConfig, train: LabelledImages, key: str, folder: Path, dataset_fp: str, split_fp: str,
            device: torch.device, log: Callable[[str], None]) -> LabelledImages:
     folder.mkdir(parents=True, exist_ok=True)
+    remove_temporaries(folder)
     labels = choose_labels(cfg, train)
     images = _sample(generator, cfg, labels, train.resolution, folder / CHUNKS, device, log)
     history = getattr(generator, "loss_history", None)
@@ -227,9 +247,12 @@ def chunk_seed(seed: int, chunk: int) -> int:
 
 def _sample(generator, cfg: RunConfig, labels: np.ndarray, resolution: int, chunks: Path, device: torch.device,
             log: Callable[[str], None]) -> np.ndarray:
-    """Images for `labels`, sampled SAMPLING_CHUNK at a time; each finished chunk is kept on disk, so an
-    interrupted build samples only what is missing."""
+    """Images for `labels`, sampled SAMPLING_CHUNK at a time; each finished chunk is kept on disk (with its
+    checksum), so an interrupted build samples only what is missing."""
     chunks.mkdir(parents=True, exist_ok=True)
+    remove_temporaries(chunks)
+    # the chunks, then images.npy beside them: twice the set's bytes, refused now rather than when sampled
+    require_space(chunks, 2 * len(labels) * 4 * resolution * resolution + (8 << 20))
     starts = list(range(0, len(labels), SAMPLING_CHUNK))
     kept = {k for k in range(len(starts)) if (chunks / f"{k:05d}.npy").exists()}
     if kept:
@@ -242,33 +265,48 @@ def _sample(generator, cfg: RunConfig, labels: np.ndarray, resolution: int, chun
         part, path = labels[lo:lo + SAMPLING_CHUNK], chunks / f"{k:05d}.npy"
         expected = (len(part), 4, resolution, resolution)
         if k in kept:
-            images = np.load(path, allow_pickle=False)
-            if images.shape == expected and images.dtype == np.uint8:
+            images, problem = _read_chunk(path, expected)
+            if images is not None:
                 out.append(images)
                 continue
+            log(f"sampled chunk {path} is damaged ({problem}); sampling it again (same seed, same images)")
+            remove_checked(path)
         images = np.asarray(generator.sample(part, resolution=resolution, seed=chunk_seed(cfg.synthetic.seed, k),
                                              device=device))
         if images.shape != expected or images.dtype != np.uint8:
             raise BenchError(f"generator {cfg.generator.name!r} returned {images.dtype} {images.shape}; "
                              f"expected uint8 {expected}")
-        with atomic_target(path) as tmp, open(tmp, "wb") as fh:
-            np.save(fh, images, allow_pickle=False)
+        save_checked(path, lambda tmp, images=images: save_npy(tmp, images))
         out.append(images)
         tracker.update(len(part))
     tracker.close()
     return np.concatenate(out)
 
 
+def _read_chunk(path: Path, expected: tuple) -> tuple[np.ndarray | None, str]:
+    """A sampled chunk if it matches its checksum and shape, else (None, what is wrong)."""
+    problem = damage(path)
+    if problem:
+        return None, problem
+    try:
+        images = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        return None, f"unreadable: {type(exc).__name__}"
+    if images.shape != expected or images.dtype != np.uint8:
+        return None, f"{images.dtype} {images.shape}, expected uint8 {expected}"
+    return images, ""
+
+
 def _write(folder: Path, cfg: RunConfig, key: str, dataset_fp: str, split_fp: str, images: np.ndarray,
            labels: np.ndarray) -> None:
     ids = [f"syn-{i:06d}" for i in range(len(labels))]
-    with atomic_target(folder / "images.npy") as tmp, open(tmp, "wb") as fh:
-        np.save(fh, images, allow_pickle=False)
+    with atomic_target(folder / "images.npy") as tmp:
+        save_npy(tmp, images)
     write_labels_csv(folder / "labels.csv", ids, labels)
     save_class_rows(images, labels, CLASS_NAMES, folder / "grid.png")
     write_json(folder / MANIFEST, {
         "generator": cfg.generator.to_dict(), "synthetic": identity(cfg.synthetic), "key": key,
         "dataset_fingerprint": dataset_fp, "split_fingerprint": split_fp, "n_images": len(ids),
         "resolution": int(images.shape[-1]), "fingerprint": content_fingerprint(ids, labels, images),
-        "images_sha256": _sha256(folder / "images.npy"), "labels_sha256": _sha256(folder / "labels.csv"),
+        "images_sha256": sha256(folder / "images.npy"), "labels_sha256": sha256(folder / "labels.csv"),
         "bench": __version__})

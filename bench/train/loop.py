@@ -19,11 +19,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from bench.api import Classifier, Criterion, LabelledImages, Strategy
+from bench.api import Classifier, Criterion, LabelledImages, Strategy, load_checkpoint, save_checkpoint
 from bench.config import TrainConfig
 from bench.evaluate.metrics import F1_HALF, evaluate
 from bench.evaluate.predict import autocast, predict_logits, to_device
-from bench.files import atomic_target
+from bench.files import remove_checked
 from bench.progress import duration
 from bench.train import losses
 from bench.train.augment import augment
@@ -152,15 +152,15 @@ class Trainer:
                    "scaler": self.scaler.state_dict()}
         if self.ema is not None:
             payload["ema"] = self.ema.module.state_dict()
-        with atomic_target(self.checkpoint) as tmp:
-            torch.save(payload, tmp)
+        save_checkpoint(self.checkpoint, payload)
 
     def try_resume(self) -> bool:
-        if self.checkpoint is None or not self.checkpoint.exists():
+        """Restore the last checkpoint; False (and from epoch 1) without one, or with a damaged one."""
+        payload = load_checkpoint(self.checkpoint, self.device, self.log if self.world.is_main else lambda line: None)
+        if payload is None:
             return False
-        initial = copy.deepcopy(self.model.state_dict())  # to undo a partial load of a damaged checkpoint
+        initial = copy.deepcopy(self.model.state_dict())  # to undo a partial load of a checkpoint that does not fit
         try:
-            payload = torch.load(self.checkpoint, map_location=self.device, weights_only=True)
             self.model.load_state_dict(payload["model"])
             self.optimizer.load_state_dict(payload["optimizer"])
             self.scheduler.load_state_dict(payload["scheduler"])
@@ -168,10 +168,11 @@ class Trainer:
             if self.ema is not None:
                 self.ema.module.load_state_dict(payload["ema"])
             self.state = TrainState(**payload["state"])
-        except Exception as exc:  # noqa: BLE001 - any damage means: start this run again from scratch
-            self.log(f"checkpoint {self.checkpoint} is unreadable ({type(exc).__name__}); starting from epoch 1")
-            if self.world.is_main:  # the others read the same damage, or nothing: all start again
-                self.checkpoint.unlink(missing_ok=True)
+        except (KeyError, RuntimeError, TypeError, ValueError) as exc:  # another version's or another model's
+            self.log(f"checkpoint {self.checkpoint} does not fit this run ({type(exc).__name__}); it is removed and "
+                     f"training starts again from epoch 1")
+            if self.world.is_main:
+                remove_checked(self.checkpoint)
             self.model.load_state_dict(initial)
             self.optimizer, self.scheduler = make_optimizer(self.model, self.cfg)
             self.ema = make_ema(self.model, self.cfg)
