@@ -188,7 +188,8 @@ def sample_grids(section: pd.DataFrame, synthetic_dir: Path, out_dir: Path, stem
         if folder is None or not (folder / "grid.png").exists():
             continue
         name = f"{stem}-samples-{row['generator']}-{row['synthetic_fp'][:8]}.png"
-        shutil.copyfile(folder / "grid.png", out_dir / name)
+        with atomic_target(out_dir / name) as tmp:
+            shutil.copyfile(folder / "grid.png", tmp)
         figures.append((f"Samples of generator `{row['generator']}` (set `{folder.name}`; one row per class, "
                         f"as labelled)", name))
     return figures
