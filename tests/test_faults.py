@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -253,38 +254,44 @@ def test_a_signal_after_the_run_completed_says_it_completed(reference, tmp_path,
 
 # ------------------------------------------------------------------ kills during writes, for real (subprocesses)
 @pytest.mark.slow
-@pytest.mark.parametrize("fault", ["checkpoint.pt:2:KILL", "checkpoint.pt.sha256:2:KILL", "metrics.json:1:KILL",
-                                   "done:1:KILL"])
-def test_sigkill_during_a_write_then_the_same_command_gives_the_same_bytes(reference, tmp_path, fault):
+def test_sigkill_during_each_kind_of_write_then_the_same_command_gives_the_same_bytes(reference, tmp_path):
+    """One run killed four times, each time in another write: a checkpoint (its bytes in place, not renamed), a
+    checkpoint's checksum listing, metrics.json, the done marker; then the same command finishes it."""
     runs = tmp_path / "runs"
-    args = ("run", "--runs-dir", str(runs), *TINY)
-    killed = bench_process(*args, env={"BENCH_FAULT": fault})
-    assert killed.returncode == -9
     folder = runs / reference.name
-    assert not (folder / "done").exists() and temporaries(folder)  # the killed write's temporary file
+    args = ("run", "--runs-dir", str(runs), *TINY)
+    for fault in ("checkpoint.pt:2:KILL", "checkpoint.pt.sha256:1:KILL", "metrics.json:1:KILL", "done:1:KILL"):
+        killed = bench_process(*args, env={"BENCH_FAULT": fault})
+        assert killed.returncode == -9, (fault, killed.stderr[-500:])
+        assert not (folder / "done").exists() and temporaries(folder), fault  # the killed write's temporary file
+        if fault.startswith("checkpoint"):
+            assert damage(folder / "checkpoint.pt") is None, fault  # the previous epoch's, intact
     resumed = bench_process(*args)
     assert resumed.returncode == 0, resumed.stderr
     assert (folder / "metrics.json").read_bytes() == (reference / "metrics.json").read_bytes()
     assert not temporaries(folder) and not (folder / "checkpoint.pt").exists()
     log = (folder / "log.txt").read_text()
-    assert log.count("--- resumed") == 1 and "temporary file(s) of a killed write removed" in log
-    assert log.index("--- resumed") > log.index("run ")  # the killed attempt's lines come first
+    assert log.count("--- resumed") == 4 and log.count("temporary file(s) of a killed write removed") == 4
+    assert log.index("--- resumed") > log.index("epoch 1/2")  # the killed attempts' lines come first
 
 
 @pytest.mark.slow
 def test_sigterm_during_a_checkpoint_write_keeps_that_epoch(reference, tmp_path):
     runs = tmp_path / "runs"
-    args = ("run", "--runs-dir", str(runs), *TINY, "train.epochs=3")
-    stopped = bench_process(*args, env={"BENCH_FAULT": "checkpoint.pt:2:TERM"})
+    folder = runs / reference.name
+    args = ("run", "--runs-dir", str(runs), *TINY)
+    stopped = bench_process(*args, env={"BENCH_FAULT": "checkpoint.pt:1:TERM"})
     assert stopped.returncode == 143 and "Traceback" not in stopped.stderr
     assert stopped.stderr.strip().splitlines()[-1].startswith("bench: terminated (SIGTERM); finished epochs")
-    folder = next(p for p in runs.iterdir() if p.is_dir() and not p.name.startswith("."))
     assert damage(folder / "checkpoint.pt") is None
-    assert torch.load(folder / "checkpoint.pt", weights_only=True)["state"]["epoch"] == 2  # the epoch it was writing
-    flip(folder / "checkpoint.pt", -3000)  # and a damaged checkpoint is caught by its checksum
-    resumed = bench_process(*args)
-    assert resumed.returncode == 0, resumed.stderr
-    assert "is damaged (its bytes do not match its checksum)" in resumed.stdout
+    assert torch.load(folder / "checkpoint.pt", weights_only=True)["state"]["epoch"] == 1  # the epoch it was writing
+    resumed = bench_process(*args, env={"BENCH_FAULT": "metrics.json:1:KILL"})
+    assert "resumed from" in resumed.stdout and "after epoch 1" in resumed.stdout
+    flip(folder / "checkpoint.pt", -3000)  # a checkpoint altered on disk is caught by its checksum
+    again = bench_process(*args)
+    assert again.returncode == 0, again.stderr
+    assert "is damaged (its bytes do not match its checksum)" in again.stdout
+    assert (folder / "metrics.json").read_bytes() == (reference / "metrics.json").read_bytes()
 
 
 @pytest.mark.slow
@@ -319,18 +326,19 @@ def test_two_runs_sharing_a_new_set_measure_its_fidelity_once(tmp_path):
 # ------------------------------------------------------------------ full disks: a tmpfs that fills up
 def _in_a_small_tmpfs(folder: Path, size: str, *commands: list[str]) -> list[subprocess.CompletedProcess]:
     """Run `bench` commands with `folder` a tmpfs of `size` (a private mount namespace: root and unshare needed);
-    each command is (remount size, args)."""
-    script = [f"mount -t tmpfs -o size={size} tmpfs {folder}"]
+    each command is (remount size, args); args starting with "-c" run `python -c` instead."""
+    script = [f"mount -t tmpfs -o size={size} tmpfs {folder} || exit 97"]
     for i, (remount, args) in enumerate(commands):
         if remount:
             script.append(f"mount -o remount,size={remount} {folder}")
-        quoted = " ".join(f"'{a}'" for a in [EXE, *args])
+        quoted = " ".join(shlex.quote(a) for a in [sys.executable if args[0] == "-c" else EXE, *args])
         script.append(f"{quoted} > {folder.parent}/out{i} 2> {folder.parent}/err{i}; echo $? > {folder.parent}/rc{i}")
         script.append(f"find {folder} -name '.*.tmp' > {folder.parent}/tmp{i}; ls -a {folder} > {folder.parent}/ls{i}")
         script.append(f"cp {folder}/*/metrics.json {folder.parent}/metrics{i}.json 2> /dev/null")  # the tmpfs goes
-    result = subprocess.run(["unshare", "-m", "sh", "-c", " && ".join(script[:1]) + "; " + "; ".join(script[1:])],
-                            capture_output=True, text=True, timeout=900)
-    if result.returncode or "mount" in result.stderr:
+    script.append("exit 0")
+    result = subprocess.run(["unshare", "-m", "sh", "-c", "; ".join(script)], capture_output=True, text=True,
+                            timeout=900)
+    if result.returncode:
         pytest.skip(f"cannot mount a tmpfs here (needs root and unshare): {result.stderr.strip()[:200]}")
     read = lambda name: (folder.parent / name).read_text()  # noqa: E731
     return [subprocess.CompletedProcess(args, int(read(f"rc{i}")), read(f"out{i}"), read(f"err{i}"))
@@ -368,3 +376,25 @@ def test_a_full_synthetic_folder_is_one_line_and_the_same_command_resumes_with_r
     assert "no space left in" in full.stderr and str(synthetic) in full.stderr
     assert not (tmp_path / "tmp0").read_text().strip()
     assert resumed.returncode == 0, resumed.stderr[-800:]
+
+
+WRITES = {
+    "a text file": "write_text(folder / 'x.json', 'a' * 400_000)",
+    "a torch checkpoint": "save_checked(folder / 'c.pt', lambda tmp: torch.save({'w': torch.zeros(100_000)}, tmp))",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform != "linux" or os.geteuid() != 0 or not shutil.which("unshare"),
+                    reason="a tmpfs that fills up needs Linux, root and unshare (CI runs as root)")
+@pytest.mark.parametrize("what", list(WRITES))
+def test_a_write_that_fills_the_disk_is_disk_full_and_leaves_nothing(tmp_path, what):
+    """Where no size was known beforehand: the OSError (ENOSPC) or torch's RuntimeError becomes DiskFull."""
+    folder = tmp_path / "small"
+    folder.mkdir()
+    code = (f"import torch; from pathlib import Path; from bench.files import DiskFull, save_checked, write_text; "
+            f"folder = Path('{folder}')\ntry:\n    {WRITES[what]}\nexcept DiskFull as exc:\n    print(exc)")
+    (result,) = _in_a_small_tmpfs(folder, "100k", (None, ["-c", code]))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"no space left in {folder} (") and "run the same command again" in result.stdout
+    assert (tmp_path / "ls0").read_text().split() in ([".", ".."], [".", "..", "c.pt.sha256"])  # nothing half-written

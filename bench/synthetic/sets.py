@@ -252,7 +252,7 @@ def _sample(generator, cfg: RunConfig, labels: np.ndarray, resolution: int, chun
     chunks.mkdir(parents=True, exist_ok=True)
     remove_temporaries(chunks)
     # the chunks, then images.npy beside them: twice the set's bytes, refused now rather than when sampled
-    require_space(chunks, 2 * len(labels) * 4 * resolution * resolution + (8 << 20))
+    require_space(chunks, 2 * len(labels) * 4 * resolution * resolution + (1 << 20))
     starts = list(range(0, len(labels), SAMPLING_CHUNK))
     kept = {k for k in range(len(starts)) if (chunks / f"{k:05d}.npy").exists()}
     if kept:
