@@ -26,6 +26,7 @@ from torch import nn
 
 from bench.api.checkpoints import load_checkpoint, save_checkpoint
 from bench.data.cache import cached_arrays
+from bench.data.image_folder import check_image_folder, read_image_folder, source_signature
 from bench.data.images import LabelledImages, content_fingerprint
 from bench.data.kaggle_folder import check_kaggle_folder, load_kaggle_folder
 from bench.data.labels import CHANNELS, CLASS_NAMES, NUM_CLASSES
@@ -37,8 +38,9 @@ from bench.progress import Progress
 __all__ = [
     "BenchError", "CHANNELS", "CLASS_NAMES", "Classifier", "Criterion", "Dataset", "Generator", "LabelledImages",
     "NUM_CLASSES", "NoOptions", "OptionError", "Plugin", "Progress", "Strategy", "atomic_target", "cached_arrays",
-    "capabilities", "check_kaggle_folder", "content_fingerprint", "describe", "load_checkpoint", "load_kaggle_folder",
-    "option", "require", "runtime_field", "save_checkpoint",
+    "capabilities", "check_image_folder", "check_kaggle_folder", "content_fingerprint", "describe",
+    "load_checkpoint", "load_kaggle_folder", "option", "read_image_folder", "require", "runtime_field",
+    "save_checkpoint", "source_signature"
 ]
 
 Criterion = Callable[..., torch.Tensor]
@@ -93,8 +95,10 @@ class Generator(Plugin, ABC):
 
     `fit` gets `workdir`, a folder kept for this generator's training (keyed by its options, the data
     and the split): a generator that trains keeps per-epoch checkpoints there, so a killed build
-    resumes, and `fit` on a finished folder only loads the trained weights. `sample` is called once
-    per set with every label row; it must depend only on its arguments and `seed`.
+    resumes, and `fit` on a finished folder only loads the trained weights. `sample` is called in chunks
+    of 256 label rows (`bench.synthetic.sets.SAMPLING_CHUNK`), each with a seed of its own drawn from
+    `synthetic.seed` and the chunk's position, and each finished chunk is kept on disk, so an
+    interrupted build samples only what is missing; its images must depend only on its arguments.
     """
 
     produces_images: ClassVar[bool] = True
@@ -126,6 +130,16 @@ class Generator(Plugin, ABC):
     def check(self, train: LabelledImages, dataset: Dataset) -> None:
         """Refuse (raise `BenchError`) what cannot be built from this data before anything is trained or written,
         e.g. a size that does not divide the images. Default: accept."""
+
+    def source(self) -> str | None:
+        """For images made elsewhere: a fingerprint of the files they are read from, part of the set's key, so a
+        set is reused while they are unchanged and built again when they change. Default None (it makes them)."""
+        return None
+
+    def existing(self, resolution: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """For images made elsewhere: (labels (N, 28), uint8 images (N, 4, S, S)), the whole set as it is (the
+        synthetic config's count and label choice do not apply; `sample` is never called). Default None."""
+        return None
 
     def fit(self, train: LabelledImages, *, seed: int, device: torch.device, workdir: Path | None = None) -> None:
         """Learn from the train role only (never val or test). Default: nothing to learn. A generator whose

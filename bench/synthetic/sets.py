@@ -61,6 +61,9 @@ SAMPLING_CHUNK = 256
 def set_key(cfg: RunConfig, dataset_fp: str, split_fp: str) -> str:
     spec = {"generator": cfg.generator.to_dict(identity_only=True), "synthetic": identity(cfg.synthetic),
             "dataset": dataset_fp, "split": split_fp}
+    source = cfg.generator.create().source()
+    if source is not None:  # images made elsewhere: the set follows their files
+        spec["source"] = source
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
 
 
@@ -136,6 +139,7 @@ def obtain(cfg: RunConfig, train: LabelledImages, dataset_fp: str, split_fp: str
         if found is not None:
             log(f"reusing synthetic set {folder} ({len(found)} images)")
             return found
+        _say_if_source_changed(cfg, folder, root, log)
         log(plan(cfg, len(train), generator))
         if generator.stages:
             _fit_stages(generator, cfg, train, folder, root, dataset_fp, split_fp, device, log)
@@ -144,6 +148,22 @@ def obtain(cfg: RunConfig, train: LabelledImages, dataset_fp: str, split_fp: str
             with exclusive(root, f"train-{workdir.name}", log):  # sets sharing a training never train it twice at once
                 _fit(generator, cfg, train, folder, workdir, device, log, dataset)
         return _build(generator, cfg, train, key, folder, dataset_fp, split_fp, device, log)
+
+
+def _say_if_source_changed(cfg: RunConfig, folder: Path, root: Path, log: Callable[[str], None]) -> None:
+    """For images made elsewhere: name the set built from the same options before their files changed."""
+    if cfg.generator.create().source() is None:
+        return
+    options = cfg.generator.to_dict()
+    for manifest in sorted(Path(root).glob(f"{cfg.generator.name}-*/{MANIFEST}")):
+        try:
+            same = json.loads(manifest.read_text()).get("generator") == options and manifest.parent != folder
+        except (OSError, ValueError):
+            continue
+        if same:
+            log(f"the source files of generator {cfg.generator.name} changed since set {manifest.parent} was built "
+                f"from them: building a new set {folder}")
+            return
 
 
 def plan(cfg: RunConfig, n_train: int, generator=None) -> str:
@@ -203,17 +223,16 @@ def _fit(generator, cfg: RunConfig, train: LabelledImages, folder: Path, workdir
 
 @contextmanager
 def training_in(workdir: Path) -> Iterator[None]:
-    """Make the training folder (temporary files of a killed write removed); a training refused or failed before
-    it wrote anything leaves no folder behind."""
+    """Make the training folder (temporary files of a killed write removed); a training that wrote nothing there
+    (nothing to learn, or refused or failed first) leaves no folder behind."""
     made = not workdir.exists()
     workdir.mkdir(parents=True, exist_ok=True)
     remove_temporaries(workdir)
     try:
         yield
-    except BaseException:
+    finally:
         if made and not any(workdir.iterdir()):
             workdir.rmdir()
-        raise
 
 
 def fit_arguments(generator, **candidates) -> dict:
@@ -227,10 +246,14 @@ def fit_arguments(generator, **candidates) -> dict:
 
 def _build(generator, cfg: RunConfig, train: LabelledImages, key: str, folder: Path, dataset_fp: str, split_fp: str,
            device: torch.device, log: Callable[[str], None]) -> LabelledImages:
+    made = generator.existing(train.resolution)  # images made elsewhere, read (and refused) before any write
     folder.mkdir(parents=True, exist_ok=True)
     remove_temporaries(folder)
-    labels = choose_labels(cfg, train)
-    images = _sample(generator, cfg, labels, train.resolution, folder / CHUNKS, device, log)
+    if made is not None:
+        labels, images = made
+    else:
+        labels = choose_labels(cfg, train)
+        images = _sample(generator, cfg, labels, train.resolution, folder / CHUNKS, device, log)
     history = getattr(generator, "loss_history", None)
     if history:  # the generator's training loss per epoch, kept with the set it made
         write_text(folder / LOSS, pd.DataFrame(history).to_csv(index=False))

@@ -14,7 +14,7 @@ class ToyBlobs(Generator):
     class Options:
         blob_radius: float = option(0.08, "blob radius as a fraction of the image side")
 
-    def fit(self, train, *, seed, device):
+    def fit(self, train, *, seed, device, workdir=None):  # workdir: a folder kept for checkpoints
         sample = train.take(np.arange(min(len(train), 256)))
         self.mean = sample.mean(axis=0)
 
