@@ -85,3 +85,56 @@ def test_arcface_head_needs_arcface_loss():
 
     with pytest.raises(BenchError, match="train.loss=arcface and classifier.head=arcface go together"):
         config.build(overrides=("classifier.head=arcface",))
+
+
+# ------------------------------------------------------------------ `timm`: any architecture by name
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", ["convnext_atto", "mobilenetv3_small_050", "resnet10t"])
+def test_a_timm_architecture_not_wrapped_runs_on_the_embedded_dataset(arch, tmp_path):
+    import json
+
+    result = bench_cli("run", "--classifier", "timm", f"classifier.arch={arch}", "--runs-dir", str(tmp_path), *TINY)
+    assert result.returncode == 0, result.stderr
+    (config,) = [json.loads(p.read_text()) for p in tmp_path.glob("*/config.json")]
+    assert config["classifier"]["name"] == "timm" and config["classifier"]["arch"] == arch
+
+
+def test_timm_keeps_every_option_and_loads_a_weights_file(tmp_path):
+    from baselines.classifiers.timm_any import AnyTimm
+
+    path, rgb = stand_in_weights(tmp_path, "convnext_atto", seed=2)
+    model = AnyTimm(AnyTimm.Options(arch="convnext_atto", pretrained=True, init="copy-red", weights=str(path),
+                                    head="arcface"))
+    stem = model.backbone.stem[0].weight.detach()
+    assert torch.equal(stem[:, :3], rgb["stem.0.weight"]) and torch.equal(stem[:, 3], rgb["stem.0.weight"][:, 0])
+    assert isinstance(model.classifier, ArcFaceHead)
+    x = torch.rand(2, 4, 32, 32)
+    assert model.eval()(x).shape == (2, 28)
+
+
+def test_timm_with_an_input_size_runs_a_transformer_at_its_own_size():
+    from baselines.classifiers.timm_any import AnyTimm
+
+    model = AnyTimm(AnyTimm.Options(arch="vit_tiny_patch16_224", input_size=32)).eval()
+    with torch.no_grad():
+        assert model(torch.rand(2, 4, 48, 48)).shape == (2, 28)
+
+
+@pytest.mark.parametrize("arch,message", [
+    ("convnext_tiniest", "classifier.arch: timm does not know this architecture (closest: convnext_tiny"),
+    ("no_such_net_at_all", "classifier.arch: timm does not know this architecture (timm.list_models() lists them)"),
+])
+def test_an_architecture_timm_does_not_know_is_one_line_with_its_closest_names(arch, message):
+    result = bench_cli("run", "--dry-run", "--classifier", "timm", f"classifier.arch={arch}")
+    assert result.returncode == 2 and message in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_the_named_classifiers_are_timm_with_their_architecture_fixed():
+    from baselines.classifiers.timm_any import AnyTimm
+
+    torch.manual_seed(0)
+    named = ResNet18()
+    torch.manual_seed(0)
+    general = AnyTimm(AnyTimm.Options(arch="resnet18"))
+    for a, b in zip(named.state_dict().values(), general.state_dict().values()):
+        assert torch.equal(a, b)
