@@ -1,6 +1,6 @@
 """synthloc-bench: does diffusion-generated data help multi-label protein localization classifiers?
 
-The Python API (`bench.library`), for notebooks: `bench.run(...)`, `bench.generate(...)`,
+The Python API (`bench.library`), for notebooks: `bench.run(...)`, `bench.run_seeds(...)`, `bench.generate(...)`,
 `bench.sweep(...)`, `bench.configure(...)` and `bench.load_runs(runs_dir)`. Importing `bench` stays
 light: each loads the harness when first called.
 """
@@ -13,6 +13,13 @@ def run(*args, **kwargs):
     from bench import library
 
     return library.run(*args, **kwargs)
+
+
+def run_seeds(*args, **kwargs):
+    """One configuration over several run seeds, with their mean and interval; see `bench.library.run_seeds`."""
+    from bench import library
+
+    return library.run_seeds(*args, **kwargs)
 
 
 def generate(*args, **kwargs):
@@ -43,4 +50,4 @@ def load_runs(*args, **kwargs):
     return library.load_runs(*args, **kwargs)
 
 
-__all__ = ["__version__", "configure", "generate", "load_runs", "run", "sweep"]
+__all__ = ["__version__", "configure", "generate", "load_runs", "run", "run_seeds", "sweep"]

@@ -198,7 +198,7 @@ def write_text(path: Path, text: str) -> None:
 
 def save_npy(path: Path, array) -> None:
     """np.save to exactly `path` (np.save given a name adds `.npy` to it), never pickling."""
-    import numpy as np  # noqa: PLC0415 - the CLI imports this module without numpy
+    import numpy as np  # the CLI imports this module without numpy
 
     with open(path, "wb") as fh:
         np.save(fh, array, allow_pickle=False)

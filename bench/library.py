@@ -58,7 +58,7 @@ def run(config: RunConfig | dict | str | Path | None = None, *, preset: str | No
     """Train and evaluate one configuration (or reuse its finished run); the run's record:
     {"run_dir", "run_id", "reused", "config", "metrics", "record"}. `loggers`: experiment trackers
     ("tensorboard", "mlflow", "wandb"), as `bench run --logger`."""
-    from bench.runs.execute import Runtime, execute  # noqa: PLC0415
+    from bench.runs.execute import Runtime, execute
 
     cfg = configure(config, preset=preset, overrides=overrides, **options)
     runtime = Runtime(Path(runs_dir), device, force, Path(synthetic_dir), loggers=tuple(loggers))
@@ -66,9 +66,28 @@ def run(config: RunConfig | dict | str | Path | None = None, *, preset: str | No
     return read_run(outcome.run_dir, reused=outcome.reused)
 
 
+def run_seeds(config: RunConfig | dict | str | Path | None = None, *, seeds: list[int], parallel: int = 1,
+              preset: str | None = None, overrides: dict[str, Any] | None = None, runs_dir: str | Path = "runs",
+              synthetic_dir: str | Path = "synthetic", device: str = "auto", force: bool = False,
+              verbose: bool = False, **options: Any) -> dict:
+    """One configuration over several run seeds, as `bench run --seeds`: {"runs": [each seed's record, as `run`
+    returns it], "summary": the mean and interval the leaderboard prints, as text}."""
+    from bench.runs.execute import Runtime
+    from bench.runs.preflight import run_preflight
+    from bench.runs.seeds import check_seeds, summary
+    from bench.runs.seeds import run_seeds as run_each
+
+    cfg = configure(config, preset=preset, overrides=overrides, **options)
+    runtime = Runtime(Path(runs_dir), device, force, Path(synthetic_dir))
+    check_seeds(list(seeds))
+    cfg, _ = run_preflight(cfg, runtime, _quiet(verbose))
+    folders = run_each(cfg, list(seeds), runtime, parallel, _quiet(verbose))
+    return {"runs": [read_run(folder) for folder in folders], "summary": summary(folders)}
+
+
 def read_run(run_dir: str | Path, reused: bool | None = None) -> dict:
     """A finished run folder as one dict."""
-    from bench.records import verify  # noqa: PLC0415
+    from bench.records import verify
 
     folder = Path(run_dir)
     loaded = verify(folder)  # DamagedRun (one line) for a missing, altered or unreadable file
@@ -80,9 +99,9 @@ def generate(config: RunConfig | dict | str | Path | None = None, *, preset: str
              synthetic_dir: str | Path = "synthetic", device: str = "auto", verbose: bool = False,
              **options: Any) -> dict:
     """Build (or reuse) one synthetic set and its fidelity: {"folder", "n_images", "manifest", "fidelity"}."""
-    from bench.runs.execute import Runtime, load_data, synthetic_for  # noqa: PLC0415
-    from bench.runs.preflight import preflight  # noqa: PLC0415
-    from bench.synthetic import sets  # noqa: PLC0415
+    from bench.runs.execute import Runtime, load_data, synthetic_for
+    from bench.runs.preflight import preflight
+    from bench.synthetic import sets
 
     cfg = configure(config, preset=preset, overrides=overrides, **options)
     if not cfg.generator.plugin.produces_images:
@@ -101,13 +120,13 @@ def sweep(grid: dict | str | Path, *, runs_dir: str | Path = "runs", synthetic_d
           verbose: bool = False) -> pd.DataFrame:
     """Run every configuration of a grid (a dict as in a grid file, or its path) with the local launcher,
     resuming what finished; one row per run (`load_runs` of the grid's runs)."""
-    import tempfile  # noqa: PLC0415
+    import tempfile
 
-    import torch  # noqa: PLC0415
-    import yaml  # noqa: PLC0415
+    import torch
+    import yaml
 
-    from bench.runs import launchers, tracking  # noqa: PLC0415
-    from bench.runs import sweep as sweeps  # noqa: PLC0415
+    from bench.runs import launchers, tracking
+    from bench.runs import sweep as sweeps
 
     if isinstance(grid, dict):
         with tempfile.TemporaryDirectory() as tmp:
@@ -129,7 +148,7 @@ def sweep(grid: dict | str | Path, *, runs_dir: str | Path = "runs", synthetic_d
 
 def load_runs(runs_dir: str | Path = "runs") -> pd.DataFrame:
     """One row per finished run: ids, plugin names and options, metrics per role, fidelity, timing."""
-    from bench.report.leaderboard import load_runs as rows  # noqa: PLC0415
+    from bench.report.leaderboard import load_runs as rows
 
     if not Path(runs_dir).is_dir():
         raise BenchError(f"runs folder {runs_dir} does not exist")

@@ -100,9 +100,9 @@ def find_run(run: str, runs_dir: Path) -> Path:
 
 def load_classifier(run_dir: Path, device="cpu"):
     """A finished run's selected classifier, rebuilt from its config.json and model.pt, in eval mode."""
-    import torch  # noqa: PLC0415 - reading records needs no torch
+    import torch  # reading records needs no torch
 
-    from bench import config  # noqa: PLC0415
+    from bench import config
 
     check_file(run_dir, "model.pt")
     recorded = read_json(run_dir, "config.json")["classifier"]

@@ -19,7 +19,7 @@ from bench.api import BenchError, option, require
 
 
 def _architectures() -> list[str]:
-    import timm  # noqa: PLC0415 - seconds to import: only when a `timm` classifier is configured
+    import timm  # seconds to import: only when a `timm` classifier is configured
 
     return timm.list_models()
 

@@ -21,6 +21,30 @@ from bench.cli.common import (
 from bench.errors import BenchError
 
 
+class SeedsOption(click.Option):
+    """An option that takes every integer after it: `--seeds 0 1 2` (overrides after them hold an `=`)."""
+
+    def add_to_parser(self, parser, ctx):
+        super().add_to_parser(parser, ctx)
+        name = self.opts[0]
+        option = parser._long_opt.get(name)
+        original = option.process
+
+        def greedy(value, state):
+            values = [value]
+            while state.rargs and state.rargs[0].lstrip("-").isdigit() and not state.rargs[0].startswith("--"):
+                values.append(state.rargs.pop(0))
+            try:
+                original([int(v) for v in values], state)
+            except ValueError:
+                raise click.BadParameter(f"{' '.join(values)}: expected integers, e.g. --seeds 0 1 2") from None
+
+        option.process = greedy
+
+    def type_cast_value(self, ctx, value):
+        return None if value is None else list(value)
+
+
 @click.command("run", context_settings={"ignore_unknown_options": False})
 @click.option("--dataset", shell_complete=complete_plugin("dataset"), help="Dataset plugin (default synthetic-cells).")
 @click.option("--generator", shell_complete=complete_plugin("generator"), help="Generator plugin (default none).")
@@ -28,6 +52,10 @@ from bench.errors import BenchError
 @click.option("--classifier", shell_complete=complete_plugin("classifier"),
               help="Classifier plugin (default resnet18).")
 @click.option("--seed", type=click.IntRange(min=0), help="Run seed (default 0).")
+@click.option("--seeds", cls=SeedsOption, help="Several run seeds, e.g. --seeds 0 1 2: one run per seed (finished "
+                   "ones reused), then their mean and interval.")
+@click.option("--parallel", type=click.IntRange(min=1), default=1, show_default=True,
+              help="With --seeds: seeds run at once, each in a process of its own with its share of the cores.")
 @click.option("--epochs", type=click.IntRange(min=1), help="Shortcut for train.epochs.")
 @preset_option
 @click.option("--pretrained", is_flag=True, default=None,
@@ -44,8 +72,8 @@ from bench.errors import BenchError
 @click.option("--dry-run", is_flag=True, help="Check everything a run would refuse before it loads data (one line, "
                    "exit 2), print the resolved config, and exit without writing anything.")
 @overrides_argument
-def run_cmd(dataset, generator, strategy, classifier, seed, epochs, preset, pretrained, config_file, runs_dir, device,
-            synthetic_dir, inception_weights, loggers, force, dry_run, overrides):
+def run_cmd(dataset, generator, strategy, classifier, seed, seeds, parallel, epochs, preset, pretrained, config_file,
+            runs_dir, device, synthetic_dir, inception_weights, loggers, force, dry_run, overrides):
     """Train and evaluate one configuration; write runs/<hash>/ (reused when it already finished).
 
     Overrides address any config key, e.g. `train.lr=3e-4 dataset.n_images=500 classifier.pretrained=true`.
@@ -65,6 +93,11 @@ def run_cmd(dataset, generator, strategy, classifier, seed, epochs, preset, pret
                    f"nothing was loaded or written (checks that need the images, such as empty split roles, "
                    f"come when the run loads them)")
         return
+    if seeds:
+        if seed is not None:
+            raise BenchError("give --seed or --seeds, not both")
+        _run_seeds(cfg, seeds, runtime, parallel)
+        return
     from bench import interrupts
     from bench.runs.execute import execute
     from bench.train import distributed
@@ -77,6 +110,19 @@ def run_cmd(dataset, generator, strategy, classifier, seed, epochs, preset, pret
         interrupts.completed(f"record: {outcome.run_dir}")
         click.echo(summary_table(outcome.metrics))
         click.echo(f"record: {outcome.run_dir}")
+
+
+def _run_seeds(cfg, seeds: list[int], runtime, parallel: int) -> None:
+    from bench import interrupts
+    from bench.runs.preflight import run_preflight
+    from bench.runs.seeds import check_seeds, run_seeds, summary
+
+    check_seeds(seeds)
+    cfg, _ = run_preflight(cfg, runtime, click.echo)
+    folders = run_seeds(cfg, seeds, runtime, parallel, click.echo)
+    interrupts.completed("records: " + " ".join(map(str, folders)))
+    click.echo(summary(folders))
+    click.echo("records: " + " ".join(map(str, folders)))
 
 
 @click.command("generate")

@@ -131,12 +131,15 @@ def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def load_runs(runs_dir: Path, warn: Callable[[str], None] = _stderr) -> pd.DataFrame:
-    """One row per finished run (a folder with `done`); unfinished folders are ignored, damaged ones (a file
-    missing, altered or unreadable) are skipped, each said in one line through `warn`, then counted."""
+def load_runs(runs_dir: Path, warn: Callable[[str], None] = _stderr, only: set[str] | None = None) -> pd.DataFrame:
+    """One row per finished run (a folder with `done`; `only`: of these folder names); unfinished folders are
+    ignored, damaged ones (a file missing, altered or unreadable) are skipped, each said in one line through
+    `warn`, then counted."""
     rows, damaged = [], 0
     for done in sorted(Path(runs_dir).glob(f"*/{DONE}")):
         folder = done.parent
+        if only is not None and folder.name not in only:
+            continue
         try:
             loaded = verify(folder)
         except DamagedRun as exc:
