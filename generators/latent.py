@@ -132,7 +132,7 @@ class LatentDiffusion(EDM):
             return
         o = self.options
         self.size = train.resolution // 2 ** (o.ae_levels - 1)
-        self.train_latents = None  # encoded when the first training batch needs them (a finished stage never does)
+        self.train_latents = None  # encoded by `prepare`, before the first epoch (a finished stage never does)
         DiffusionGenerator.fit(self, train, seed=seed, device=device, workdir=workdir)
 
     # ---------------------------------------------------------------- stage 1: the autoencoder
@@ -227,7 +227,7 @@ class LatentDiffusion(EDM):
 
     # ---------------------------------------------------------------- stage 2: diffusion of the latents
     @torch.inference_mode()
-    def _encode_train(self, train, device) -> None:
+    def prepare(self, train, device) -> None:
         """The latents of every train image in each of its 8 rotations and flips, (8, N, C, s, s), once."""
         out = []
         for k, flip in D4:
@@ -240,8 +240,6 @@ class LatentDiffusion(EDM):
         self.train_latents = torch.stack(out)
 
     def oriented_images(self, train, index, size, g):  # the diffusion stage's training inputs: latents
-        if self.train_latents is None:
-            self._encode_train(train, next(self.autoencoder.parameters()).device)
         turns = torch.randint(0, len(D4), (len(index),), generator=g)
         return self.train_latents[turns, torch.as_tensor(index)]
 

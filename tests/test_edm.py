@@ -80,3 +80,19 @@ def test_a_dataset_resolution_it_cannot_fold_is_one_line_exit_2(tmp_path):
                        cwd=tmp_path)
     assert result.returncode == 2
     assert "not divisible by patch x 2**(depth-1) = 16" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_finished_training_is_loaded_not_resumed_and_prepares_nothing(data, tmp_path, capsys):
+    calls = []
+
+    class Counted(EDM):
+        def prepare(self, train, device):
+            calls.append(len(train))
+
+    Counted(EDM.Options(**SMALL)).fit(data, seed=0, device=CPU, workdir=tmp_path)
+    assert calls == [len(data)]  # once, before the first epoch
+    capsys.readouterr()
+    Counted(EDM.Options(**SMALL)).fit(data, seed=0, device=CPU, workdir=tmp_path)
+    err = capsys.readouterr().err
+    assert "EDM: loaded its finished training (2 epochs" in err.replace("Counted", "EDM") and "resumed" not in err
+    assert calls == [len(data)]  # a finished training only loads

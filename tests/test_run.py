@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 from conftest import TINY
 
 from bench import config
@@ -267,3 +268,16 @@ def test_a_dataset_that_returns_float_images_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(SyntheticCells, "load", as_float)
     with pytest.raises(BenchError, match=r"dataset synthetic-cells returned float32 images .*expected uint8"):
         run(tmp_path)
+
+
+def test_threads_sets_torchs_cpu_threads_and_the_record_says_so(tmp_path):
+    from conftest import bench_cli
+
+    before = torch.get_num_threads()
+    try:
+        result = bench_cli("run", "--threads", "1", "--runs-dir", str(tmp_path), *TINY, "train.epochs=1")
+        assert result.returncode == 0, result.stderr
+        (record,) = tmp_path.glob("*/record.json")
+        assert json.loads(record.read_text())["environment"]["torch_threads"] == 1
+    finally:
+        torch.set_num_threads(before)

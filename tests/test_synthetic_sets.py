@@ -185,7 +185,7 @@ def test_a_build_says_what_it_will_do_and_how_to_make_it_quick(roles, tmp_path, 
     build(roles, tmp_path, "generator.name=ddpm", "generator.epochs=2", "generator.sampling_steps=3",
           "synthetic.per_real=0.1", log=said.append)
     plan = next(line for line in said if line.startswith("synthetic set: generator ddpm"))
-    assert "for 2 epochs" in plan and "13 images with 3 denoising steps each" in plan
+    assert "trains 2 epochs on" in plan and "13 images with 3 denoising steps each" in plan
     assert "for a quick check: generator.epochs=1 generator.sampling_steps=4 synthetic.per_real=0.1" in plan
     err = capsys.readouterr().err  # not a terminal: one progress line per epoch and per chunk, with an ETA
     assert "PaperDDPM training: 1/2 epoch, loss " in err and "PaperDDPM training: 2/2 epoch" in err

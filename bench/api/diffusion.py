@@ -74,6 +74,15 @@ class DiffusionGenerator(Generator):
         flip = torch.rand(len(x), generator=g) < 0.5
         return torch.where(flip[:, None, None, None], x.flip(3), x)
 
+    def prepare(self, train: LabelledImages, device: torch.device) -> None:
+        """Called once before the first epoch this process trains (never when the training is finished, so a
+        finished generator only loads): precompute what the epochs need, e.g. cached latents. Default: nothing."""
+
+    def plan(self, n_train: int, n_images: int) -> str:
+        o = self.options
+        return (f"trains {o.epochs} epochs on {n_train} train-role images unless a finished training with these "
+                f"options exists, then samples {n_images} images with {o.sampling_steps} denoising steps each")
+
     def conditions(self, labels: np.ndarray, seed: int) -> np.ndarray:
         """What each requested row conditions on (default: the multi-hot rows themselves)."""
         return np.asarray(labels)
@@ -100,6 +109,9 @@ class DiffusionGenerator(Generator):
             done = f"loaded its finished training ({o.epochs} epochs" if start >= o.epochs else \
                 f"resumed training after epoch {start} of {o.epochs} ("
             print(f"{type(self).__name__}: {done}, {checkpoint})", file=sys.stderr, flush=True)
+        if start >= o.epochs:
+            return
+        self.prepare(train, device)
         tracker = Progress(o.epochs, f"{type(self).__name__} training", "epoch", start=start)
         items = self.training_items(train)
         for epoch in range(start + 1, o.epochs + 1):

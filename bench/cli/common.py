@@ -16,6 +16,9 @@ synthetic_dir_option = click.option("--synthetic-dir", default="synthetic", show
                                     help="Where synthetic sets are kept.")
 device_option = click.option("--device", default="auto", show_default=True,
                              help="auto (a CUDA GPU, else Apple MPS, else the CPU), cpu, cuda, cuda:N or mps.")
+threads_option = click.option("--threads", type=click.IntRange(min=1), default=None,
+                               help="CPU threads for torch (default: torch's, one per core; OMP_NUM_THREADS sets it "
+                                    "too). On a busy machine fewer threads can be much faster.")
 inception_option = click.option("--inception-weights", metavar="PATH",
                                 help="Inception-v3 weights for the RGB-composite FID.")
 preset_option = click.option("--preset", metavar="NAME", help="Named config layer under the file, flags and "

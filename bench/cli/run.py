@@ -17,6 +17,7 @@ from bench.cli.common import (
     runs_dir_option,
     summary_table,
     synthetic_dir_option,
+    threads_option,
 )
 from bench.errors import BenchError
 
@@ -63,6 +64,7 @@ class SeedsOption(click.Option):
 @config_option
 @runs_dir_option()
 @device_option
+@threads_option
 @synthetic_dir_option
 @inception_option
 @click.option("--logger", "loggers", multiple=True, type=click.Choice(["tensorboard", "mlflow", "wandb"]),
@@ -73,7 +75,7 @@ class SeedsOption(click.Option):
                    "exit 2), print the resolved config, and exit without writing anything.")
 @overrides_argument
 def run_cmd(dataset, generator, strategy, classifier, seed, seeds, parallel, epochs, preset, pretrained, config_file,
-            runs_dir, device, synthetic_dir, inception_weights, loggers, force, dry_run, overrides):
+            runs_dir, device, threads, synthetic_dir, inception_weights, loggers, force, dry_run, overrides):
     """Train and evaluate one configuration; write runs/<hash>/ (reused when it already finished).
 
     Overrides address any config key, e.g. `train.lr=3e-4 dataset.n_images=500 classifier.pretrained=true`.
@@ -83,7 +85,8 @@ def run_cmd(dataset, generator, strategy, classifier, seed, seeds, parallel, epo
     from bench.runs.preflight import Runtime, run_preflight
 
     cfg = config_from_cli(config_file, flags, overrides, preset)
-    runtime = Runtime(Path(runs_dir), device, force, Path(synthetic_dir), inception_weights, loggers=tuple(loggers))
+    runtime = Runtime(Path(runs_dir), device, force, Path(synthetic_dir), inception_weights, loggers=tuple(loggers),
+                      threads=threads)
     if dry_run:  # the run's own checks, then stop: nothing is loaded, trained or written
         import yaml  # noqa: PLC0415
 
@@ -135,8 +138,9 @@ def _run_seeds(cfg, seeds: list[int], runtime, parallel: int) -> None:
 @runs_dir_option("Where the reference run (for FID) is kept.")
 @inception_option
 @device_option
+@threads_option
 @overrides_argument
-def generate_cmd(generator, dataset, preset, config_file, synthetic_dir, runs_dir, inception_weights, device,
+def generate_cmd(generator, dataset, preset, config_file, synthetic_dir, runs_dir, inception_weights, device, threads,
                  overrides):
     """Train a generator on the train role, write its synthetic set and its fidelity (reused when they exist)."""
     from bench.runs.execute import load_data, synthetic_for
@@ -148,7 +152,7 @@ def generate_cmd(generator, dataset, preset, config_file, synthetic_dir, runs_di
         named = "" if generator else " (no --generator given, and none in --config / --preset)"
         raise BenchError(f"generator {cfg.generator.name!r}{named} makes no images; nothing to generate: "
                          f"name one with --generator, e.g. --generator edm")
-    runtime = Runtime(Path(runs_dir), device, False, Path(synthetic_dir), inception_weights)
+    runtime = Runtime(Path(runs_dir), device, False, Path(synthetic_dir), inception_weights, threads=threads)
     found = preflight(cfg, runtime)
     data, split, roles = load_data(cfg)
     synthetic, scores = synthetic_for(cfg, data, split, roles, runtime, found, click.echo)

@@ -30,6 +30,7 @@ class Runtime:
     inception_weights: str | None = None  # Inception-v3 weights file for the RGB-composite FID
     purpose: str = ""  # why the run exists when it is not the user's own (recorded; the leaderboard labels it)
     loggers: tuple[str, ...] = ()  # experiment trackers mirroring the run (bench.runs.tracking)
+    threads: int | None = None  # torch's CPU threads (None: torch's default); record.json states what ran
 
 
 def mps_available() -> bool:
@@ -99,6 +100,8 @@ def preflight(cfg: RunConfig, runtime: Runtime) -> torch.device:
     device = pick_device(runtime.device)
     check_precision(cfg, device)
     cfg.dataset.create().check()
+    if runtime.threads:
+        torch.set_num_threads(runtime.threads)
     return device
 
 

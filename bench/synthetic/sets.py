@@ -169,7 +169,7 @@ def _say_if_source_changed(cfg: RunConfig, folder: Path, root: Path, log: Callab
 def plan(cfg: RunConfig, n_train: int, generator=None) -> str:
     """What building the set will do, said before it starts (the generator's own words where it has them), and
     how to make it quick."""
-    options, plugin = cfg.generator.options, cfg.generator.plugin
+    plugin = cfg.generator.plugin
     n = max(1, round(cfg.synthetic.per_real * n_train))
     quick = " ".join(f"generator.{k}={v}" for k, v in plugin.quick_options.items())
     hint = f"; for a quick check: {quick} synthetic.per_real=0.1" if quick else ""
@@ -177,10 +177,8 @@ def plan(cfg: RunConfig, n_train: int, generator=None) -> str:
     if own:
         return f"synthetic set: generator {cfg.generator.name}: {own} (progress below; interrupted, the same " \
                f"command resumes){hint}"
-    epochs = f" for {options.epochs} epochs" if hasattr(options, "epochs") else ""
-    steps = f" with {options.sampling_steps} denoising steps each" if hasattr(options, "sampling_steps") else ""
-    return (f"synthetic set: generator {cfg.generator.name} trains on {n_train} train-role images{epochs}, then "
-            f"samples {n} images{steps} (progress below; interrupted, the same command resumes){hint}")
+    return (f"synthetic set: generator {cfg.generator.name} builds {n} images from the {n_train} train-role images "
+            f"(progress below; interrupted, the same command resumes){hint}")
 
 
 def stage_folder(root: Path, cfg: RunConfig, stage: str, dataset_fp: str, split_fp: str) -> Path:
