@@ -1,8 +1,8 @@
 """synthloc-bench: does diffusion-generated data help multi-label protein localization classifiers?
 
-The Python API (`bench.library`), for notebooks: `bench.run(...)`, `bench.run_seeds(...)`, `bench.generate(...)`,
-`bench.sweep(...)`, `bench.configure(...)` and `bench.load_runs(runs_dir)`. Importing `bench` stays
-light: each loads the harness when first called.
+The Python API (`bench.library`), for notebooks: `bench.run(...)`, `bench.run_seeds(...)`,
+`bench.generate(...)`, `bench.sweep(...)`, `bench.configure(...)`, `bench.load_runs(runs_dir)` and
+`bench.register(kind, name)`. Importing `bench` stays light: each loads the harness when first called.
 """
 
 from bench.version import __version__
@@ -43,6 +43,14 @@ def configure(*args, **kwargs):
     return library.configure(*args, **kwargs)
 
 
+def register(kind, name, plugin=None):
+    """Register a plugin class defined in this session (a notebook) as `name`, e.g. as a decorator
+    `@bench.register("strategy", "my_mix")`; see `bench.registry.register`."""
+    from bench import registry
+
+    return registry.register(kind, name, plugin)
+
+
 def load_runs(*args, **kwargs):
     """Every finished run as one pandas row; see `bench.library.load_runs`."""
     from bench import library
@@ -50,4 +58,4 @@ def load_runs(*args, **kwargs):
     return library.load_runs(*args, **kwargs)
 
 
-__all__ = ["__version__", "configure", "generate", "load_runs", "run", "run_seeds", "sweep"]
+__all__ = ["__version__", "configure", "generate", "load_runs", "register", "run", "run_seeds", "sweep"]

@@ -118,7 +118,7 @@ def _write(entries: dict) -> None:
         pass  # a read-only home: every listing imports its plugins, nothing else changes
 
 
-def _summarise(info) -> PluginSummary:
+def summarise(info) -> PluginSummary:
     """A loaded `registry.PluginInfo` as a summary (imports nothing beyond what loading it did)."""
     import dataclasses  # noqa: PLC0415
 
@@ -144,7 +144,7 @@ def summaries(infos_to_load: list, load) -> list[PluginSummary]:
         if hit is not None and hit.get("stamp") == mark:
             summary = PluginSummary(**{**hit["summary"], "options": tuple(hit["summary"]["options"])})
         else:
-            summary = _summarise(load(entry))
+            summary = summarise(load(entry))
             cached[key] = {"stamp": mark, "summary": {**asdict(summary), "options": list(summary.options)}}
             changed = True
         out.append(summary)

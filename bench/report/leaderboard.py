@@ -159,6 +159,8 @@ def load_runs(runs_dir: Path, warn: Callable[[str], None] = _stderr, only: set[s
                "data_shape": f"{record['dataset']['n_images']} images, {record['dataset']['resolution']} px",
                "epochs": config["train"]["epochs"], "wall_time_s": record["wall_time_s"],
                "purpose": record.get("purpose", ""), "options": plugin_options(config),
+               "session_plugin": any(o.get("distribution") == registry.SESSION
+                                     for o in (record.get("plugins") or {}).values()),
                "versions": library_versions(record["environment"]),
                "selection": metrics.get("selection", SELECTION_RULE),
                "absent_test": tuple(metrics.get("test", {}).get("absent_classes", ())),
@@ -193,6 +195,7 @@ def _aggregate(section: pd.DataFrame, columns: dict[str, str]) -> tuple[list[str
         score = sort_key.mean() if not sort_key.empty else float("-inf")
         label = group + "".join(f" ({p})" for p in sorted(set(runs["purpose"])) if p)
         label += " (mixed library versions)" if runs["versions"].nunique() > 1 else ""
+        label += " (plugin registered in a Python session, not installed)" if runs["session_plugin"].any() else ""
         cells = [*names, label, int(runs["epochs"].iloc[0]), len(runs)] + [fmt(runs[c]) for c in columns]
         size = int(runs["train_images"].iloc[0]) if sizes else 0
         rows.append(((size, -score), names, group, cells))

@@ -340,6 +340,7 @@ def _train_and_record(cfg: RunConfig, data: LabelledImages, split: Split, roles:
         "synthetic": None if synthetic is None else {"n_images": len(synthetic), "fingerprint": synthetic.fingerprint,
                                                      "fidelity": fidelity},
         "environment": environment(device, world), "command": sys.argv, "purpose": purpose,
+        "plugins": {kind: registry.origin(kind, getattr(cfg, kind).name) for kind in registry.KINDS},
         "started": started.isoformat(timespec="seconds"), "wall_time_s": round(time.perf_counter() - t0, 1),
         "peak_memory": peak_memory_mib(device),
         # seconds: process start to the run (imports), dataset, synthetic set, model set-up, epochs (validation

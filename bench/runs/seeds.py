@@ -47,8 +47,15 @@ def run_seeds(cfg: RunConfig, seeds: list[int], runtime: Runtime, parallel: int,
 def _in_processes(configs: list[RunConfig], runtime: Runtime, parallel: int, say: Callable[[str], None]) -> list[Path]:
     """Each seed's resolved config written to runs/.seeds/ and run by `bench run --config` in a process of its
     own, `parallel` at a time (a synthetic set they share is built first, once)."""
+    from bench import registry
     from bench.runs import launchers
     from bench.runs.sweep import Job
+
+    local = [f"{kind} {getattr(configs[0], kind).name}" for kind in registry.KINDS
+             if registry.origin(kind, getattr(configs[0], kind).name)["distribution"] == registry.SESSION]
+    if local:
+        raise BenchError(f"{local[0]} is registered in this Python session, which other processes cannot see: run "
+                         f"its seeds here (parallel=1), or install it as a plugin package (docs/plugins.md)")
 
     data, split, _ = load_data(configs[0])
     folder = Path(runtime.runs_dir) / ".seeds"
