@@ -6,7 +6,7 @@
 - A full disk is one `DiskFull` line (which folder, how much is free, what to do), never a traceback;
   `require_space` refuses a long step early where the bytes it needs are known.
 - Checked files (checkpoints, sampled chunks, cached arrays): `save_checked` writes a SHA-256 beside
-  the file, `is_intact` compares it on read, so flipped bytes are caught, not only truncation.
+  the file, `damage` compares it on read, so flipped bytes are caught, not only truncation.
 """
 
 from __future__ import annotations

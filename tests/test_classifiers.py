@@ -93,7 +93,8 @@ def test_arcface_head_needs_arcface_loss():
 def test_a_timm_architecture_not_wrapped_runs_on_the_embedded_dataset(arch, tmp_path):
     import json
 
-    result = bench_cli("run", "--classifier", "timm", f"classifier.arch={arch}", "--runs-dir", str(tmp_path), *TINY)
+    result = bench_cli("run", "--classifier", "timm", f"classifier.arch={arch}", "--runs-dir", str(tmp_path), *TINY,
+                       "train.epochs=1")
     assert result.returncode == 0, result.stderr
     (config,) = [json.loads(p.read_text()) for p in tmp_path.glob("*/config.json")]
     assert config["classifier"]["name"] == "timm" and config["classifier"]["arch"] == arch

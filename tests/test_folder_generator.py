@@ -63,10 +63,11 @@ def test_a_folder_made_elsewhere_is_benchmarked_reused_and_rebuilt_when_it_chang
     assert (built / "grid.png").exists() and list(built.glob("fidelity-*.json"))
     manifest = json.loads((built / "manifest.json").read_text())
     assert manifest["n_images"] == N and manifest["generator"]["path"] == str(folder)
+    if layout == "kaggle":  # reading is the layout's own; reuse and rebuild are the same for both: checked once
+        return
     again = generate(tmp_path, folder)
     assert f"reusing synthetic set {built}" in again.stdout
-    changed = folder / ("train" if layout == "kaggle" else "") / (f"{ids[0]}_green.png" if layout == "kaggle"
-                                                                   else f"{ids[0]}.png")
+    changed = folder / f"{ids[0]}.png"
     brighter = np.asarray(Image.open(changed)).copy()
     brighter[:8] = 255
     Image.fromarray(brighter).save(changed)

@@ -169,7 +169,8 @@ def test_interrupted_sampling_resumes_from_its_finished_chunks(roles, tmp_path, 
     with pytest.raises(KeyboardInterrupt):
         build(roles, tmp_path / "killed", "synthetic.per_real=5")
     (folder,) = folders(tmp_path / "killed")
-    assert [p.name for p in (folder / ".chunks").iterdir()] == ["00000.npy"] and not (folder / "manifest.json").exists()
+    assert sorted(p.name for p in (folder / ".chunks").iterdir()) == ["00000.npy", "00000.npy.sha256"]
+    assert not (folder / "manifest.json").exists()
     said = []
     monkeypatch.setattr(RealImages, "sample", lambda self, labels, **kw: calls.append(len(labels)) or sample(
         self, labels, **kw))

@@ -70,10 +70,10 @@ class TimmClassifier(Classifier):
                                           **model_kwargs)
         if o.pretrained:
             self._load_pretrained(model_kwargs)
-        # what the backbone outputs with num_classes=0: after a pre-logits layer where the architecture has one
-        # (MobileNetV3's conv_head), else its pooled features
-        width = getattr(self.backbone, "head_hidden_size", None) or self.backbone.num_features
-        width *= 2 if catavgmax else 1
+        # what the backbone outputs with num_classes=0 (timm's head_hidden_size: after a pre-logits layer where the
+        # architecture has one, as MobileNetV3's conv_head, and after a pooling that widens, as catavgmax)
+        width = getattr(self.backbone, "head_hidden_size", None) or \
+            self.backbone.num_features * (2 if catavgmax else 1)
         self.classifier = make_head(o.head, width, num_classes, o.drop_rate, o.head_dropout_in_eval)
 
     @property
