@@ -337,3 +337,17 @@ def test_runs_recorded_before_an_option_existed_pair_with_runs_that_have_it_at_i
     new = {"train": {"lr": 0.001, "ema": 0.0, "test_normalization": "none"}, "seed": 1}
     assert _identity_view(old) == {**old} and _identity_view(new)["train"] == old["train"]
     assert _identity_view({"train": {"lr": 0.001, "ema": 0.5}})["train"] == {"lr": 0.001, "ema": 0.5}
+
+
+def test_the_selection_table_sets_each_configuration_beside_the_oracle_rule(fixture_runs):
+    from bench.report import selection
+    from bench.report.leaderboard import load_runs, render
+
+    frame = load_runs(fixture_runs)
+    text = render(frame, {}, [], fixture_runs)
+    assert "### Selection rule against an oracle (an upper bound, not a result)" in text
+    scored = selection.oracle_scores(frame[frame["test:f1_macro@tuned"].notna()], fixture_runs)
+    assert scored[selection.THRESHOLDS].notna().all()  # from the saved test probabilities
+    assert (scored[selection.THRESHOLDS] >= scored["test:f1_macro@tuned"] - 0.02).all()  # tuned on test: higher
+    ranked = text.split("### Selection rule")[0]
+    assert "thresholds on test" not in ranked  # never in the ranking or the effects before it

@@ -281,3 +281,28 @@ def test_threads_sets_torchs_cpu_threads_and_the_record_says_so(tmp_path):
         assert json.loads(record.read_text())["environment"]["torch_threads"] == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_oracle_selection_scores_test_every_epoch_and_selects_nothing(finished, tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from bench.evaluate.metrics import evaluate, tune_thresholds
+
+    plain = json.loads((finished.run_dir / "metrics.json").read_text())
+    oracle = run(tmp_path, "train.oracle_selection=true")
+    assert oracle.run_dir.name == finished.run_dir.name  # a runtime option: the same run id
+    metrics = json.loads((oracle.run_dir / "metrics.json").read_text())
+    for role in ("val", "test", "gap"):
+        assert metrics[role] == plain[role]  # the same model selected, the same scores
+    scores = [row.pop("oracle_test_f1") for row in metrics["history"]]
+    assert metrics["history"] == plain["history"] and len(scores) == metrics["epochs_run"]
+    best = int(np.argmax(scores))
+    assert metrics["oracle"]["epoch"] == best + 1
+    assert metrics["oracle"]["epoch_and_thresholds_on_test_f1_macro@tuned"] == scores[best]
+    table = pd.read_csv(oracle.run_dir / "predictions_test.csv", dtype={"Target": str})
+    probs = table[[f"p{c}" for c in range(28)]].to_numpy(dtype=np.float64)
+    labels = np.stack([np.isin(np.arange(28), [int(c) for c in t.split()]) for t in table["Target"]]).astype(int)
+    expected = evaluate(probs, labels, tune_thresholds(probs, labels))[0]["f1_macro@tuned"]
+    assert abs(metrics["oracle"]["thresholds_on_test_f1_macro@tuned"] - expected) < 1e-3  # probabilities rounded
+    assert "epoch_and_thresholds_on_test_f1_macro@tuned" not in plain["oracle"]  # not asked: thresholds part only

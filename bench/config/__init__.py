@@ -120,6 +120,10 @@ class TrainConfig:
                 "half = mean 0.5, std 0.5 (inputs in [-1, 1])", new=True)
     channels_last: bool = option(False, "channels-last memory format of CNN inputs and weights (speed only)",
                                  runtime=True)
+    oracle_selection: bool = option(False, "also score the test role after every epoch, never to select: the "
+                                           "leaderboard then reports the oracle rule (epoch and thresholds chosen on "
+                                           "test) as the upper bound it is; costs one test pass per epoch",
+                                    runtime=True)
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "eval_batch_size", "step_epochs", "warmup_epochs"):

@@ -100,3 +100,21 @@ def no_skill_f1(target: np.ndarray) -> float:
 def gaps(val: dict, test: dict) -> dict:
     """Validation minus test for every summary metric."""
     return {key: _clean(val[key] - test[key]) for key in SUMMARY_KEYS}
+
+
+ORACLE = "oracle_test_f1"  # a history row's test macro F1 @ thresholds tuned on test (train.oracle_selection)
+ORACLE_RULE = ("oracle: the epoch and the per-class thresholds chosen on test, an upper bound on what any selection "
+               "rule could reach, never a result")
+
+
+def oracle_selection(test_probs: np.ndarray, test_labels: np.ndarray, history: list[dict]) -> dict:
+    """What choosing on test would reach: thresholds tuned on test at the selected epoch (always), and the best
+    epoch with thresholds tuned on test (where the history scored test every epoch)."""
+    thresholds = tune_thresholds(test_probs, test_labels)
+    score = evaluate(test_probs, test_labels, thresholds)[0][F1_TUNED]
+    out = {"rule": ORACLE_RULE, f"thresholds_on_test_{F1_TUNED}": score}
+    scored = [row for row in history if ORACLE in row]
+    if scored:
+        best = max(scored, key=lambda row: row[ORACLE])
+        out.update(epoch=best["epoch"], **{f"epoch_and_thresholds_on_test_{F1_TUNED}": best[ORACLE]})
+    return out

@@ -22,7 +22,7 @@ from bench.data.labels import CLASS_NAMES
 from bench.errors import BenchError
 from bench.evaluate.metrics import F1_MICRO_TUNED, F1_TUNED, LABELS, SELECTION_RULE
 from bench.records import DONE, DamagedRun, verify
-from bench.report import fidelity_tables, per_class, utility
+from bench.report import fidelity_tables, per_class, selection, utility
 from bench.report.intervals import (
     CHANGE_INTERVAL,
     CHANGE_INTERVAL_SEEDS,
@@ -168,6 +168,9 @@ def load_runs(runs_dir: Path, warn: Callable[[str], None] = _stderr, only: set[s
         for role in ("val", "test", "gap"):
             for key in LABELS:
                 row[f"{role}:{key}"] = metrics.get(role, {}).get(key)
+        oracle = metrics.get("oracle") or {}
+        row[selection.THRESHOLDS] = oracle.get(f"thresholds_on_test_{F1_TUNED}")
+        row[selection.EPOCH] = oracle.get(f"epoch_and_thresholds_on_test_{F1_TUNED}")
         row.update(_curve(config, record["split"]["counts"]))
         row["synthetic_fp"] = (record.get("synthetic") or {}).get("fingerprint")
         row["set_label"] = fidelity_tables.set_label(config["generator"], row["synthetic_fp"] or "")
@@ -530,6 +533,8 @@ def render_section(section: pd.DataFrame, sets: list[dict] = (), runs_dir: Path 
                 "The @tuned thresholds are fitted on validation, so the @tuned gap includes that fitting's "
                 "optimism; the @0.5 and mAP gaps do not.", "",
                 tabulate(rows, headers, tablefmt="github", disable_numparse=True), ""]
+    if has_test:
+        out += selection.render(section, runs_dir)
     out += fidelity_tables.render(section, sets)
     if has_test:
         absent = sorted({c for classes in section["absent_test"] for c in classes})

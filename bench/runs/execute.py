@@ -26,7 +26,7 @@ from bench.data.images import LabelledImages
 from bench.data.labels import CLASS_NAMES, NUM_CLASSES, format_target
 from bench.data.splits import ROLES, Split, make_split
 from bench.errors import BenchError
-from bench.evaluate.metrics import F1_HALF, F1_TUNED, evaluate, gaps, selection_rule, tune_thresholds
+from bench.evaluate.metrics import F1_HALF, F1_TUNED, evaluate, gaps, oracle_selection, selection_rule, tune_thresholds
 from bench.evaluate.predict import predict
 from bench.files import atomic_target, remove_checked, remove_temporaries, write_json, write_text
 from bench.locks import exclusive
@@ -301,7 +301,8 @@ def _train_and_record(cfg: RunConfig, data: LabelledImages, split: Split, roles:
     trainer.try_resume()
     phases["set_up"] = round(time.perf_counter() - t0, 2)
     with timed(phases, "train"):
-        state = trainer.fit(roles["train"], roles["val"], synthetic)
+        state = trainer.fit(roles["train"], roles["val"], synthetic,
+                            roles["test"] if cfg.train.oracle_selection else None)
 
     with timed(phases, "evaluate"):
         evaluated = [role for role in ("val", "test") if len(roles[role])]
@@ -318,6 +319,8 @@ def _train_and_record(cfg: RunConfig, data: LabelledImages, split: Split, roles:
             metrics["gap"] = gaps(metrics["val"], metrics["test"])
         metrics.update(best_epoch=state.best_epoch, epochs_run=state.epoch,
                        selection=selection_rule(cfg.train.select), history=state.history)
+        if "test" in probs:  # an upper bound for the selection's share of the gap, reported apart from results
+            metrics["oracle"] = oracle_selection(probs["test"], roles["test"].labels, state.history)
     if not main:
         return Outcome(run_dir, False, metrics)
 

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from bench.api import Classifier, Criterion, LabelledImages, Strategy, load_checkpoint, save_checkpoint
 from bench.config import TrainConfig
-from bench.evaluate.metrics import F1_HALF, evaluate
+from bench.evaluate.metrics import F1_HALF, F1_TUNED, ORACLE, evaluate, tune_thresholds
 from bench.evaluate.predict import autocast, predict_logits, to_device
 from bench.files import remove_checked
 from bench.progress import duration
@@ -260,7 +260,17 @@ class Trainer:
             return s.best_epoch == 0 or val_loss < s.best_score
         return score > s.best_score
 
-    def fit(self, train: LabelledImages, val: LabelledImages, synthetic: LabelledImages | None) -> TrainState:
+    def _oracle(self, test: LabelledImages) -> float:
+        """Test macro F1 with thresholds tuned on test, of the evaluated weights (the oracle selection rule's
+        score of this epoch; never used to select)."""
+        logits = predict_logits(self.evaluated, test, self.cfg.eval_batch_size, self.device, self.cfg.precision)
+        probs = torch.sigmoid(logits).numpy().astype(np.float64)
+        return evaluate(probs, test.labels, tune_thresholds(probs, test.labels))[0][F1_TUNED]
+
+    def fit(self, train: LabelledImages, val: LabelledImages, synthetic: LabelledImages | None,
+            test: LabelledImages | None = None) -> TrainState:
+        """Train to the last epoch (or early stop); with `test`, each epoch's history row also holds the oracle
+        rule's test score (`oracle_test_f1`), which selects nothing."""
         s = self.state
         if self.cfg.channels_last:
             self.model.to(memory_format=torch.channels_last)
@@ -282,6 +292,8 @@ class Trainer:
             s.epoch = epoch
             s.history.append({"epoch": epoch, "lr": lr, "train_loss": round(loss, 6), "val_loss": round(val_loss, 6),
                               f"val_{F1_HALF}": score})
+            if test is not None and len(test):
+                s.history[-1][ORACLE] = round(float(self.world.from_main(self._oracle(test))), 6)
             per_epoch = (time.perf_counter() - began) / (epoch - first)
             self.log(f"epoch {epoch}/{self.cfg.epochs}  lr {lr:.2e}  train loss {loss:.4f}  val loss {val_loss:.4f}  "
                      f"val macro F1@0.5 {score:.4f}{'  *' if selected else ''}  "
