@@ -74,11 +74,12 @@ def render(section: pd.DataFrame, runs_dir: Path | None) -> list[str]:
     if not table:
         return []
     return ["### Selection rule against an oracle (an upper bound, not a result)", "",
-            "Each configuration's test macro F1 @tuned under its own rule (the epoch and the per-class thresholds "
-            "chosen on validation) beside what choosing them on test reaches (means over seeds). The share is how "
-            "much of the validation − test gap that choice accounts for (shown where the gap is at least 0.01); "
-            "the rest is what the validation images themselves overstate. Thresholds fitted on test overstate test "
-            "as validation-fitted ones overstate validation, so a share can pass 100%. Thresholds on test: from each run's saved "
-            "test probabilities; epoch and thresholds on test: from runs trained with `train.oracle_selection=true`, "
-            "which score test after every epoch (never to select). No oracle number enters a ranking or an effect.",
+            "Each configuration's test macro F1 @tuned under its own rule (the epoch and the per-class thresholds"
+            " chosen on validation) beside what choosing them on test reaches (means over seeds). The share is "
+            "how much of the validation − test gap that choice accounts for (shown where the gap is at least "
+            "0.01); the rest is what the validation images themselves overstate. Thresholds fitted on test "
+            "overstate test as validation-fitted ones overstate validation, so a share can pass 100%. Thresholds "
+            "on test: from each run's saved test probabilities; epoch and thresholds on test: from runs trained "
+            "with `train.oracle_selection=true`, which score test after every epoch (never to select). No oracle "
+            "number enters a ranking or an effect.",
             "", tabulate(table, headers, tablefmt="github", disable_numparse=True), ""]

@@ -86,15 +86,10 @@ def load_set(folder: Path, key: str) -> LabelledImages | None:
     manifest = folder / MANIFEST
     if not manifest.exists():
         return None
-    try:
-        meta = json.loads(manifest.read_text())
-        ok = (meta["key"] == key and sha256(folder / "images.npy") == meta["images_sha256"]
-              and sha256(folder / "labels.csv") == meta["labels_sha256"])
-    except (OSError, ValueError, KeyError):
-        ok = False
-    if not ok:
-        raise BenchError(f"synthetic set {folder} is damaged (its files do not match {MANIFEST}); "
-                         f"delete the folder to build it again")
+    problem = _set_damage(folder, key)
+    if problem:
+        raise BenchError(f"synthetic set {folder} is damaged ({problem}); its images are not used: delete the folder "
+                         f"and the same command builds it again (a trained generator in .train/ is reused)")
     ids, labels = read_labels_csv(folder / "labels.csv")
     try:
         images = np.load(folder / "images.npy", mmap_mode="r", allow_pickle=False)
@@ -104,7 +99,24 @@ def load_set(folder: Path, key: str) -> LabelledImages | None:
     if images.dtype != np.uint8 or images.ndim != 4 or len(images) != len(ids):
         raise BenchError(f"synthetic set {folder} is damaged (images.npy is {images.dtype} {images.shape}; expected "
                          f"uint8 ({len(ids)}, 4, S, S)); delete the folder to build it again")
-    return LabelledImages(ids, labels, images, meta["fingerprint"])
+    return LabelledImages(ids, labels, images, json.loads((folder / MANIFEST).read_text())["fingerprint"])
+
+
+def _set_damage(folder: Path, key: str) -> str:
+    """What is wrong with a finished set's files ("" when they match its manifest)."""
+    try:
+        meta = json.loads((folder / MANIFEST).read_bytes().decode("utf-8"))
+        expected = {"images.npy": meta["images_sha256"], "labels.csv": meta["labels_sha256"]}
+        if meta["key"] != key:
+            return f"{MANIFEST} names another set"
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"{MANIFEST}: unreadable or incomplete"
+    for name, digest in expected.items():
+        if not (folder / name).is_file():
+            return f"{name}: missing"
+        if sha256(folder / name) != digest:
+            return f"{name}: its bytes do not match the SHA-256 in {MANIFEST}"
+    return ""
 
 
 def rebalancing_weights(labels: np.ndarray) -> np.ndarray:
