@@ -17,6 +17,7 @@ import numpy as np
 from bench.files import DiskFull, atomic_target, cache_dir, damage, free_bytes, save_checked, save_npy, size
 
 ARRAYS = ("labels.npy", "images.npy")
+OLDER = "written before checksums"  # an entry of an earlier version: computed again, once
 
 
 def _read(folder: Path):
@@ -25,8 +26,10 @@ def _read(folder: Path):
         ids = json.loads((folder / "ids.json").read_text())
     except (OSError, ValueError):
         return None
+    if not all((folder / f"{name}.sha256").exists() for name in ARRAYS):
+        return OLDER
     for name in ARRAYS:
-        problem = damage(folder / name) or ("" if (folder / f"{name}.sha256").exists() else "no checksum")
+        problem = damage(folder / name)
         if problem:
             return f"{name}: {problem}"
     try:
@@ -43,8 +46,12 @@ def cached_arrays(key: str, compute: Callable[[], tuple[list[str], np.ndarray, n
     found = _read(folder)
     if isinstance(found, tuple):
         return found
-    if found is not None:
+    if found == OLDER:
+        print(f"dataset cache {folder} was written before its arrays had checksums: computing it again, once",
+              file=sys.stderr, flush=True)
+    elif found is not None:
         print(f"dataset cache {folder} is damaged ({found}); computing it again", file=sys.stderr, flush=True)
+    if found is not None:
         (folder / "ids.json").unlink(missing_ok=True)
     ids, labels, images = compute()
     try:

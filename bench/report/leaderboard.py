@@ -86,9 +86,10 @@ def _identity_view(config: dict) -> dict:
     """A recorded config without its runtime options and without the options added after it was written
     (`option(new=True)`) where they are at their defaults, whether the record has them or predates them: runs
     of different harness versions with the same settings then match (as their run ids do)."""
-    from bench.config import SECTION_TYPES  # noqa: PLC0415
+    from bench.config import SECTION_TYPES, RunConfig  # noqa: PLC0415
 
-    out = dict(config)
+    runtime_sections = {f.name for f in dataclasses.fields(RunConfig) if f.metadata.get("runtime")}  # fidelity
+    out = {k: v for k, v in config.items() if k not in runtime_sections}
     for name, section_type in SECTION_TYPES.items():
         if isinstance(out.get(name), dict):
             fields = dataclasses.fields(section_type)
