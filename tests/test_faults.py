@@ -101,6 +101,7 @@ def test_a_digest_in_done_catches_a_change_that_still_parses(fixture_runs):
     assert "metrics.json: its bytes do not match the SHA-256 recorded in done" in said[0]
 
 
+@pytest.mark.slow  # trains the reference run
 @pytest.mark.parametrize("kind", list(DAMAGES))
 def test_bench_run_refuses_its_damaged_finished_run_and_force_redoes_it(reference, tmp_path, kind):
     folder = finished_copy(reference, tmp_path)
@@ -117,6 +118,7 @@ def test_bench_run_refuses_its_damaged_finished_run_and_force_redoes_it(referenc
     assert records.verify(folder)["metrics"] == json.loads((reference / "metrics.json").read_text())
 
 
+@pytest.mark.slow  # trains the reference run
 def test_a_finished_run_records_every_files_digest(reference):
     listed = records.digests(reference)
     assert set(listed) == {p.name for p in reference.iterdir() if p.name != "done"}
@@ -235,6 +237,7 @@ def test_a_refused_configuration_leaves_nothing_on_disk(tmp_path):
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("*"))
 
 
+@pytest.mark.slow  # trains the reference run
 def test_a_signal_after_the_run_completed_says_it_completed(reference, tmp_path, monkeypatch):
     """SIGTERM arriving while the finished run's table prints: exit 143, and the line says the run is complete."""
     from bench import interrupts

@@ -270,6 +270,7 @@ def test_a_dataset_that_returns_float_images_is_refused(tmp_path, monkeypatch):
         run(tmp_path)
 
 
+@pytest.mark.slow  # a run of its own
 def test_threads_sets_torchs_cpu_threads_and_the_record_says_so(tmp_path):
     from conftest import bench_cli
 
@@ -283,6 +284,7 @@ def test_threads_sets_torchs_cpu_threads_and_the_record_says_so(tmp_path):
         torch.set_num_threads(before)
 
 
+@pytest.mark.slow  # a run of its own
 def test_oracle_selection_scores_test_every_epoch_and_selects_nothing(finished, tmp_path):
     import numpy as np
     import pandas as pd

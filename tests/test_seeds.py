@@ -24,6 +24,7 @@ def three(tmp_path_factory):
     return runs, result.stdout
 
 
+@pytest.mark.slow  # three runs (the module's fixture)
 def test_one_run_per_seed_then_the_mean_and_the_leaderboards_interval(three):
     runs, out = three
     folders = out.strip().splitlines()[-1].removeprefix("records: ").split()
@@ -34,6 +35,7 @@ def test_one_run_per_seed_then_the_mean_and_the_leaderboards_interval(three):
     assert f"reusing finished run {folders[1]}" in single.stdout
 
 
+@pytest.mark.slow  # three runs (the module's fixture)
 def test_finished_seeds_are_reused(three):
     runs, _ = three
     again = bench_cli("run", "--seeds", "2", "0", "--runs-dir", str(runs), *TINY)
@@ -41,6 +43,7 @@ def test_finished_seeds_are_reused(three):
     assert "2 seeds (0, 2)" in again.stdout
 
 
+@pytest.mark.slow  # three runs (the module's fixture)
 def test_the_python_api_runs_seeds_too(three):
     import bench
 
