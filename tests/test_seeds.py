@@ -59,6 +59,7 @@ def test_the_python_api_runs_seeds_too(three):
     (("--seeds", "-1"), "seed -1 is negative"),
     (("--seeds", "0", "1", "--seed", "2"), "give --seed or --seeds, not both"),
     (("--seeds", "x"), "expected integers, e.g. --seeds 0 1 2"),
+    (("--seeds", "0", "1", "--parallel", "2", "--force"), "--force with --parallel"),
 ])
 def test_bad_seeds_are_one_line(tmp_path, args, message):
     result = bench_cli("run", *args, "--runs-dir", str(tmp_path), *TINY)

@@ -35,6 +35,9 @@ def run_seeds(cfg: RunConfig, seeds: list[int], runtime: Runtime, parallel: int,
               say: Callable[[str], None]) -> list[Path]:
     """The run folder of each seed, in the order given (finished ones reused)."""
     configs = [replace(cfg, seed=seed) for seed in check_seeds(seeds)]
+    if parallel > 1 and runtime.force:
+        raise BenchError("--force with --parallel: the parallel launcher skips finished seeds; run with --force "
+                         "without --parallel to run every seed again")
     if parallel <= 1:
         folders = []
         for number, each in enumerate(configs, start=1):
@@ -65,8 +68,7 @@ def _in_processes(configs: list[RunConfig], runtime: Runtime, parallel: int, say
         path = folder / f"{rid[:16]}.yaml"
         write_text(path, yaml.safe_dump(each.to_dict(), sort_keys=False))
         set_args = ["--config", str(path)] if each.generator.plugin.produces_images else None
-        jobs.append(Job(["--config", str(path)] + (["--force"] if runtime.force else []), rid, set_args,
-                        f"seed {each.seed}"))
+        jobs.append(Job(["--config", str(path)], rid, set_args, f"seed {each.seed}"))
     common = ["--runs-dir", str(runtime.runs_dir), "--synthetic-dir", str(runtime.synthetic_dir), "--device",
               runtime.device]
     failed = launchers.run_local(jobs, common, say, 0, parallel)
