@@ -18,7 +18,6 @@ from bench.errors import BenchError
 from bench.evaluate.metrics import F1_TUNED, evaluate, tune_thresholds
 
 THRESHOLDS, EPOCH = "oracle:thresholds", "oracle:epoch_and_thresholds"
-NAMES = ["generator", "strategy", "classifier"]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -54,6 +53,8 @@ def _share(part: float, gap: float) -> str:
 
 
 def rows(section: pd.DataFrame, runs_dir: Path | None) -> tuple[list[str], list[list[str]]]:
+    from bench.report.leaderboard import NAMES  # the leaderboard renders this module's table: imported once loaded
+
     scored = oracle_scores(section[section[f"test:{F1_TUNED}"].notna()], runs_dir)
     out = []
     for (group, *names), runs in scored.groupby(["group", *NAMES], sort=True):

@@ -86,7 +86,7 @@ def load_set(folder: Path, key: str) -> LabelledImages | None:
     manifest = folder / MANIFEST
     if not manifest.exists():
         return None
-    problem = _set_damage(folder, key)
+    meta, problem = _checked_manifest(folder, key)
     if problem:
         raise BenchError(f"synthetic set {folder} is damaged ({problem}); its images are not used: delete the folder "
                          f"and the same command builds it again (a trained generator in .train/ is reused)")
@@ -99,24 +99,26 @@ def load_set(folder: Path, key: str) -> LabelledImages | None:
     if images.dtype != np.uint8 or images.ndim != 4 or len(images) != len(ids):
         raise BenchError(f"synthetic set {folder} is damaged (images.npy is {images.dtype} {images.shape}; expected "
                          f"uint8 ({len(ids)}, 4, S, S)); delete the folder to build it again")
-    return LabelledImages(ids, labels, images, json.loads((folder / MANIFEST).read_text())["fingerprint"])
+    return LabelledImages(ids, labels, images, meta["fingerprint"])
 
 
-def _set_damage(folder: Path, key: str) -> str:
-    """What is wrong with a finished set's files ("" when they match its manifest)."""
+def _checked_manifest(folder: Path, key: str) -> tuple[dict, str]:
+    """A finished set's manifest and what is wrong with its files ("" when they match it)."""
     try:
         meta = json.loads((folder / MANIFEST).read_bytes().decode("utf-8"))
         expected = {"images.npy": meta["images_sha256"], "labels.csv": meta["labels_sha256"]}
         if meta["key"] != key:
-            return f"{MANIFEST} names another set"
+            return meta, f"{MANIFEST} names another set"
     except (OSError, ValueError, KeyError, TypeError):
-        return f"{MANIFEST}: unreadable or incomplete"
+        return {}, f"{MANIFEST}: unreadable or incomplete"
+    if "fingerprint" not in meta:
+        return meta, f"{MANIFEST}: unreadable or incomplete"
     for name, digest in expected.items():
         if not (folder / name).is_file():
-            return f"{name}: missing"
+            return meta, f"{name}: missing"
         if sha256(folder / name) != digest:
-            return f"{name}: its bytes do not match the SHA-256 in {MANIFEST}"
-    return ""
+            return meta, f"{name}: its bytes do not match the SHA-256 in {MANIFEST}"
+    return meta, ""
 
 
 def rebalancing_weights(labels: np.ndarray) -> np.ndarray:
@@ -151,7 +153,7 @@ def obtain(cfg: RunConfig, train: LabelledImages, dataset_fp: str, split_fp: str
         if found is not None:
             log(f"reusing synthetic set {folder} ({len(found)} images)")
             return found
-        _say_if_source_changed(cfg, folder, root, log)
+        _say_if_source_changed(cfg, generator, folder, root, log)
         log(plan(cfg, len(train), generator))
         if generator.stages:
             _fit_stages(generator, cfg, train, folder, root, dataset_fp, split_fp, device, log)
@@ -162,9 +164,9 @@ def obtain(cfg: RunConfig, train: LabelledImages, dataset_fp: str, split_fp: str
         return _build(generator, cfg, train, key, folder, dataset_fp, split_fp, device, log)
 
 
-def _say_if_source_changed(cfg: RunConfig, folder: Path, root: Path, log: Callable[[str], None]) -> None:
+def _say_if_source_changed(cfg: RunConfig, generator, folder: Path, root: Path, log: Callable[[str], None]) -> None:
     """For images made elsewhere: name the set built from the same options before their files changed."""
-    if cfg.generator.create().source() is None:
+    if generator.source() is None:
         return
     options = cfg.generator.to_dict()
     for manifest in sorted(Path(root).glob(f"{cfg.generator.name}-*/{MANIFEST}")):
