@@ -40,6 +40,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 PLUGIN_SECTIONS = ("dataset", "generator", "strategy", "classifier")
+METHOD_PARTS = PLUGIN_SECTIONS[1:]  # the plugin choices that name a configuration's method in reports
 DEFAULT_PLUGINS = {"dataset": "synthetic-cells", "generator": "none", "strategy": "none", "classifier": "resnet18"}
 
 

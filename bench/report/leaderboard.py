@@ -18,6 +18,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from bench import registry
+from bench.config import METHOD_PARTS
 from bench.data.labels import CLASS_NAMES
 from bench.errors import BenchError
 from bench.evaluate.metrics import F1_MICRO_TUNED, F1_TUNED, LABELS, SELECTION_RULE
@@ -38,7 +39,7 @@ from bench.report.intervals import (
 )
 from bench.report.paired import PairedTest, config_bounds
 
-NAMES = ["generator", "strategy", "classifier"]
+NAMES = list(METHOD_PARTS)
 
 
 def _fallback_group(config: dict) -> str:

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
+from bench.config import METHOD_PARTS
 from bench.data.labels import NUM_CLASSES, parse_target
 from bench.errors import BenchError
 from bench.evaluate.metrics import F1_TUNED, evaluate, tune_thresholds
@@ -53,11 +54,9 @@ def _share(part: float, gap: float) -> str:
 
 
 def rows(section: pd.DataFrame, runs_dir: Path | None) -> tuple[list[str], list[list[str]]]:
-    from bench.report.leaderboard import NAMES  # the leaderboard renders this module's table: imported once loaded
-
     scored = oracle_scores(section[section[f"test:{F1_TUNED}"].notna()], runs_dir)
     out = []
-    for (group, *names), runs in scored.groupby(["group", *NAMES], sort=True):
+    for (group, *names), runs in scored.groupby(["group", *METHOD_PARTS], sort=True):
         val, test = runs[f"val:{F1_TUNED}"].mean(), runs[f"test:{F1_TUNED}"].mean()
         thresholds, epoch = runs[THRESHOLDS].astype(float).mean(), runs[EPOCH].astype(float).mean()
         gap = val - test
@@ -65,7 +64,7 @@ def rows(section: pd.DataFrame, runs_dir: Path | None) -> tuple[list[str], list[
                     f"{gap:+.3f}", "—" if pd.isna(thresholds) else f"{thresholds:.3f}",
                     _share(thresholds - test, gap), "—" if pd.isna(epoch) else f"{epoch:.3f}",
                     _share(epoch - test, gap)])
-    headers = [*NAMES, "config", "train images", "seeds", "val @tuned", "test @tuned (its rule)", "gap",
+    headers = [*METHOD_PARTS, "config", "train images", "seeds", "val @tuned", "test @tuned (its rule)", "gap",
                "test, thresholds on test", "share of the gap", "test, epoch + thresholds on test", "share of the gap"]
     return headers, sorted(out, key=lambda r: (r[4], r[0], r[1], r[2], r[3]))
 
