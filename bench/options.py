@@ -23,7 +23,7 @@ def require(condition: bool, field_name: str, message: str) -> None:
         raise OptionError(field_name, message)
 
 
-def option(default=dataclasses.MISSING, help: str = "", *, factory=None, runtime: bool = False,  # noqa: A002
+def option(default=dataclasses.MISSING, help: str = "", *, factory=None, runtime: bool = False,
            new: bool = False):
     """A config or plugin option with its help text (shown by `bench options`); `factory` for a mutable
     default; `runtime` for one that says where or how to run, not what is measured (recorded, not hashed);
@@ -59,8 +59,7 @@ class NoOptions:
 
 def _type_name(tp) -> tuple[str, list[str]]:
     """(type name, allowed values) of an option's annotation."""
-    import typing  # noqa: PLC0415
-
+    import typing
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin is typing.Literal:
         return type(args[0]).__name__, [str(a) for a in args]
@@ -75,8 +74,7 @@ def _type_name(tp) -> tuple[str, list[str]]:
 
 def describe_fields(cls) -> list[dict]:
     """Every option of a config or plugin dataclass: name, type, default, allowed values, help, runtime."""
-    import typing  # noqa: PLC0415
-
+    import typing
     hints = typing.get_type_hints(cls)
     out = []
     for f in dataclasses.fields(cls):

@@ -83,8 +83,7 @@ def _package_digest(top: str) -> str:
 @cache
 def _environment_digest() -> str:
     """The fingerprint of what every plugin's summary depends on: versions, `bench`'s files, the install folders."""
-    from bench.version import __version__  # noqa: PLC0415
-
+    from bench.version import __version__
     folders = []  # where distributions are installed: an install or uninstall changes the folder's time
     for entry in sys.path:
         if entry and Path(entry).name in ("site-packages", "dist-packages"):
@@ -120,10 +119,9 @@ def _write(entries: dict) -> None:
 
 def summarise(info) -> PluginSummary:
     """A loaded `registry.PluginInfo` as a summary (imports nothing beyond what loading it did)."""
-    import dataclasses  # noqa: PLC0415
+    import dataclasses
 
-    from bench.options import describe_fields  # noqa: PLC0415
-
+    from bench.options import describe_fields
     options_class = getattr(info.plugin, "Options", None)
     rows = []
     if info.plugin is not None and options_class is not None and dataclasses.is_dataclass(options_class):

@@ -40,8 +40,7 @@ class PluginInfo:
 
     @property
     def description(self) -> str:
-        from bench.api import describe  # noqa: PLC0415
-
+        from bench.api import describe
         return describe(self.plugin) if self.plugin else ""
 
 
@@ -51,8 +50,7 @@ def _distribution(ep: EntryPoint) -> str:
 
 
 def _load(kind: str, ep: EntryPoint) -> PluginInfo:
-    from bench import api  # noqa: PLC0415
-
+    from bench import api
     base = getattr(api, KINDS[kind][1])
     plugin, error = None, None
     try:
@@ -61,7 +59,7 @@ def _load(kind: str, ep: EntryPoint) -> PluginInfo:
             error = f"{ep.value} is not a subclass of bench.api.{base.__name__}"
         else:
             plugin = loaded
-    except Exception as exc:  # noqa: BLE001 - any failure of a plugin's import marks it broken
+    except Exception as exc:  # any failure of a plugin's import marks it broken
         error = f"{type(exc).__name__}: {exc}".splitlines()[0]
     return PluginInfo(kind, ep.name, _distribution(ep), ep.value, plugin, error)
 
@@ -87,8 +85,7 @@ def register(kind: str, name: str, plugin: type | None = None) -> Callable[[type
         return lambda cls: register(kind, name, cls)
     if kind not in KINDS:
         raise BenchError(f"unknown plugin kind {kind!r}; valid: {', '.join(KINDS)}")
-    from bench import api  # noqa: PLC0415
-
+    from bench import api
     base = getattr(api, KINDS[kind][1])
     if not (isinstance(plugin, type) and issubclass(plugin, base)):
         raise BenchError(f"register({kind!r}, {name!r}): {plugin!r} is not a subclass of bench.api.{base.__name__}")
@@ -111,8 +108,7 @@ def origin(kind: str, name: str) -> dict:
     if name not in _entry_points(kind) and name in _session[kind]:
         cls = _session[kind][name]
         return {"distribution": SESSION, "class": f"{cls.__module__}.{cls.__qualname__}"}
-    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
-
+    from importlib.metadata import PackageNotFoundError, version
     eps = _entry_points(kind).get(name, [])
     dist = _distribution(eps[0]) if eps else "?"
     try:

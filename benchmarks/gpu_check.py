@@ -74,12 +74,11 @@ def loader(work: Path, tiny: bool) -> list[str]:
 
 
 def generator(device: str, tiny: bool) -> list[str]:
-    import numpy as np  # noqa: PLC0415
+    import numpy as np
 
-    from bench import config  # noqa: PLC0415
-    from bench.runs.execute import load_data  # noqa: PLC0415
-    from bench.runs.preflight import pick_device  # noqa: PLC0415
-
+    from bench import config
+    from bench.runs.execute import load_data
+    from bench.runs.preflight import pick_device
     found = pick_device(device)
     cfg = config.build(overrides=TINY_RUN[:2] if tiny else ())
     _, _, roles = load_data(cfg)
@@ -105,8 +104,7 @@ def main() -> None:
     parser.add_argument("--tiny", action="store_true", help="tiny sizes: checks the script on a CPU in seconds")
     parser.add_argument("--out", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
-    import torch  # noqa: PLC0415
-
+    import torch
     name = torch.cuda.get_device_name() if torch.cuda.is_available() and args.device != "cpu" else "CPU"
     lines = [f"device {name}, torch {torch.__version__}, {os.cpu_count()} CPUs{' (tiny sizes)' if args.tiny else ''}"]
     print(lines[0], flush=True)

@@ -1,4 +1,4 @@
-"""`ddpm`: the paper's "simplified class-conditional DDPM", reproduced exactly (paper-extraction §3.2).
+"""`ddpm`: the paper's "simplified class-conditional DDPM", reproduced exactly (docs/paper.md, "The generator").
 
 - Network: a 28 x 64 class embedding broadcast over H x W and concatenated to the 4 image channels,
   Conv3x3 68->64, ReLU, Conv3x3 64->64, ReLU, Conv3x3 64->4; the timestep is accepted and ignored

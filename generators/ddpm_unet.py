@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.api import NUM_CLASSES, option, require
-from bench.api.diffusion import DiffusionGenerator
+from bench.api.diffusion import DiffusionGenerator, UNetDiffusionOptions
 
 
 class LabelConditionedUNet(nn.Module):
@@ -57,37 +57,25 @@ class DDPMUNet(DiffusionGenerator):
     epoch_seed_stride = 7919
 
     @dataclass
-    class Options:
+    class Options(UNetDiffusionOptions):
         resolution: int = option(32, "generation resolution; samples are resized bicubically to the dataset's")
-        width: int = option(16, "channels of the first block (deeper blocks have 2x and 4x); 32-64 on a GPU")
-        depth: int = option(3, "resolution levels (the lowest has self-attention)")
-        layers_per_block: int = option(1, "ResNet blocks per U-Net level")
-        epochs: int = option(40, "training epochs over the train role")
-        batch_size: int = option(64, "images per training step")
-        lr: float = option(2e-4, "AdamW learning rate")
-        ema_decay: float = option(0.999, "decay of the weights' exponential moving average used for sampling")
+        width: int = UNetDiffusionOptions.redefault("width", 16, "32-64 on a GPU")
+        lr: float = UNetDiffusionOptions.redefault("lr", 2e-4)
         beta_schedule: Literal["linear", "squaredcos_cap_v2"] = option("squaredcos_cap_v2", "noise schedule of the "
                                                                        "1000-step forward process")
         prediction: Literal["v_prediction", "epsilon"] = option("v_prediction", "what the network predicts: v "
                                                                 "(Salimans & Ho 2022; stable at high noise) or the "
                                                                 "noise itself")
-        p_uncond: float = option(0.1, "probability of training without labels (the unconditional branch of "
-                                 "classifier-free guidance)")
-        guidance_scale: float = option(2.0, "classifier-free guidance at sampling; 1 = conditional only (one network "
-                                       "pass per step)")
+        guidance_scale: float = UNetDiffusionOptions.redefault("guidance_scale", 2.0)
         sampler: Literal["ddim", "dpm-solver"] = option("ddim", "DDIM (eta 0) or DPM-Solver++")
-        sampling_steps: int = option(50, "denoising steps")
-        sampling_batch_size: int = option(256, "images denoised together")
+        sampling_steps: int = UNetDiffusionOptions.redefault("sampling_steps", 50)
+        sampling_batch_size: int = UNetDiffusionOptions.redefault("sampling_batch_size", 256)
 
         def __post_init__(self):
+            super().__post_init__()
             require(self.resolution >= 8 and self.resolution % 2 ** (self.depth - 1) == 0, "resolution",
                     "must be >= 8 and divisible by 2**(depth-1)")
-            for name in ("width", "depth", "layers_per_block", "epochs", "batch_size", "sampling_steps",
-                         "sampling_batch_size"):
-                require(getattr(self, name) >= 1, name, "must be >= 1")
             require(self.width % 4 == 0, "width", "must be a multiple of 4 (group norm)")
-            require(0 <= self.p_uncond < 1, "p_uncond", "must be in [0, 1)")
-            require(0 < self.ema_decay < 1, "ema_decay", "must be in (0, 1)")
             require(self.lr > 0 and self.guidance_scale >= 0, "lr", "lr must be > 0 and guidance_scale >= 0")
             require(self.sampling_steps <= 1000, "sampling_steps", "must be <= 1000 (the trained T)")
 

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.api import NUM_CLASSES, BenchError, option, require
-from bench.api.diffusion import DiffusionGenerator
+from bench.api.diffusion import DiffusionGenerator, UNetDiffusionOptions
 
 
 class PatchUNet(nn.Module):
@@ -62,40 +62,28 @@ class EDM(DiffusionGenerator):
     epoch_seed_stride = 6007
 
     @dataclass
-    class Options:
+    class Options(UNetDiffusionOptions):
         resolution: int = option(0, "0: the dataset's own; another value is said on purpose (samples are resized)")
         patch: int = option(4, "pixels folded into channels per side (4: a 64 px image is 16 x 16 x 64)")
-        width: int = option(64, "channels of the first U-Net level (deeper levels have 2x)")
-        depth: int = option(3, "U-Net levels (the lowest has self-attention)")
-        layers_per_block: int = option(1, "ResNet blocks per U-Net level")
-        epochs: int = option(70, "about 2,600 steps on the embedded dataset's 2,393 train images (27 min on 2 CPU "
-                             "cores)")
-        batch_size: int = option(64, "images per training step")
-        lr: float = option(5e-4, "AdamW learning rate")
-        ema_decay: float = option(0.999, "decay of the weights' exponential moving average used for sampling")
+        epochs: int = UNetDiffusionOptions.redefault("epochs", 70, "about 2,600 steps on the embedded dataset's "
+                                                                   "2,393 train images (27 min on 2 CPU cores)")
         sigma_data: float = option(0.5, "EDM's data scale (images in [-1, 1])")
         p_mean: float = option(-1.2, "log-normal training noise levels (EDM's P_mean, P_std)")
         p_std: float = option(1.2, "log-normal training noise levels: standard deviation of log sigma (EDM's P_std)")
-        p_uncond: float = option(0.1, "probability of training without labels (the unconditional branch of "
-                                 "classifier-free guidance)")
-        guidance_scale: float = option(1.5, "classifier-free guidance at sampling; 1 = conditional only, one network "
-                                            "pass per step (598 images at 1.5 / 5: domain FID 325 / 250, CAS ratio "
-                                            "0.94 / 0.75: more guidance, closer features, less for a classifier)")
-        sampling_steps: int = option(16, "DPM-Solver++ (2M) steps on the Karras noise schedule")
-        sampling_batch_size: int = option(128, "images denoised together")
+        guidance_scale: float = UNetDiffusionOptions.redefault(
+            "guidance_scale", 1.5, "598 images at 1.5 / 5: domain FID 325 / 250, CAS ratio 0.94 / 0.75: more "
+            "guidance, closer features, less for a classifier")
+        sampling_steps: int = UNetDiffusionOptions.redefault("sampling_steps", 16, "DPM-Solver++ (2M) on the "
+                                                                                   "Karras noise schedule")
 
         def __post_init__(self):
-            for name in ("patch", "width", "depth", "layers_per_block", "epochs", "batch_size", "sampling_steps",
-                         "sampling_batch_size"):
-                require(getattr(self, name) >= 1, name, "must be >= 1")
+            super().__post_init__()
+            require(self.patch >= 1, "patch", "must be >= 1")
             require(self.resolution >= 0, "resolution", "must be 0 (the dataset's) or a size in pixels")
             require(self.resolution == 0 or self.resolution % self.divisor == 0, "resolution",
                     f"must be divisible by patch x 2**(depth-1) = {self.divisor}")
             require(self.width % 8 == 0, "width", "must be a multiple of 8 (group norm)")
-            require(0 <= self.p_uncond < 1, "p_uncond", "must be in [0, 1)")
-            require(0 < self.ema_decay < 1, "ema_decay", "must be in (0, 1)")
-            require(self.lr > 0 and self.sigma_data > 0 and self.p_std > 0, "lr", "lr, sigma_data, p_std must be > 0")
-            require(self.guidance_scale >= 0, "guidance_scale", "must be >= 0")
+            require(self.sigma_data > 0 and self.p_std > 0, "sigma_data", "sigma_data and p_std must be > 0")
 
         @property
         def divisor(self) -> int:

@@ -12,8 +12,9 @@ from conftest import REPO
 
 from bench.data.kaggle import write_layout
 from bench.data.labels import NUM_CLASSES
+from bench.datasets.cells_render import render_field
 from bench.datasets.hpa_kaggle import HPAKaggle
-from bench.datasets.synthetic_cells import SyntheticCells, label_set_distribution, render_field, sample_labels
+from bench.datasets.synthetic_cells import SyntheticCells, label_set_distribution, sample_labels
 
 # Pinned output of the renderer: if this changes, the pixels changed; bump RENDER_VERSION
 # (so stale caches are not reused) and update the value.

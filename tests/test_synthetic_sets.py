@@ -25,10 +25,10 @@ def roles():
     return data, split, {r: data.subset(split.indices(r)) for r in ("train", "val", "test")}
 
 
-def build(roles, root, *overrides, log=None):
+def build(roles, root, *overrides, say=None):
     data, split, parts = roles
     cfg = config.build(overrides=("generator.name=real",) + overrides)
-    return obtain(cfg, parts["train"], data.fingerprint, split.fingerprint, root, CPU, log or (lambda line: None))
+    return obtain(cfg, parts["train"], data.fingerprint, split.fingerprint, root, CPU, say or (lambda line: None))
 
 
 def test_a_set_is_built_from_the_train_role_only(roles, tmp_path):
@@ -50,7 +50,7 @@ def test_a_set_is_built_from_the_train_role_only(roles, tmp_path):
 def test_sets_are_reused_by_key(roles, tmp_path):
     said = []
     first = build(roles, tmp_path)
-    again = build(roles, tmp_path, "seed=5", log=said.append)  # another classifier seed: same set
+    again = build(roles, tmp_path, "seed=5", say=said.append)  # another classifier seed: same set
     assert any("reusing synthetic set" in line for line in said)
     assert again.fingerprint == first.fingerprint and len(folders(tmp_path)) == 1
     build(roles, tmp_path, "synthetic.per_real=0.5")
@@ -82,7 +82,7 @@ def test_an_interrupted_set_is_built_again(roles, tmp_path):
     folder = folders(tmp_path)[0]
     (folder / "manifest.json").unlink()  # killed before the manifest: incomplete
     said = []
-    again = build(roles, tmp_path, log=said.append)
+    again = build(roles, tmp_path, say=said.append)
     assert any("is incomplete (interrupted)" in line for line in said) and again.fingerprint == first.fingerprint
 
 
@@ -140,13 +140,13 @@ def test_generate_killed_with_sigkill_resumes_to_the_same_set(tmp_path):
 def test_sets_differing_only_in_sampling_options_share_one_training(roles, tmp_path):
     said = []
     first = build(roles, tmp_path, "generator.name=ddpm-unet", "generator.epochs=1", "generator.width=8",
-                  "generator.resolution=16", "generator.sampling_steps=4", log=said.append)
+                  "generator.resolution=16", "generator.sampling_steps=4", say=said.append)
     trained = list((tmp_path / ".train").iterdir())
     assert len(trained) == 1 and (trained[0] / "ddpm-unet.pt").exists()
     said.clear()
     second = build(roles, tmp_path, "generator.name=ddpm-unet", "generator.epochs=1", "generator.width=8",
                    "generator.resolution=16", "generator.sampling_steps=4", "generator.guidance_scale=1",
-                   log=said.append)
+                   say=said.append)
     assert any("generator checkpoints found" in line for line in said)  # no second training
     assert len(list((tmp_path / ".train").iterdir())) == 1 and second.fingerprint != first.fingerprint
 
@@ -175,7 +175,7 @@ def test_interrupted_sampling_resumes_from_its_finished_chunks(roles, tmp_path, 
     monkeypatch.setattr(RealImages, "sample", lambda self, labels, **kw: calls.append(len(labels)) or sample(
         self, labels, **kw))
     calls.clear()
-    resumed = build(roles, tmp_path / "killed", "synthetic.per_real=5", log=said.append)
+    resumed = build(roles, tmp_path / "killed", "synthetic.per_real=5", say=said.append)
     assert len(calls) == 2 and calls[0] == 256  # chunks 2 and 3: the first was not sampled again
     assert any("resuming sampling: 1 of 3 chunks" in line for line in said)
     assert resumed.fingerprint == whole.fingerprint and not (folder / ".chunks").exists()
@@ -184,7 +184,7 @@ def test_interrupted_sampling_resumes_from_its_finished_chunks(roles, tmp_path, 
 def test_a_build_says_what_it_will_do_and_how_to_make_it_quick(roles, tmp_path, capsys):
     said = []
     build(roles, tmp_path, "generator.name=ddpm", "generator.epochs=2", "generator.sampling_steps=3",
-          "synthetic.per_real=0.1", log=said.append)
+          "synthetic.per_real=0.1", say=said.append)
     plan = next(line for line in said if line.startswith("synthetic set: generator ddpm"))
     assert "trains 2 epochs on" in plan and "13 images with 3 denoising steps each" in plan
     assert "for a quick check: generator.epochs=1 generator.sampling_steps=4 synthetic.per_real=0.1" in plan

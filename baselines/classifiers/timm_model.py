@@ -60,7 +60,7 @@ class TimmClassifier(Classifier):
 
     def __init__(self, options=None, *, num_classes: int = 28, in_chans: int = 4, **model_kwargs):
         super().__init__(options, num_classes=num_classes, in_chans=in_chans)
-        import timm  # noqa: PLC0415 (seconds to import: when a model is built, not when its options are read)
+        import timm  # (seconds to import: when a model is built, not when its options are read)
 
         o = self.options
         catavgmax = o.head == "arcface" and self.pool == "catavgmax"
@@ -81,13 +81,12 @@ class TimmClassifier(Classifier):
         return f"{self.arch}.{self.options.tag or self.default_tag}"
 
     def _rgb_state_dict(self, model_kwargs: dict) -> dict:
-        import timm  # noqa: PLC0415
-
+        import timm
         overlay = {"file": self.options.weights} if self.options.weights else None
         try:
             rgb = timm.create_model(self.model_name, pretrained=True, in_chans=3, num_classes=0,
                                     pretrained_cfg_overlay=overlay, **model_kwargs)
-        except Exception as exc:  # noqa: BLE001 - hub, network, cache and file failures all mean "no weights"
+        except Exception as exc:  # hub, network, cache and file failures all mean "no weights"
             where = f"file {self.options.weights}" if self.options.weights else "the Hugging Face cache (offline?)"
             reason = " ".join(str(exc).split())[:160]
             raise BenchError(f"classifier.pretrained=true: no ImageNet weights for {self.model_name} in {where}; "

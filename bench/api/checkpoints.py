@@ -37,7 +37,7 @@ def load_checkpoint(path: Path | None, device, say: Callable[[str], None] = _std
     if problem is None:
         try:
             return torch.load(path, map_location=device, weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - truncated, not a checkpoint: the same remedy
+        except Exception as exc:  # truncated, not a checkpoint: the same remedy
             problem = f"unreadable: {type(exc).__name__}"
     say(f"checkpoint {path} is damaged ({problem}); it is removed and training starts again from its first epoch "
         f"(the same seed gives the same result)")

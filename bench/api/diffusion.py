@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import sys
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -30,7 +31,42 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.api import Generator, LabelledImages, Progress, load_checkpoint, save_checkpoint
+from bench.api import Generator, LabelledImages, Progress, load_checkpoint, option, require, save_checkpoint
+
+
+@dataclass
+class UNetDiffusionOptions:
+    """Options of a class-conditional U-Net diffusion generator: its network, training, guidance and sampling.
+    A generator's `Options` subclasses this, adds its own and changes a default with `redefault`."""
+
+    width: int = option(64, "channels of the first U-Net level (deeper levels have 2x)")
+    depth: int = option(3, "U-Net levels (the lowest has self-attention)")
+    layers_per_block: int = option(1, "ResNet blocks per U-Net level")
+    epochs: int = option(40, "training epochs over the train role")
+    batch_size: int = option(64, "images per training step")
+    lr: float = option(5e-4, "AdamW learning rate")
+    ema_decay: float = option(0.999, "decay of the weights' exponential moving average used for sampling")
+    p_uncond: float = option(0.1, "probability of training without labels (the unconditional branch of "
+                             "classifier-free guidance)")
+    guidance_scale: float = option(1.5, "classifier-free guidance at sampling; 1 = conditional only (one network "
+                                   "pass per step)")
+    sampling_steps: int = option(16, "denoising steps")
+    sampling_batch_size: int = option(128, "images denoised together")
+
+    @classmethod
+    def redefault(cls, name: str, default, note: str = ""):
+        """The option `name` with another default (and its help with `note` added), for a subclass to re-declare."""
+        help_text = next(f.metadata["help"] for f in fields(cls) if f.name == name)
+        return option(default, f"{help_text}{'; ' + note if note else ''}")
+
+    def __post_init__(self):
+        for name in ("width", "depth", "layers_per_block", "epochs", "batch_size", "sampling_steps",
+                     "sampling_batch_size"):
+            require(getattr(self, name) >= 1, name, "must be >= 1")
+        require(self.lr > 0, "lr", "must be > 0")
+        require(0 <= self.p_uncond < 1, "p_uncond", "must be in [0, 1)")
+        require(0 < self.ema_decay < 1, "ema_decay", "must be in (0, 1)")
+        require(self.guidance_scale >= 0, "guidance_scale", "must be >= 0")
 
 
 class DiffusionGenerator(Generator):

@@ -8,7 +8,7 @@ import click
 from tabulate import tabulate
 
 
-def runs_dir_option(help: str = "Where run folders are written."):  # noqa: A002 - click's own name
+def runs_dir_option(help: str = "Where run folders are written."):  # click's own name
     return click.option("--runs-dir", default="runs", show_default=True, help=help)
 
 
@@ -27,8 +27,7 @@ config_option = click.option("--config", "config_file", metavar="FILE", help="YA
 def complete_plugin(kind: str):
     """Shell completion of a plugin flag: the installed plugins of that kind."""
     def complete(ctx, param, incomplete: str) -> list[str]:
-        from bench import registry  # noqa: PLC0415
-
+        from bench import registry
         return [name for name in registry.names(kind) if name.startswith(incomplete)]
     return complete
 
@@ -36,10 +35,9 @@ def complete_plugin(kind: str):
 def option_keys() -> list[str]:
     """Every KEY of a KEY=VALUE override: config sections' options, `seed`, and every installed plugin's options
     (under its kind: `generator.width`), each once."""
-    import dataclasses  # noqa: PLC0415
+    import dataclasses
 
-    from bench import config, registry  # noqa: PLC0415
-
+    from bench import config, registry
     keys = {"seed"} | {f"{kind}.name" for kind in config.PLUGIN_SECTIONS}
     keys |= {f"{name}.{f.name}" for name, cls in config.SECTION_TYPES.items() for f in dataclasses.fields(cls)}
     for kind in config.PLUGIN_SECTIONS:
@@ -49,8 +47,7 @@ def option_keys() -> list[str]:
 
 def complete_override(ctx, param, incomplete: str):
     """Shell completion of KEY=VALUE: config keys (`train.lr=`), then a Literal option's values."""
-    from click.shell_completion import CompletionItem  # noqa: PLC0415
-
+    from click.shell_completion import CompletionItem
     if "=" in incomplete:
         return []
     return [CompletionItem(f"{key}=") for key in option_keys() if key.startswith(incomplete)]
@@ -62,8 +59,7 @@ overrides_argument = click.argument("overrides", nargs=-1, metavar="[KEY=VALUE].
 
 def config_from_cli(config_file, flags, overrides, preset=None):
     """The RunConfig of a command's config file, flags and KEY=VALUE overrides."""
-    from bench import config  # noqa: PLC0415
-
+    from bench import config
     return config.build(Path(config_file) if config_file else None, flags, tuple(overrides), preset)
 
 

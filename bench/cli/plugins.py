@@ -35,8 +35,7 @@ CONFIG = "config"  # `bench options config [SECTION]`: the config sections, not 
 
 def _option_rows(prefix: str, described: list[dict]) -> list[list]:
     """Table rows of `bench.options.describe_fields` output (defaults as text or values)."""
-    from bench.plugin_metadata import default_text  # noqa: PLC0415
-
+    from bench.plugin_metadata import default_text
     rows = []
     for o in described:
         notes = " (runtime: recorded, not hashed)" if o["runtime"] else ""
@@ -46,8 +45,7 @@ def _option_rows(prefix: str, described: list[dict]) -> list[list]:
 
 
 def _config_sections() -> dict[str, type]:
-    from bench.config import SECTION_TYPES  # noqa: PLC0415
-
+    from bench.config import SECTION_TYPES
     return dict(SECTION_TYPES)
 
 
@@ -68,8 +66,7 @@ def options_cmd(kind, name):
         sections = _config_sections()
         if name is not None and name not in sections:
             raise BenchError(f"unknown config section {name!r}; valid: {', '.join(sections)}")
-        from bench.options import describe_fields  # noqa: PLC0415
-
+        from bench.options import describe_fields
         for section, cls in sections.items():
             if name in (None, section):
                 blocks.append((f"config section `{section}`", _option_rows(section, describe_fields(cls))))

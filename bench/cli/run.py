@@ -88,8 +88,7 @@ def run_cmd(dataset, generator, strategy, classifier, seed, seeds, parallel, epo
     runtime = Runtime(Path(runs_dir), device, force, Path(synthetic_dir), inception_weights, loggers=tuple(loggers),
                       threads=threads)
     if dry_run:  # the run's own checks, then stop: nothing is loaded, trained or written
-        import yaml  # noqa: PLC0415
-
+        import yaml
         cfg, device_found = run_preflight(cfg, runtime, click.echo)
         click.echo(yaml.safe_dump(cfg.to_dict(), sort_keys=False), nl=False)
         click.echo(f"# dry run: configuration, folders, device ({device_found}), trackers and dataset check out; "

@@ -32,7 +32,6 @@ from bench.errors import BenchError
 from bench.options import OptionError as _OptionError
 from bench.options import identity, option
 from bench.options import require as _require
-from bench.options import runtime_field as _runtime_field  # noqa: F401 (the deprecated bench.config.runtime_field)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -115,9 +114,10 @@ class TrainConfig:
     val_rotation: bool = option(False, "the paper's dataset class: validation images rotated by random multiples "
                                        "of 90 degrees (unseeded there; drawn from the run seed here)", new=True)
     test_normalization: Literal["none", "imagenet", "half"] = option(
-        "none", "the paper's transformer test pipelines (item 12): test and submission images are resized to the "
-                "classifier's input_size outside the model and normalised, while training and validation saw "
-                "[0, 1]: imagenet = albumentations' Normalize defaults (ImageNet mean/std; yellow takes red's), "
+        "none", "the paper's transformer test pipelines (docs/paper.md, quirk 12): test and submission images are "
+                "resized to the classifier's input_size outside the model and normalised, while training and "
+                "validation saw [0, 1]: imagenet = albumentations' Normalize defaults (ImageNet mean/std; yellow takes "
+                "red's), "
                 "half = mean 0.5, std 0.5 (inputs in [-1, 1])", new=True)
     channels_last: bool = option(False, "channels-last memory format of CNN inputs and weights (speed only)",
                                  runtime=True)
@@ -353,7 +353,7 @@ def to_dataclass(cls: type, data: Any, path: str):
         raise BenchError(f"{path}.{exc.field_name}: {exc.message} (got {data.get(exc.field_name)!r})") from None
     except BenchError:
         raise
-    except Exception as exc:  # noqa: BLE001 - a plugin's own check (ValueError, TypeError, ...) is a user error too
+    except Exception as exc:  # a plugin's own check (ValueError, TypeError, ...) is a user error too
         message = " ".join(str(exc).split()) or type(exc).__name__
         given = ", ".join(f"{key}={value}" for key, value in data.items()) or "none, the defaults"
         raise BenchError(f"{path}: {message} (options given: {given})") from None
@@ -448,25 +448,23 @@ def build(config_file: Path | None = None, flags: dict | None = None, overrides:
 
 
 def normalise(cfg: RunConfig, say: Callable[[str], None]) -> RunConfig:
-    """Check the generator/strategy pairing before any work.
+    """Check the generator/strategy pairing before any work; return the config a run uses (`cfg` is unchanged).
 
     A strategy that uses no synthetic data runs without a generator (the no-synthetic run), and a run
     without synthetic images has the default `synthetic` and `fidelity` sections, so every such control
     is one run.
     """
-    generator, strategy = cfg.generator.plugin, cfg.strategy.plugin
-    if not registry.fits(generator, strategy):
+    generator, strategy = cfg.generator, cfg.strategy.plugin
+    if not registry.fits(generator.plugin, strategy):
         if strategy.needs_synthetic:
             raise BenchError(f"strategy {cfg.strategy.name!r} needs synthetic images, but generator "
                              f"{cfg.generator.name!r} makes none; pick a generator that does (see `bench list`)")
         say(f"note: strategy {cfg.strategy.name!r} uses no synthetic images, so generator "
             f"{cfg.generator.name!r} is not used: this is the no-synthetic run")
-        cfg.generator = choice("generator", "none")
-    if not cfg.generator.plugin.produces_images:
-        cfg.synthetic, cfg.fidelity = SyntheticConfig(), FidelityConfig()
-    else:
-        cfg.fidelity = resolved_fidelity(cfg)
-    return cfg
+        generator = choice("generator", "none")
+    if not generator.plugin.produces_images:
+        return dataclasses.replace(cfg, generator=generator, synthetic=SyntheticConfig(), fidelity=FidelityConfig())
+    return dataclasses.replace(cfg, generator=generator, fidelity=resolved_fidelity(cfg))
 
 
 def resolved_fidelity(cfg: RunConfig) -> FidelityConfig:

@@ -23,7 +23,7 @@ from importlib import resources
 
 import numpy as np
 
-from bench.data.split_config import SHIPPED_PROTOCOLS, SplitConfig  # noqa: F401 (SplitConfig: its old home)
+from bench.data.split_config import SHIPPED_PROTOCOLS, SplitConfig
 from bench.errors import BenchError
 
 ROLES = ("train", "val", "test")

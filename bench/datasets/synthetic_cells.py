@@ -25,7 +25,7 @@ from importlib import resources
 import numpy as np
 
 from bench.api import NUM_CLASSES, Dataset, LabelledImages, cached_arrays, content_fingerprint, option, require
-from bench.datasets.cells_render import ACQUISITION_NOISE, render_field, render_many  # noqa: F401 (their old home)
+from bench.datasets.cells_render import render_many
 
 RENDER_VERSION = 1  # bump whenever the rendered pixels change (tests pin a fingerprint)
 FRESH_STREAM = 0x0AC1E  # the tag of every fresh image's random streams (the dataset's own have none)

@@ -27,7 +27,7 @@ def to_input(batch: np.ndarray, device: torch.device) -> torch.Tensor:
     return to_device(batch, device).float().div_(255.0)
 
 
-# The paper's transformer test pipelines (paper-extraction section 8, item 12): albumentations `Resize` to the
+# The paper's transformer test pipelines (docs/paper.md, quirk 12): albumentations `Resize` to the
 # model's input size, then `Normalize` with these per-channel (R, G, B, Y) mean and std on [0, 1] values.
 TEST_NORMALIZATION = {
     "imagenet": ((0.485, 0.456, 0.406, 0.485), (0.229, 0.224, 0.225, 0.229)),  # A.Normalize() defaults (ViT)

@@ -87,8 +87,7 @@ def _identity_view(config: dict) -> dict:
     """A recorded config without its runtime options and without the options added after it was written
     (`option(new=True)`) where they are at their defaults, whether the record has them or predates them: runs
     of different harness versions with the same settings then match (as their run ids do)."""
-    from bench.config import SECTION_TYPES, RunConfig  # noqa: PLC0415
-
+    from bench.config import SECTION_TYPES, RunConfig
     runtime_sections = {f.name for f in dataclasses.fields(RunConfig) if f.metadata.get("runtime")}  # fidelity
     out = {k: v for k, v in config.items() if k not in runtime_sections}
     for name, section_type in SECTION_TYPES.items():
@@ -572,9 +571,8 @@ def render(frame: pd.DataFrame, figures: dict[str, list[tuple[str, str]]] | None
         if pictures:
             text += "\n### Figures\n\n" + "\n\n".join(f"{c}:\n\n![{c}]({f})" for c, f in pictures) + "\n"
         sections.append(text)
-    from bench.report import ladders  # noqa: PLC0415
-    from bench.report.paper import markdown  # noqa: PLC0415
-
+    from bench.report import ladders
+    from bench.report.paper import markdown
     summary += ladders.summary_lines(frame, runs_dir)
     if summary:
         header += ["## Summary", "",

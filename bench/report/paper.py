@@ -1,7 +1,7 @@
 """The paper's logged numbers beside the leaderboard, read from the `reported:` sections of the `paper/*` presets.
 
 Reported, not reproduced: Kaggle HPA 2018 train, the paper's unstratified 10% validation split
-(3,108 images), one unseeded run each (paper-extraction.md section 7.2).
+(3,108 images), one unseeded run each (docs/paper.md, "Numbers the authors' notebooks logged").
 """
 
 from __future__ import annotations

@@ -70,9 +70,8 @@ def learning_curves(section: pd.DataFrame, runs_dir: Path | None, path: Path) ->
     optimizer budget, one line per curve (the same settings at every size: `leaderboard._curve`): colour by
     generator, line by strategy; mean over seeds with the main table's 95% interval as band and bar (over
     seeds and test images where the predictions are saved; none with one seed). False with one train size."""
-    from bench.report.leaderboard import budget_order  # noqa: PLC0415
-    from bench.report.paired import PairedTest, config_bounds  # noqa: PLC0415
-
+    from bench.report.leaderboard import budget_order
+    from bench.report.paired import PairedTest, config_bounds
     key = f"test:{F1_TUNED}"
     runs = section.dropna(subset=[key])
     if runs.empty or runs["train_images"].nunique() < 2:
@@ -113,8 +112,7 @@ def learning_curves(section: pd.DataFrame, runs_dir: Path | None, path: Path) ->
 def per_class_effects(section: pd.DataFrame, runs_dir: Path, path: Path) -> bool:
     """Per-class change in test F1 against the control vs the class's training images: one panel per train
     size and epochs, colour by generator and marker by strategy, as in the learning curves."""
-    from bench.report.per_class import effects  # noqa: PLC0415
-
+    from bench.report.per_class import effects
     frame = effects(section, runs_dir)
     frame = frame[frame["test_positives"] > 0] if not frame.empty else frame
     if frame.empty:
@@ -199,10 +197,9 @@ def fidelity_to_benefit(section: pd.DataFrame, runs_dir: Path | None, path: Path
     """Each set's test effect against the control (95% interval as bar) against its label consistency and its
     FID on the checked features (fidelity version 3), one row of panels per train size; colour by generator,
     marker by strategy, the oracle's degradations labelled. False without such sets."""
-    from bench.report.leaderboard import effect_rows  # noqa: PLC0415
-    from bench.report.paired import PairedTest  # noqa: PLC0415
-    from bench.report.utility import fidelity_frame  # noqa: PLC0415
-
+    from bench.report.leaderboard import effect_rows
+    from bench.report.paired import PairedTest
+    from bench.report.utility import fidelity_frame
     frame = fidelity_frame(section, effect_rows(section, PairedTest(runs_dir))[0])
     if frame.empty:
         return False
@@ -240,9 +237,8 @@ def utility(section: pd.DataFrame, runs_dir: Path | None, path: Path) -> bool:
     """Each set's utility (the share of the oracle's gain over `real` it recovers) with its 95% interval, one panel
     per train size, one row per set and strategy; 0 (as good as real images) and 1 (as good as the oracle)
     marked. False where the section has no oracle and `real` set to place sets between."""
-    from bench.report.paired import PairedTest  # noqa: PLC0415
-    from bench.report.utility import utilities  # noqa: PLC0415
-
+    from bench.report.paired import PairedTest
+    from bench.report.utility import utilities
     found = utilities(section, PairedTest(runs_dir))
     if not found:
         return False

@@ -271,7 +271,8 @@ def _train_and_record(cfg: RunConfig, data: LabelledImages, split: Split, roles:
     main = world.is_main
     log_lines = _earlier_log(run_dir, started) if main else []
 
-    def log(line: str) -> None:
+    def say_and_log(line: str) -> None:
+        """Say a line and keep it in the run's log.txt."""
         log_lines.append(line)
         say(line)
         if main:
@@ -280,23 +281,23 @@ def _train_and_record(cfg: RunConfig, data: LabelledImages, split: Split, roles:
     if main:
         write_json(run_dir / "config.json", {"run_id": rid, "group": cfg.group_hash()[:8], **cfg.to_dict()})
         write_text(run_dir / "split.csv", split.manifest)
-    log(f"run {rid[:16]}: {cfg.dataset.name} ({len(data)} images, {data.resolution}px), split {split.name} "
+    say_and_log(f"run {rid[:16]}: {cfg.dataset.name} ({len(data)} images, {data.resolution}px), split {split.name} "
         f"{split.counts()}, generator {cfg.generator.name}, strategy {cfg.strategy.name}, "
         f"classifier {cfg.classifier.name}, seed {cfg.seed}, device {device}"
         + (f", {world.size} processes" if world.size > 1 else ""))
     if data.skipped:
         shown = "; ".join(f"{bad['id']}: {bad['error']}" for bad in data.skipped[:5])
-        log(f"dataset: {len(data.skipped)} unreadable images skipped (dataset.skip_bad=true; all listed in "
+        say_and_log(f"dataset: {len(data.skipped)} unreadable images skipped (dataset.skip_bad=true; all listed in "
             f"record.json; the dataset fingerprint covers the images kept): {shown}"
             + ("; ..." if len(data.skipped) > 5 else ""))
     tracked = tracked or Tracked(Trackers((), run_dir, rid, say), None)
     tracked.start(cfg, fidelity if synthetic is not None else None)
     if synthetic is not None:
-        log(f"synthetic set: {len(synthetic)} images from generator {cfg.generator.name}")
+        say_and_log(f"synthetic set: {len(synthetic)} images from generator {cfg.generator.name}")
     torch.manual_seed(cfg.seed)
     model = cfg.classifier.create().to(device)
     strategy = cfg.strategy.create()
-    trainer = Trainer(model, strategy, cfg.train, cfg.seed, device, run_dir / "checkpoint.pt", log, world,
+    trainer = Trainer(model, strategy, cfg.train, cfg.seed, device, run_dir / "checkpoint.pt", say_and_log, world,
                       on_epoch=tracked.epoch)
     trainer.try_resume()
     phases["set_up"] = round(time.perf_counter() - t0, 2)
@@ -352,7 +353,7 @@ def _train_and_record(cfg: RunConfig, data: LabelledImages, split: Split, roles:
     })
     remove_checked(run_dir / "checkpoint.pt")
     summary = ", ".join(f"{role} macro F1@tuned {metrics[role][F1_TUNED]:.4f}" for role in evaluated)
-    log(f"finished {run_dir} in {time.perf_counter() - t0:.0f} s; best epoch {state.best_epoch}; {summary}")
+    say_and_log(f"finished {run_dir} in {time.perf_counter() - t0:.0f} s; best epoch {state.best_epoch}; {summary}")
     records.finish(run_dir)  # last: the done marker, with every file's digest
     return Outcome(run_dir, False, metrics)
 

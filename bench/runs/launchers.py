@@ -108,8 +108,7 @@ class BenchJob:
         return code
 
     def checkpoint(self, command: list[str]):
-        import submitit  # noqa: PLC0415
-
+        import submitit
         return submitit.helpers.DelayedSubmission(BenchJob(), command)
 
 

@@ -48,14 +48,12 @@ class TensorBoard:
     name = "tensorboard"
 
     def __init__(self, runs_dir: Path, run_id: str):
-        from torch.utils.tensorboard import SummaryWriter  # noqa: PLC0415
-
+        from torch.utils.tensorboard import SummaryWriter
         self.folder = Path(runs_dir) / "tensorboard" / run_id
         self.writer = SummaryWriter(log_dir=str(self.folder))
 
     def config(self, config: dict) -> None:
-        import yaml  # noqa: PLC0415
-
+        import yaml
         self.writer.add_text("config", "```\n" + yaml.safe_dump(config, sort_keys=False) + "```")
 
     def metrics(self, values: dict, step: int) -> None:
@@ -73,8 +71,7 @@ class MLflow:
     name = "mlflow"
 
     def __init__(self, runs_dir: Path, run_id: str):
-        from mlflow.tracking import MlflowClient  # noqa: PLC0415
-
+        from mlflow.tracking import MlflowClient
         uri = os.environ.get("MLFLOW_TRACKING_URI") or mlflow_store(runs_dir)
         self.client = MlflowClient(tracking_uri=uri)
         experiment = self.client.get_experiment_by_name(EXPERIMENT)
@@ -107,8 +104,7 @@ class Wandb:
     name = "wandb"
 
     def __init__(self, runs_dir: Path, run_id: str):
-        import wandb  # noqa: PLC0415
-
+        import wandb
         self.wandb = wandb
         self.run = wandb.init(project=os.environ.get("WANDB_PROJECT", EXPERIMENT), name=run_id, id=run_id,
                               dir=str(runs_dir), resume="allow", reinit=True)
@@ -147,7 +143,7 @@ class Trackers:
         for name in names:
             try:
                 self.active.append(TRACKERS[name](runs_dir, run_id))
-            except Exception as exc:  # noqa: BLE001 - an unreachable server must not stop the run
+            except Exception as exc:  # an unreachable server must not stop the run
                 self._dropped(name, exc)
 
     def _dropped(self, name: str, exc: BaseException) -> None:
@@ -158,7 +154,7 @@ class Trackers:
         for tracker in list(self.active):
             try:
                 getattr(tracker, method)(*args)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 self.active.remove(tracker)
                 self._dropped(tracker.name, exc)
 
@@ -172,8 +168,7 @@ class Trackers:
 
     def image(self, tag: str, path: Path) -> None:
         if Path(path).exists():
-            from PIL import Image  # noqa: PLC0415
-
+            from PIL import Image
             self._each("image", tag, np.asarray(Image.open(path).convert("RGB")))
 
     def close(self) -> None:

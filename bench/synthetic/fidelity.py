@@ -226,14 +226,14 @@ def cas_config(cfg: RunConfig) -> RunConfig:
 
 
 def cas(cfg: RunConfig, synthetic: LabelledImages, val: LabelledImages, test: LabelledImages,
-        device: torch.device, log: Callable[[str], None]) -> dict:
+        device: torch.device, say: Callable[[str], None]) -> dict:
     """Train on the synthetic set alone (the reference classifier, `cas_config`), select on real val, score real
     test; beside it the no-skill score on the same images (`no_skill_f1`)."""
     cfg = cas_config(cfg)
     torch.manual_seed(0)
     model = cfg.classifier.create().to(device)
     strategy = cfg.strategy.create()
-    Trainer(model, strategy, cfg.train, 0, device, None, log).fit(synthetic, val, None)
+    Trainer(model, strategy, cfg.train, 0, device, None, say).fit(synthetic, val, None)
     thresholds = tune_thresholds(predict(model, val, cfg.train.eval_batch_size, device), val.labels)
     target = test if len(test) else val
     summary, _ = evaluate(predict(model, target, cfg.train.eval_batch_size, device), target.labels, thresholds)
@@ -255,13 +255,13 @@ def cas_ratios(own: float, real: float, no_skill: float) -> dict:
 
 
 def measure(folder: Path, cfg: RunConfig, synthetic: LabelledImages, roles: dict, reference_run: Path,
-            device: torch.device, log: Callable[[str], None], inception: str | None = None,
+            device: torch.device, say: Callable[[str], None], inception: str | None = None,
             real_cas: float | None = None) -> dict:
     """All fidelity metrics of one set, written to its fidelity file in the set folder.
 
     `real_cas`: the CAS of the `real` set with the same synthetic settings (as many real train images, the
     same label rows), for the CAS ratio; None for the real set itself or when CAS is off."""
-    log(f"fidelity of {folder.name}: domain features of the set, the train role and held-out real images")
+    say(f"fidelity of {folder.name}: domain features of the set, the train role and held-out real images")
     features = Features(reference_run, device)
     fs, ft, fv = features(synthetic), features(roles["train"]), features(roles["val"])
     result = {"reference_run": reference_run.name, "real_reference": "train role", "n_images": len(synthetic),
@@ -273,15 +273,15 @@ def measure(folder: Path, cfg: RunConfig, synthetic: LabelledImages, roles: dict
               **label_consistency(synthetic, roles["val"], reference_run, device),
               **inception_fid(synthetic, roles["train"], inception_weights(inception), device)}
     if cfg.fidelity.cas:
-        log("fidelity: CAS (train on the synthetic set alone, score on the real test role)")
-        result.update(cas(cfg, synthetic, roles["val"], roles["test"], device, log))
+        say("fidelity: CAS (train on the synthetic set alone, score on the real test role)")
+        result.update(cas(cfg, synthetic, roles["val"], roles["test"], device, say))
         own = result[f"cas_{F1_TUNED}"]
         reference = own if real_cas is None else real_cas
         result["cas_real"] = reference
         result.update(cas_ratios(own, reference, result["cas_no_skill"]))
     result.update(reference_strength(reference_run))
     if "reference_warning" in result:
-        log(f"warning: {result['reference_warning']}")
+        say(f"warning: {result['reference_warning']}")
     result.update(settings=dataclasses.asdict(cfg.fidelity), set_fingerprint=synthetic.fingerprint, version=VERSION)
     result = _rounded(result)
     write_json(path(folder, cfg.fidelity), {**result, "checksum": _checksum(result)})

@@ -139,7 +139,7 @@ def choose_labels(cfg: RunConfig, train: LabelledImages) -> np.ndarray:
 
 
 def obtain(cfg: RunConfig, train: LabelledImages, dataset_fp: str, split_fp: str, root: Path,
-           device: torch.device, log: Callable[[str], None]) -> LabelledImages | None:
+           device: torch.device, say: Callable[[str], None]) -> LabelledImages | None:
     """The run's synthetic set: None for a control without images, else reused or built from the train role."""
     generator = cfg.generator.create()
     if not generator.produces_images:
@@ -148,23 +148,23 @@ def obtain(cfg: RunConfig, train: LabelledImages, dataset_fp: str, split_fp: str
     generator.check(train, dataset)  # before any folder, lock or training exists
     key = set_key(cfg, dataset_fp, split_fp)
     folder = set_folder(root, cfg, dataset_fp, split_fp)
-    with exclusive(root, folder.name, log):  # concurrent runs needing one set: one builds it, the others wait
+    with exclusive(root, folder.name, say):  # concurrent runs needing one set: one builds it, the others wait
         found = load_set(folder, key)
         if found is not None:
-            log(f"reusing synthetic set {folder} ({len(found)} images)")
+            say(f"reusing synthetic set {folder} ({len(found)} images)")
             return found
-        _say_if_source_changed(cfg, generator, folder, root, log)
-        log(plan(cfg, len(train), generator))
+        _say_if_source_changed(cfg, generator, folder, root, say)
+        say(plan(cfg, len(train), generator))
         if generator.stages:
-            _fit_stages(generator, cfg, train, folder, root, dataset_fp, split_fp, device, log)
+            _fit_stages(generator, cfg, train, folder, root, dataset_fp, split_fp, device, say)
         else:
             workdir = training_folder(root, cfg, dataset_fp, split_fp)
-            with exclusive(root, f"train-{workdir.name}", log):  # sets sharing a training never train it twice at once
-                _fit(generator, cfg, train, folder, workdir, device, log, dataset)
-        return _build(generator, cfg, train, key, folder, dataset_fp, split_fp, device, log)
+            with exclusive(root, f"train-{workdir.name}", say):  # sets sharing a training never train it twice at once
+                _fit(generator, cfg, train, folder, workdir, device, say, dataset)
+        return _build(generator, cfg, train, key, folder, dataset_fp, split_fp, device, say)
 
 
-def _say_if_source_changed(cfg: RunConfig, generator, folder: Path, root: Path, log: Callable[[str], None]) -> None:
+def _say_if_source_changed(cfg: RunConfig, generator, folder: Path, root: Path, say: Callable[[str], None]) -> None:
     """For images made elsewhere: name the set built from the same options before their files changed."""
     if generator.source() is None:
         return
@@ -175,7 +175,7 @@ def _say_if_source_changed(cfg: RunConfig, generator, folder: Path, root: Path, 
         except (OSError, ValueError):
             continue
         if same:
-            log(f"the source files of generator {cfg.generator.name} changed since set {manifest.parent} was built "
+            say(f"the source files of generator {cfg.generator.name} changed since set {manifest.parent} was built "
                 f"from them: building a new set {folder}")
             return
 
@@ -207,27 +207,27 @@ def stage_folder(root: Path, cfg: RunConfig, stage: str, dataset_fp: str, split_
 
 
 def _fit_stages(generator, cfg: RunConfig, train: LabelledImages, folder: Path, root: Path, dataset_fp: str,
-                split_fp: str, device: torch.device, log: Callable[[str], None]) -> None:
+                split_fp: str, device: torch.device, say: Callable[[str], None]) -> None:
     """Each needed stage in order, under its own lock (a set needing only a finished stage never waits on another)."""
     if (folder / "images.npy").exists():
-        log(f"synthetic set {folder} is incomplete (interrupted); building it again")
+        say(f"synthetic set {folder} is incomplete (interrupted); building it again")
     for stage in generator.stages_needed():
         workdir = stage_folder(root, cfg, stage, dataset_fp, split_fp)
-        with exclusive(root, f"train-{workdir.name}", log):
+        with exclusive(root, f"train-{workdir.name}", say):
             if workdir.exists() and any(workdir.iterdir()):
-                log(f"{stage} checkpoints found in {workdir}: resuming (or reusing) it")
-            log(f"generator {cfg.generator.name}, stage {stage}: on the train role ({len(train)} images)")
+                say(f"{stage} checkpoints found in {workdir}: resuming (or reusing) it")
+            say(f"generator {cfg.generator.name}, stage {stage}: on the train role ({len(train)} images)")
             with training_in(workdir):
                 generator.fit_stage(stage, train, seed=cfg.synthetic.seed, device=device, workdir=workdir)
 
 
 def _fit(generator, cfg: RunConfig, train: LabelledImages, folder: Path, workdir: Path, device: torch.device,
-         log: Callable[[str], None], dataset) -> None:
+         say: Callable[[str], None], dataset) -> None:
     if (folder / "images.npy").exists():
-        log(f"synthetic set {folder} is incomplete (interrupted); building it again")
+        say(f"synthetic set {folder} is incomplete (interrupted); building it again")
     if workdir.exists() and any(workdir.iterdir()):
-        log(f"generator checkpoints found in {workdir}: resuming (or reusing) its training")
-    log(f"training generator {cfg.generator.name} on the train role ({len(train)} images)")
+        say(f"generator checkpoints found in {workdir}: resuming (or reusing) its training")
+    say(f"training generator {cfg.generator.name} on the train role ({len(train)} images)")
     extra = fit_arguments(generator, workdir=workdir, dataset=dataset if generator.needs_dataset else None)
     with training_in(workdir):
         generator.fit(train, seed=cfg.synthetic.seed, device=device, **extra)
@@ -257,7 +257,7 @@ def fit_arguments(generator, **candidates) -> dict:
 
 
 def _build(generator, cfg: RunConfig, train: LabelledImages, key: str, folder: Path, dataset_fp: str, split_fp: str,
-           device: torch.device, log: Callable[[str], None]) -> LabelledImages:
+           device: torch.device, say: Callable[[str], None]) -> LabelledImages:
     made = generator.existing(train.resolution)  # images made elsewhere, read (and refused) before any write
     folder.mkdir(parents=True, exist_ok=True)
     remove_temporaries(folder)
@@ -265,13 +265,13 @@ def _build(generator, cfg: RunConfig, train: LabelledImages, key: str, folder: P
         labels, images = made
     else:
         labels = choose_labels(cfg, train)
-        images = _sample(generator, cfg, labels, train.resolution, folder / CHUNKS, device, log)
+        images = _sample(generator, cfg, labels, train.resolution, folder / CHUNKS, device, say)
     history = getattr(generator, "loss_history", None)
     if history:  # the generator's training loss per epoch, kept with the set it made
         write_text(folder / LOSS, pd.DataFrame(history).to_csv(index=False))
     _write(folder, cfg, key, dataset_fp, split_fp, images, labels)
     shutil.rmtree(folder / CHUNKS, ignore_errors=True)
-    log(f"wrote synthetic set {folder}")
+    say(f"wrote synthetic set {folder}")
     return load_set(folder, key)
 
 
@@ -281,7 +281,7 @@ def chunk_seed(seed: int, chunk: int) -> int:
 
 
 def _sample(generator, cfg: RunConfig, labels: np.ndarray, resolution: int, chunks: Path, device: torch.device,
-            log: Callable[[str], None]) -> np.ndarray:
+            say: Callable[[str], None]) -> np.ndarray:
     """Images for `labels`, sampled SAMPLING_CHUNK at a time; each finished chunk is kept on disk (with its
     checksum), so an interrupted build samples only what is missing."""
     chunks.mkdir(parents=True, exist_ok=True)
@@ -291,8 +291,8 @@ def _sample(generator, cfg: RunConfig, labels: np.ndarray, resolution: int, chun
     starts = list(range(0, len(labels), SAMPLING_CHUNK))
     kept = {k for k in range(len(starts)) if (chunks / f"{k:05d}.npy").exists()}
     if kept:
-        log(f"resuming sampling: {len(kept)} of {len(starts)} chunks of {SAMPLING_CHUNK} images already sampled")
-    log(f"sampling {len(labels)} images with generator {cfg.generator.name}")
+        say(f"resuming sampling: {len(kept)} of {len(starts)} chunks of {SAMPLING_CHUNK} images already sampled")
+    say(f"sampling {len(labels)} images with generator {cfg.generator.name}")
     tracker = Progress(len(labels), f"sampling {cfg.generator.name}", "image",
                        start=sum(len(labels[starts[k]:starts[k] + SAMPLING_CHUNK]) for k in kept))
     out = []
@@ -304,7 +304,7 @@ def _sample(generator, cfg: RunConfig, labels: np.ndarray, resolution: int, chun
             if images is not None:
                 out.append(images)
                 continue
-            log(f"sampled chunk {path} is damaged ({problem}); sampling it again (same seed, same images)")
+            say(f"sampled chunk {path} is damaged ({problem}); sampling it again (same seed, same images)")
             remove_checked(path)
         images = np.asarray(generator.sample(part, resolution=resolution, seed=chunk_seed(cfg.synthetic.seed, k),
                                              device=device))

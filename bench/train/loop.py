@@ -8,6 +8,7 @@ comes from a generator seeded by (run seed, e), so a resumed run repeats an unin
 from __future__ import annotations
 
 import copy
+import math
 import queue
 import threading
 import time
@@ -53,7 +54,7 @@ def prefetched(items: Iterator, depth: int = 2) -> Iterator:
         try:
             for item in items:
                 out.put(item)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer
+        except BaseException as exc:  # re-raised in the consumer
             out.put(exc)
         out.put(done)
 
@@ -79,12 +80,22 @@ class TrainState:
     """Everything needed to resume: saved as a checkpoint after every epoch."""
 
     epoch: int = 0  # epochs completed
-    best_epoch: int = 0
-    best_score: float = -1.0
-    best_state: dict | None = None
+    best_epoch: int = 0  # the selected epoch (train.select)
+    best_state: dict | None = None  # its weights
     history: list = field(default_factory=list)
     stale: int = 0  # epochs since the best validation macro F1 @0.5 (early stopping)
-    best_f1: float = -1.0
+    best_f1: float = -1.0  # the best validation macro F1 @0.5 so far
+    best_val_loss: float = math.inf  # the lowest validation loss so far
+
+    @classmethod
+    def from_saved(cls, saved: dict) -> TrainState:
+        """The state a checkpoint holds; one written when a single `best_score` held a loss or an F1 gets its
+        lowest validation loss from its history."""
+        saved = dict(saved)
+        if "best_score" in saved:
+            del saved["best_score"]
+            saved["best_val_loss"] = min((row["val_loss"] for row in saved.get("history", [])), default=math.inf)
+        return cls(**saved)
 
 
 def rotation_seed(cfg: TrainConfig, seed: int, epoch: int) -> int | None:
@@ -99,8 +110,7 @@ def make_ema(model: torch.nn.Module, cfg: TrainConfig):
     """timm's ModelEmaV3 of the classifier's weights when train.ema is set, else None."""
     if not cfg.ema:
         return None
-    from timm.utils import ModelEmaV3  # noqa: PLC0415
-
+    from timm.utils import ModelEmaV3
     return ModelEmaV3(model, decay=cfg.ema)
 
 
@@ -128,10 +138,10 @@ class StrategyStep(torch.nn.Module):
 
 class Trainer:
     def __init__(self, model: Classifier, strategy: Strategy, cfg: TrainConfig, seed: int, device: torch.device,
-                 checkpoint: Path | None, log: Callable[[str], None], world: World = SINGLE,
+                 checkpoint: Path | None, say: Callable[[str], None], world: World = SINGLE,
                  on_epoch: Callable[[dict], None] | None = None):
         self.model, self.strategy, self.cfg, self.seed, self.device = model, strategy, cfg, seed, device
-        self.checkpoint, self.log, self.world = checkpoint, log, world
+        self.checkpoint, self.say, self.world = checkpoint, say, world
         self.on_epoch = on_epoch or (lambda row: None)  # each epoch's history row (experiment trackers)
         self.criterion = make_criterion(cfg)
         self.optimizer, self.scheduler = make_optimizer(model, cfg)
@@ -156,7 +166,7 @@ class Trainer:
 
     def try_resume(self) -> bool:
         """Restore the last checkpoint; False (and from epoch 1) without one, or with a damaged one."""
-        payload = load_checkpoint(self.checkpoint, self.device, self.log if self.world.is_main else lambda line: None)
+        payload = load_checkpoint(self.checkpoint, self.device, self.say if self.world.is_main else lambda line: None)
         if payload is None:
             return False
         initial = copy.deepcopy(self.model.state_dict())  # to undo a partial load of a checkpoint that does not fit
@@ -167,9 +177,9 @@ class Trainer:
             self.scaler.load_state_dict(payload.get("scaler", {}))
             if self.ema is not None:
                 self.ema.module.load_state_dict(payload["ema"])
-            self.state = TrainState(**payload["state"])
+            self.state = TrainState.from_saved(payload["state"])
         except (KeyError, RuntimeError, TypeError, ValueError) as exc:  # another version's or another model's
-            self.log(f"checkpoint {self.checkpoint} does not fit this run ({type(exc).__name__}); it is removed and "
+            self.say(f"checkpoint {self.checkpoint} does not fit this run ({type(exc).__name__}); it is removed and "
                      f"training starts again from epoch 1")
             if self.world.is_main:
                 remove_checked(self.checkpoint)
@@ -178,7 +188,7 @@ class Trainer:
             self.ema = make_ema(self.model, self.cfg)
             self.state = TrainState()
             return False
-        self.log(f"resumed from {self.checkpoint} after epoch {self.state.epoch}")
+        self.say(f"resumed from {self.checkpoint} after epoch {self.state.epoch}")
         return True
 
     def _augment(self, batch: torch.Tensor, g: torch.Generator) -> torch.Tensor:
@@ -257,8 +267,8 @@ class Trainer:
         if self.cfg.select == "last":
             return True
         if self.cfg.select == "min_val_loss":
-            return s.best_epoch == 0 or val_loss < s.best_score
-        return score > s.best_score
+            return s.best_epoch == 0 or val_loss < s.best_val_loss
+        return score > s.best_f1
 
     def _oracle(self, test: LabelledImages) -> float:
         """Test macro F1 with thresholds tuned on test, of the evaluated weights (the oracle selection rule's
@@ -286,16 +296,16 @@ class Trainer:
             selected = self._is_selected(score, val_loss)
             if selected:
                 s.best_epoch, s.best_state = epoch, copy.deepcopy(self.evaluated.state_dict())
-                s.best_score = val_loss if self.cfg.select == "min_val_loss" else score
             s.stale = 0 if score > s.best_f1 else s.stale + 1
             s.best_f1 = max(s.best_f1, score)
+            s.best_val_loss = min(s.best_val_loss, val_loss)
             s.epoch = epoch
             s.history.append({"epoch": epoch, "lr": lr, "train_loss": round(loss, 6), "val_loss": round(val_loss, 6),
                               f"val_{F1_HALF}": score})
             if test is not None and len(test):
                 s.history[-1][ORACLE] = round(float(self.world.from_main(self._oracle(test))), 6)
             per_epoch = (time.perf_counter() - began) / (epoch - first)
-            self.log(f"epoch {epoch}/{self.cfg.epochs}  lr {lr:.2e}  train loss {loss:.4f}  val loss {val_loss:.4f}  "
+            self.say(f"epoch {epoch}/{self.cfg.epochs}  lr {lr:.2e}  train loss {loss:.4f}  val loss {val_loss:.4f}  "
                      f"val macro F1@0.5 {score:.4f}{'  *' if selected else ''}  "
                      f"({per_epoch:.0f} s/epoch, ETA {duration(per_epoch * (self.cfg.epochs - epoch))})")
             self._save()
