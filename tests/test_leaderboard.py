@@ -92,7 +92,7 @@ def test_a_configurations_interval_and_paired_effects():
     frame = pd.DataFrame(rows).assign(dataset="synthetic-cells", split="stratified", train_images=100)
     (line, misleading) = summary_lines(frame, effects)
     assert "Below it on test: ddpm/mix_rep/resnet18 (-0.050 [-0.050, -0.050])" in line
-    assert misleading == ("  Above the control on validation but not on test: ddpm/mix_rep/resnet18 "
+    assert misleading == ("  - Above the control on validation but not on test: ddpm/mix_rep/resnet18 "
                           "(-0.050 [-0.050, -0.050]).")
     verdict = _verdict(effects, has_test=True)  # +0.02 on every seed on validation, -0.05 on test
     assert ("on validation, above the control: ddpm/mix_rep/resnet18; below it: none; "
@@ -135,9 +135,9 @@ def test_effects_at_several_train_sizes_pair_within_a_size_and_read_as_learning_
     assert curve_headers[3] == "budget (epochs of the whole train role)"
     assert [row[3:] for row in curves] == [["10", curves[0][4], "-0.020 [-0.020, -0.020]", curves[0][6]],
                                            ["1", curves[1][4], "—", "—"]]  # one size: no change
-    named = pd.concat([frame, short.assign(budget="plateau")])  # a named budget rule sorts after the numeric ones
+    named = pd.concat([frame, short.assign(budget="plateau")])  # a named budget rule sorts before the numeric ones
     curve_headers, curves = curve_table(learning_curves(named, effect_rows(named)[0]))
-    assert [row[3] for row in curves] == ["10", "plateau"]
+    assert [row[3] for row in curves] == ["plateau", "10"]
     assert effects[0].shown("test")[0] == "+0.101"  # paired with the control of its own size, not the other one's
     line, change = summary_lines(frame, effects, [curve])
     assert "Above it on test: edm/concat/resnet18 at 50 train images, 10 epochs (+0.101" in line

@@ -23,4 +23,4 @@ def test_an_xdist_group_runs_on_one_worker(tmp_path):
                             cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout[-2000:]
     workers = {(tmp_path / f"worker-{i}").read_text() for i in range(6)}
-    assert len(workers) == 1, f"one xdist_group ran on {sorted(workers)}: pin pytest/pytest-xdist as pyproject.toml says"
+    assert len(workers) == 1, f"one xdist_group ran on {sorted(workers)}: pin pytest as pyproject.toml says"

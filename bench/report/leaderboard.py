@@ -73,8 +73,9 @@ def budget_text(budget) -> str:
 
 
 def budget_order(budget) -> tuple:
-    """Numeric budgets first, largest first; then named ones."""
-    return (1, 0.0, budget) if isinstance(budget, str) else (0, -float(budget), "")
+    """Named budgets (a rule such as `plateau`: each size trained to its control's plateau) first, then numeric
+    ones, largest first."""
+    return (0, 0.0, budget) if isinstance(budget, str) else (1, -float(budget), "")
 
 
 def sections(frame: pd.DataFrame):
@@ -433,29 +434,43 @@ def summary_lines(section: pd.DataFrame, effects: list[Effect], curves: list[Cur
     below = [e for e in effects if e.beyond_zero(role) < 0]
     unsure = [e for e in effects if e.bounds[role][0] is not None and not e.beyond_zero(role)]
     out = [f"- **{where}**: {len(effects)} configuration{'s' if len(effects) != 1 else ''} against the "
-           f"no-synthetic control ({_span([e.seeds for e in effects])} paired seeds). "
-           f"Above it on {name}: {named(above)}. Below it on {name}: {named(below)}. "
-           f"No evidence either way: {len(unsure)}; without an interval (fewer than 2 paired seeds): "
+           f"no-synthetic control ({_span([e.seeds for e in effects])} paired seeds).\n"
+           f"  - Above it on {name}: {named(above)}.\n  - Below it on {name}: {named(below)}.\n"
+           f"  - No evidence either way: {len(unsure)}; without an interval (fewer than 2 paired seeds): "
            f"{len(effects) - len(above) - len(below) - len(unsure)}."]
     if has_test:
         misleading = [e for e in effects if e.beyond_zero("val") > 0 and e not in above]
         if misleading:
-            out.append(f"  Above the control on validation but not on test: {named(misleading)}.")
+            out.append(f"  - Above the control on validation but not on test: {named(misleading)}.")
     judged = [c for c in curves if c.bounds[0] is not None]
     if judged:
         def listed(sign: int) -> str:
             return ", ".join(f"{c.label} ({c.shown()})" for c in judged if beyond_zero(c.bounds) == sign) or "none"
 
-        out.append(f"  Change of the test effect from the largest train size to the smallest (95%): higher at the "
+        out.append(f"  - Change of the test effect from the largest train size to the smallest (95%): higher at the "
                    f"smaller size (less harm or more gain with less real data): {listed(1)}; lower there: "
                    f"{listed(-1)}; no evidence either way: "
                    f"{sum(not beyond_zero(c.bounds) for c in judged)} of {len(judged)} curves.")
     return out
 
 
+def _curves_text(curves: list[Curve]) -> str:
+    """What the effect-by-size table shows and how its last column's interval is made."""
+    covered = {c.kind for c in curves if c.kind}
+    method = (CHANGE_INTERVAL_SEEDS if covered == {"seeds"} else CHANGE_INTERVAL if "seeds" not in covered
+              else f"{CHANGE_INTERVAL}; where a run's predictions are missing, {CHANGE_INTERVAL_SEEDS}")
+    return ("Each cell is the change in test macro F1 @tuned against the control trained on the same nested subset "
+            "of the train role (validation and test unchanged), paired by seed, with its 95% interval. The last "
+            "column is how much higher the effect is at the curve's smallest train size than at its largest "
+            f"(positive: less harm or more gain with less real data), with {method}; an interval that contains 0 "
+            "is no evidence either way.\n")
+
+
 def render_section(section: pd.DataFrame, sets: list[dict] = (), runs_dir: Path | None = None,
-                   effect_table: tuple | None = None, paired: PairedTest | None = None) -> str:
-    """One section's markdown; `effect_table` is `effect_rows`' result where the caller has it already."""
+                   effect_table: tuple | None = None, paired: PairedTest | None = None,
+                   curves_above: bool = False) -> str:
+    """One section's markdown; `effect_table` is `effect_rows`' result where the caller has it already;
+    `curves_above`: its effect-by-size table is printed at the top of the leaderboard (`answer`), not here."""
     first = section.iloc[0]
     has_test = section[f"test:{F1_TUNED}"].notna().any()
     main_cols = {f"val:{k}": f"val {v}" for k, v in LABELS.items() if k != F1_MICRO_TUNED}
@@ -510,16 +525,10 @@ def render_section(section: pd.DataFrame, sets: list[dict] = (), runs_dir: Path 
                 _verdict(effects, has_test), ""]
         curves = learning_curves(section, effects, paired) if has_test else []
         table = curve_table(curves)
-        if table:
-            covered = {c.kind for c in curves if c.kind}
-            method = (CHANGE_INTERVAL_SEEDS if covered == {"seeds"} else CHANGE_INTERVAL if "seeds" not in covered
-                      else f"{CHANGE_INTERVAL}; where a run's predictions are missing, {CHANGE_INTERVAL_SEEDS}")
-            out += ["### Effect by real-data size", "",
-                    "The test effects above as learning curves: each cell is the change against the control "
-                    "trained on the same nested subset of the train role (validation and test unchanged). The "
-                    "last column is how much higher the effect is at the curve's smallest train size than at its "
-                    f"largest (positive: less harm or more gain with less real data), with {method}; an interval "
-                    "that contains 0 is no evidence that the effect depends on the amount of real data.", "",
+        if table and curves_above:
+            out += ["### Effect by real-data size", "", "At the top of this page (*The answer*).", ""]
+        elif table:
+            out += ["### Effect by real-data size", "", _curves_text(curves),
                     tabulate(table[1], table[0], tablefmt="github", disable_numparse=True), ""]
         out += per_class.render(section, runs_dir)
         if has_test:
@@ -560,22 +569,45 @@ def render(frame: pd.DataFrame, figures: dict[str, list[tuple[str, str]]] | None
               "All macro averages are over all 28 classes.", ""]
     if frame.empty:
         return "\n".join(header + ["No finished runs yet: run `bench run` first.", ""])
-    sections, summary, paired = [], [], PairedTest(runs_dir)
-    for _, section in frame.groupby(["dataset", "dataset_fp", "split", "split_fp"], sort=True):
+    sections, summary, paired, answer = [], [], PairedTest(runs_dir), []
+    grouped = sorted(frame.groupby(["dataset", "dataset_fp", "split", "split_fp"], sort=True),
+                     key=lambda item: -len(item[1]))  # the main experiment (most runs) first
+    for index, (_, section) in enumerate(grouped):
         effect_table = effect_rows(section, paired)
         has_test = section[f"test:{F1_TUNED}"].notna().any()
-        summary += summary_lines(section, effect_table[0],
-                                 learning_curves(section, effect_table[0], paired) if has_test else [])
-        text = render_section(section, sets, runs_dir, effect_table, paired)
+        curves = learning_curves(section, effect_table[0], paired) if has_test else []
+        lines = summary_lines(section, effect_table[0], curves)
         pictures = (figures or {}).get(section_stem(section), [])
+        on_top = index == 0 and curve_table(curves) is not None
+        if on_top:
+            answer, pictures = _answer(lines, curves, pictures), [p for p in pictures if not _is_answer_figure(p)]
+        else:
+            summary += lines
+        text = render_section(section, sets, runs_dir, effect_table, paired, curves_above=on_top)
         if pictures:
             text += "\n### Figures\n\n" + "\n\n".join(f"{c}:\n\n![{c}]({f})" for c, f in pictures) + "\n"
         sections.append(text)
     from bench.report import ladders
     from bench.report.paper import markdown
     summary += ladders.summary_lines(frame, runs_dir)
+    header += answer
     if summary:
-        header += ["## Summary", "",
+        header += [f"## {'Other results' if answer else 'Summary'}, in short", "",
                    "Generated from the tables below (95% intervals as named in each section; effects are changes in "
                    "macro F1 @tuned against the no-synthetic control, paired by seed).", "", *summary, ""]
     return "\n".join(header) + "\n" + "\n".join(sections) + "\n" + ladders.render(frame, runs_dir) + markdown()
+
+
+def _is_answer_figure(picture: tuple[str, str]) -> bool:
+    return picture[1].endswith("-learning-curves.png")
+
+
+def _answer(lines: list[str], curves: list[Curve], pictures: list[tuple[str, str]]) -> list[str]:
+    """The top of the leaderboard: the main experiment's verdict, its effect-by-size table and its figure."""
+    headers, rows = curve_table(curves)
+    figure = [f"![{c}]({f})\n\n*{c}.*" for c, f in pictures if _is_answer_figure((c, f))]
+    return ["## The answer", "",
+            "Does a synthetic set help a classifier against the same classifier trained without it, and does it "
+            "depend on how much real data there is? From the main experiment (the section with the most runs):", "",
+            *lines, "", "### Effect by real-data size", "", _curves_text(curves),
+            tabulate(rows, headers, tablefmt="github", disable_numparse=True), "", *figure, *([""] if figure else [])]
