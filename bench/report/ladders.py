@@ -41,10 +41,12 @@ def render_one(ladder: dict, frame: pd.DataFrame, runs_dir: Path | None = None) 
     first = ladder["rungs"][0]
     base = {role: _scores(frame, first["runs"], f"{role}:{F1_TUNED}") for role in ("val", "test", "gap")}
     paired = PairedTest(runs_dir)
-    rows = []
+    rows, start = [], _from_config(first, runs_dir)
     for rung in ladder["rungs"]:
         scores = {role: _scores(frame, rung["runs"], f"{role}:{F1_TUNED}") for role in ("val", "test", "gap")}
-        cells = [rung["name"], len(scores["val"]), fmt(scores["val"]), fmt(scores["test"]), fmt(scores["gap"])]
+        change = "every rung's change together" if rung["name"] == "TO" else _changes(rung.get("changes", {}), start)
+        cells = [rung["name"], change, len(scores["val"]), fmt(scores["val"]),
+                 fmt(scores["test"]), fmt(scores["gap"])]
         for role in ("val", "test", "gap"):
             seeds = sorted(set(scores[role].index) & set(base[role].index))
             diff = scores[role][seeds] - base[role][seeds]
@@ -55,7 +57,7 @@ def render_one(ladder: dict, frame: pd.DataFrame, runs_dir: Path | None = None) 
                                    [first["runs"][str(s)] for s in seeds]) if role == "test" else None
             cells.append(f"{diff.mean():+.3f} {_shown(seeded or t_bounds(diff))}")
         rows.append(cells)
-    headers = ["rung", "seeds", "val macro F1 @tuned", "test macro F1 @tuned", "gap (val − test)",
+    headers = ["rung", "FROM → TO", "seeds", "val macro F1 @tuned", "test macro F1 @tuned", "gap (val − test)",
                "Δ val vs FROM (95%)", "Δ test vs FROM (95%)", "Δ gap vs FROM (95%)"]
     out = [f"### Ladder `{ladder['from']}` → `{ladder['to']}`", "",
            "Each rung is FROM with one group of settings switched to TO's values alone (its changes: "
@@ -65,6 +67,30 @@ def render_one(ladder: dict, frame: pd.DataFrame, runs_dir: Path | None = None) 
            *(f"*{note}.*" for note in ladder.get("notes", [])), "",
            tabulate(rows, headers, tablefmt="github", disable_numparse=True), ""]
     return out + [verdict(ladder, frame), ""]
+
+
+def _from_config(first: dict, runs_dir: Path | None) -> dict:
+    """The config of one of FROM's runs (its values are every rung's starting point), or {} where none is found."""
+    for rid in first["runs"].values():
+        path = Path(runs_dir or ".") / rid / "config.json"
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+    return {}
+
+
+def _changes(changes: dict, start: dict) -> str:
+    """A rung's settings as FROM's value → TO's (`train.lr 0.0001 → 0.001`); FROM's value is `?` where unknown."""
+    def value(dotted: str):
+        node = start
+        for part in dotted.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return "?"
+            node = node[part]
+        return node
+
+    return "; ".join(f"`{key}` {value(key)} → {new}" for key, new in sorted(changes.items())) or "—"
 
 
 def _gap_moves(ladder: dict, frame: pd.DataFrame) -> dict[str, tuple[float, tuple]]:
