@@ -22,7 +22,8 @@ from bench.errors import BenchError
 @click.option("--synthetic-dir", default="synthetic", show_default=True,
               help="Where the synthetic sets are: their fidelity is tabled and their sample grids copied beside the "
                    "markdown, whether or not a run used them.")
-def leaderboard_cmd(runs_dir, fmt, out, no_plots, synthetic_dir):
+@click.option("--name", help="Only the runs tagged with this `bench run --name`.")
+def leaderboard_cmd(runs_dir, fmt, out, no_plots, synthetic_dir, name):
     """Render the leaderboard from every finished run (markdown, CSV, JSON or LaTeX)."""
     from bench.files import write_text
     from bench.report import export
@@ -35,6 +36,13 @@ def leaderboard_cmd(runs_dir, fmt, out, no_plots, synthetic_dir):
     default = "README.md" if fmt == "markdown" else f"leaderboard.{export.EXTENSIONS[fmt]}"
     out = out or str(Path(runs_dir) / "leaderboard" / default)
     frame = load_runs(Path(runs_dir))
+    if name is not None:
+        tags = sorted(set(frame["name"]) - {""}) if not frame.empty else []
+        if name not in tags:
+            raise BenchError(f"no finished run in {runs_dir} is named {name!r} "
+                             f"({'names there: ' + ', '.join(tags) if tags else 'no run there has a name'}); "
+                             f"tag runs with `bench run --name`")
+        frame = frame[frame["name"] == name]
     if fmt != "markdown":
         if frame.empty:
             raise BenchError(f"no finished runs in {runs_dir}: nothing to export")

@@ -71,22 +71,25 @@ class SeedsOption(click.Option):
               help="Mirror the run to an experiment tracker (repeatable); each needs its extra, e.g. "
                    "pip install -e \".[tensorboard]\".")
 @click.option("--force", is_flag=True, help="Run again even if this exact run already finished.")
+@click.option("--name", help="A tag of yours for this run (recorded; shown beside its configuration in the "
+                             "leaderboard; `bench leaderboard --name` keeps only runs with it). Not part of the "
+                             "run's identity.")
 @click.option("--dry-run", is_flag=True, help="Check everything a run would refuse before it loads data (one line, "
                    "exit 2), print the resolved config, and exit without writing anything.")
 @overrides_argument
 def run_cmd(dataset, generator, strategy, classifier, seed, seeds, parallel, epochs, preset, pretrained, config_file,
-            runs_dir, device, threads, synthetic_dir, inception_weights, loggers, force, dry_run, overrides):
+            runs_dir, device, threads, synthetic_dir, inception_weights, loggers, force, name, dry_run, overrides):
     """Train and evaluate one configuration; write runs/<hash>/ (reused when it already finished).
 
     Overrides address any config key, e.g. `train.lr=3e-4 dataset.n_images=500 classifier.pretrained=true`.
     """
     flags = {"dataset.name": dataset, "generator.name": generator, "strategy.name": strategy,
              "classifier.name": classifier, "seed": seed, "train.epochs": epochs, "classifier.pretrained": pretrained}
-    from bench.runs.preflight import Runtime, run_preflight
+    from bench.runs.preflight import Runtime, check_name, run_preflight
 
     cfg = config_from_cli(config_file, flags, overrides, preset)
     runtime = Runtime(Path(runs_dir), device, force, Path(synthetic_dir), inception_weights, loggers=tuple(loggers),
-                      threads=threads)
+                      threads=threads, name=check_name(name))
     if dry_run:  # the run's own checks, then stop: nothing is loaded, trained or written
         import yaml
         cfg, device_found = run_preflight(cfg, runtime, click.echo)

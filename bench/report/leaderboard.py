@@ -160,7 +160,8 @@ def load_runs(runs_dir: Path, warn: Callable[[str], None] = _stderr, only: set[s
                "train_images": record["split"]["counts"]["train"],
                "data_shape": f"{record['dataset']['n_images']} images, {record['dataset']['resolution']} px",
                "epochs": config["train"]["epochs"], "wall_time_s": record["wall_time_s"],
-               "purpose": record.get("purpose", ""), "options": plugin_options(config),
+               "purpose": record.get("purpose", ""), "name": record.get("name", ""),
+               "options": plugin_options(config),
                "session_plugin": any(o.get("distribution") == registry.SESSION
                                      for o in (record.get("plugins") or {}).values()),
                "versions": library_versions(record["environment"]),
@@ -198,7 +199,8 @@ def _aggregate(section: pd.DataFrame, columns: dict[str, str]) -> tuple[list[str
         if sort_key.empty:
             sort_key = runs[f"val:{F1_TUNED}"].dropna()
         score = sort_key.mean() if not sort_key.empty else float("-inf")
-        label = group + "".join(f" ({p})" for p in sorted(set(runs["purpose"])) if p)
+        label = group + "".join(f" ({p})" for p in sorted(set(runs["purpose"])) if p) + \
+            "".join(f" «{n}»" for n in sorted(set(runs["name"])) if n)
         label += " (mixed library versions)" if runs["versions"].nunique() > 1 else ""
         label += " (plugin registered in a Python session, not installed)" if runs["session_plugin"].any() else ""
         cells = [*names, label, int(runs["epochs"].iloc[0]), len(runs)] + [fmt(runs[c]) for c in columns]

@@ -154,7 +154,7 @@ def execute(cfg: RunConfig, runtime: Runtime, say: Callable[[str], None] = print
         return bool(world.from_main(is_finished(run_dir) and not runtime.force))
 
     if finished():
-        return _reuse(run_dir, say)
+        return _reuse(run_dir, say, runtime.name)
     if world.size > 1:
         _require_synthetic_set(cfg, data, split, runtime)
     check_no_eval_scoring(cfg, roles, device)
@@ -164,7 +164,7 @@ def execute(cfg: RunConfig, runtime: Runtime, say: Callable[[str], None] = print
     # a second process with this config waits, then reuses
     with exclusive(runtime.runs_dir, rid[:16], say) if world.is_main else nullcontext():
         if finished():
-            return _reuse(run_dir, say)
+            return _reuse(run_dir, say, runtime.name)
         if world.is_main:
             if runtime.force and run_dir.exists():
                 shutil.rmtree(run_dir)
@@ -174,7 +174,7 @@ def execute(cfg: RunConfig, runtime: Runtime, say: Callable[[str], None] = print
         try:
             set_folder = synthetic_sets.set_folder(runtime.synthetic_dir, cfg, data.fingerprint, split.fingerprint)
             return _train_and_record(cfg, data, split, roles, rid, run_dir, device, synthetic, scores, say, world,
-                                     runtime.purpose, Tracked(trackers, set_folder), phases)
+                                     runtime.purpose, Tracked(trackers, set_folder), phases, runtime.name)
         finally:
             trackers.close()
 
@@ -219,13 +219,17 @@ class Tracked:
         self.trackers.metrics(final, epoch)
 
 
-def _reuse(run_dir: Path, say: Callable[[str], None]) -> Outcome:
+def _reuse(run_dir: Path, say: Callable[[str], None], name: str = "") -> Outcome:
     try:
-        metrics = records.verify(run_dir)["metrics"]
+        found = records.verify(run_dir)
     except records.DamagedRun as exc:
         raise BenchError(f"{exc}; its results are not used: run the same command with --force to run it again "
                          f"(the folder is replaced)") from None
+    metrics, recorded = found["metrics"], found["record"].get("name", "")
     say(f"reusing finished run {run_dir} (identical config, data and split; --force to run again)")
+    if name and name != recorded:
+        say(f"note: that run is {'named ' + repr(recorded) if recorded else 'unnamed'}; --name {name!r} names new "
+            f"runs only (--force runs it again under the new name)")
     return Outcome(run_dir, True, metrics)
 
 
@@ -265,7 +269,7 @@ def _real_cas(cfg: RunConfig, data: LabelledImages, split: Split, roles: dict, r
 def _train_and_record(cfg: RunConfig, data: LabelledImages, split: Split, roles: dict, rid: str, run_dir: Path,
                       device: torch.device, synthetic: LabelledImages | None, fidelity: dict | None,
                       say: Callable[[str], None], world: World = distributed.SINGLE, purpose: str = "",
-                      tracked: Tracked | None = None, phases: dict | None = None) -> Outcome:
+                      tracked: Tracked | None = None, phases: dict | None = None, name: str = "") -> Outcome:
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
     phases = dict(phases or {})
     main = world.is_main
@@ -344,6 +348,7 @@ def _train_and_record(cfg: RunConfig, data: LabelledImages, split: Split, roles:
         "synthetic": None if synthetic is None else {"n_images": len(synthetic), "fingerprint": synthetic.fingerprint,
                                                      "fidelity": fidelity},
         "environment": environment(device, world), "command": sys.argv, "purpose": purpose,
+        **({"name": name} if name else {}),
         "plugins": {kind: registry.origin(kind, getattr(cfg, kind).name) for kind in registry.KINDS},
         "started": started.isoformat(timespec="seconds"), "wall_time_s": round(time.perf_counter() - t0, 1),
         "peak_memory": peak_memory_mib(device),

@@ -31,6 +31,7 @@ class Runtime:
     purpose: str = ""  # why the run exists when it is not the user's own (recorded; the leaderboard labels it)
     loggers: tuple[str, ...] = ()  # experiment trackers mirroring the run (bench.runs.tracking)
     threads: int | None = None  # torch's CPU threads (None: torch's default); record.json states what ran
+    name: str = ""  # the user's tag (`--name`): recorded, shown beside the configuration, a leaderboard filter
 
 
 def mps_available() -> bool:
@@ -109,3 +110,20 @@ def run_preflight(cfg: RunConfig, runtime: Runtime, say: Callable[[str], None]) 
     """`bench run`'s checks: the generator/strategy pairing (`config.normalise`), then `preflight`."""
     cfg = normalise(cfg, say)
     return cfg, preflight(cfg, runtime)
+
+
+NAME_LIMIT = 64
+
+
+def check_name(name: str | None) -> str:
+    """A `--name` tag as given, or a BenchError saying what is wrong with it."""
+    if name is None:
+        return ""
+    if not name.strip():
+        raise BenchError("--name is empty: give a short tag such as `lr-sweep`, or leave --name out")
+    if len(name) > NAME_LIMIT:
+        raise BenchError(f"--name is {len(name)} characters long; keep it to {NAME_LIMIT}")
+    if any(sep in name for sep in ("/", "\\")) or not name.isprintable():
+        raise BenchError(f"--name {name!r} holds a path separator or a control character; use letters, digits, "
+                         f"'-', '_', '.' or spaces")
+    return name

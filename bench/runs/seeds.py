@@ -71,7 +71,8 @@ def _in_processes(configs: list[RunConfig], runtime: Runtime, parallel: int, say
         jobs.append(Job(["--config", str(path)], rid, set_args, f"seed {each.seed}"))
     common = ["--runs-dir", str(runtime.runs_dir), "--synthetic-dir", str(runtime.synthetic_dir), "--device",
               runtime.device, *[a for logger in runtime.loggers for a in ("--logger", logger)],
-              *(["--inception-weights", runtime.inception_weights] if runtime.inception_weights else [])]
+              *(["--inception-weights", runtime.inception_weights] if runtime.inception_weights else []),
+              *(["--name", runtime.name] if runtime.name else [])]
     failed = launchers.run_local(jobs, common, say, 0, parallel)
     if failed:
         raise BenchError(f"{failed} of {len(jobs)} seeds failed (their output is above); the same command runs them "
