@@ -67,9 +67,10 @@ def generator_colours(generators: pd.Series) -> dict[str, str]:
 
 def learning_curves(section: pd.DataFrame, runs_dir: Path | None, path: Path) -> bool:
     """Test macro F1 @tuned against the number of real training images (split.train_fraction), one panel per
-    optimizer budget, one line per curve (the same settings at every size: `leaderboard._curve`): colour by
-    generator, line by strategy; mean over seeds with the main table's 95% interval as band and bar (over
-    seeds and test images where the predictions are saved; none with one seed). False with one train size."""
+    optimizer budget that has two train sizes or more, one line per curve (the same settings at every size:
+    `leaderboard._curve`; a curve at one size is left out): colour by generator, line by strategy; mean over
+    seeds with the main table's 95% interval as its bar (over seeds and test images where the predictions are
+    saved; none with one seed). False without a curve."""
     from bench.report.leaderboard import budget_order
     from bench.report.paired import PairedTest, config_bounds
     key = f"test:{F1_TUNED}"
@@ -77,13 +78,17 @@ def learning_curves(section: pd.DataFrame, runs_dir: Path | None, path: Path) ->
     if runs.empty or runs["train_images"].nunique() < 2:
         return False
     plt = _pyplot()
-    budgets = sorted(runs["budget"].unique(), key=budget_order)
+    budgets = [b for b in sorted(runs["budget"].unique(), key=budget_order)  # a curve needs two sizes
+               if runs.loc[runs["budget"] == b, "train_images"].nunique() > 1]
+    if not budgets:
+        return False
     fig, axes = plt.subplots(1, len(budgets), figsize=(6.5 * len(budgets), 4.8), sharey=True, squeeze=False)
     paired, colours = PairedTest(runs_dir), generator_colours(runs["generator"])
     sizes = sorted(runs["train_images"].unique())
     for ax, budget in zip(axes[0], budgets):
-        curves = list(runs[runs["budget"] == budget].groupby(["generator", "strategy", "classifier", "curve"],
-                                                             sort=True))
+        curves = [(key, part) for key, part in runs[runs["budget"] == budget].groupby(
+            ["generator", "strategy", "classifier", "curve"], sort=True) if part["train_images"].nunique() > 1]
+        labelled = set()
         for number, ((generator, strategy, classifier, _), part) in enumerate(curves):
             dodge = 1 + 0.025 * (number - (len(curves) - 1) / 2)  # side by side at each size, not on top
             at = {size: (runs_at[key].mean(), config_bounds(runs_at, key, paired)[0])
@@ -93,9 +98,10 @@ def learning_curves(section: pd.DataFrame, runs_dir: Path | None, path: Path) ->
             high = np.array([b[1] if b[1] is not None else m for m, b in at.values()])
             style = {"color": colours[generator], "linestyle": STRATEGY_LINES.get(strategy, "-"),
                      "linewidth": 2 if generator == strategy == "none" else 1.4}
+            label = f"{generator} / {strategy} / {classifier}"
             ax.errorbar(x, mean, yerr=[mean - low, high - mean], marker="o", capsize=3,
-                        label=f"{generator} / {strategy} / {classifier}", **style)
-            ax.fill_between(x, low, high, color=style["color"], alpha=0.08)
+                        label=None if label in labelled else label, **style)
+            labelled.add(label)
         ax.set(xscale="log", xlabel="real training images (nested stratified subsets of the train role)",
                title=f"budget: each size trained by the rule `{budget}`" if isinstance(budget, str) else
                f"optimizer budget: {budget:g} epoch{'s' if budget != 1 else ''} of the whole train role")
@@ -282,8 +288,8 @@ def draw(section: pd.DataFrame, runs_dir: Path, out_dir: Path, stem: str,
                                 ("Per-class change in test F1 against the control, by the class's training "
                                  "images", f"{stem}-per-class-effects.png",
                                  lambda p: per_class_effects(section, runs_dir, p)),
-                                ("Test macro F1 against the number of real training images (bars and bands: "
-                                 "the main table's 95% intervals)", f"{stem}-learning-curves.png",
+                                ("Test macro F1 against the number of real training images (bars: the main "
+                                 "table's 95% intervals)", f"{stem}-learning-curves.png",
                                  lambda p: learning_curves(section, runs_dir, p)),
                                 ("Fidelity to benefit: each set's test effect against the control by its label "
                                  "consistency and its FID (checked features)", f"{stem}-fidelity-to-benefit.png",
