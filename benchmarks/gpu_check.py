@@ -66,7 +66,7 @@ def loader(work: Path, tiny: bool) -> list[str]:
     data = REPO.parent / "shared" / "data" / "hpa" / "sample"
     if tiny or not (data / "train.csv").exists():
         data = work / "kaggle-layout"
-        shell([BENCH, "data", "export", str(data), f"dataset.n_images={48 if tiny else 256}",
+        shell([BENCH, "data", "export", str(data), f"dataset.n_images={24 if tiny else 256}",
                f"dataset.resolution={resolution}"], env={"BENCH_CACHE_DIR": str(work / "cache")})
     out, _ = shell([sys.executable, str(REPO / "benchmarks" / "loader_throughput.py"), "--data", str(data),
                     "--resolution", str(resolution), "--seconds", "0.5" if tiny else "4"])
