@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from bench.evaluate.metrics import F1_TUNED, LABELS
-from bench.report.leaderboard import NAMES, sections
+from bench.report.leaderboard import NAMES, budget_text, sections
 from bench.report.paired import PairedTest, config_bounds
 
 FORMATS = ("markdown", "csv", "json", "latex")
@@ -30,7 +30,10 @@ def summary(frame: pd.DataFrame, runs_dir: Path | None = None) -> pd.DataFrame:
             first = runs.iloc[0]
             row = {"section": stem, "dataset": first["dataset"], "split": first["split"],
                    **dict(zip(NAMES, names)), "config": group, "purpose": first["purpose"] or None,
-                   "epochs": int(first["epochs"]), "seeds": len(runs), "options": first["options"]}
+                   "name": " ".join(sorted(set(runs["name"]) - {""})) or None,
+                   "train_images": int(first["train_images"]), "epochs": int(first["epochs"]),
+                   "budget": budget_text(first["budget"]), "seeds": len(runs),
+                   "runs": " ".join(sorted(runs["run"])), "options": first["options"]}
             for role in ROLES:
                 for key in LABELS:
                     values = runs[f"{role}:{key}"].dropna()
