@@ -470,9 +470,10 @@ def _curves_text(curves: list[Curve]) -> str:
 
 def render_section(section: pd.DataFrame, sets: list[dict] = (), runs_dir: Path | None = None,
                    effect_table: tuple | None = None, paired: PairedTest | None = None,
-                   curves_above: bool = False) -> str:
+                   curves_above: bool = False, curves: list[Curve] | None = None) -> str:
     """One section's markdown; `effect_table` is `effect_rows`' result where the caller has it already;
-    `curves_above`: its effect-by-size table is printed at the top of the leaderboard (`answer`), not here."""
+    `curves_above`: its effect-by-size table is printed at the top of the leaderboard (`answer`), not here;
+    `curves`: `learning_curves`' result where the caller has it already."""
     first = section.iloc[0]
     has_test = section[f"test:{F1_TUNED}"].notna().any()
     main_cols = {f"val:{k}": f"val {v}" for k, v in LABELS.items() if k != F1_MICRO_TUNED}
@@ -525,7 +526,8 @@ def render_section(section: pd.DataFrame, sets: list[dict] = (), runs_dir: Path 
                 "that contains 0 is no evidence of an effect; with one seed there is no interval (—).", "",
                 tabulate([e.cells() for e in effects], EFFECT_HEADERS, tablefmt="github", disable_numparse=True), "",
                 _verdict(effects, has_test), ""]
-        curves = learning_curves(section, effects, paired) if has_test else []
+        if curves is None:
+            curves = learning_curves(section, effects, paired) if has_test else []
         table = curve_table(curves)
         if table and curves_above:
             out += ["### Effect by real-data size", "", "At the top of this page (*The answer*).", ""]
@@ -585,7 +587,7 @@ def render(frame: pd.DataFrame, figures: dict[str, list[tuple[str, str]]] | None
             answer, pictures = _answer(lines, curves, pictures), [p for p in pictures if not _is_answer_figure(p)]
         else:
             summary += lines
-        text = render_section(section, sets, runs_dir, effect_table, paired, curves_above=on_top)
+        text = render_section(section, sets, runs_dir, effect_table, paired, curves_above=on_top, curves=curves)
         if pictures:
             text += "\n### Figures\n\n" + "\n\n".join(f"{c}:\n\n![{c}]({f})" for c, f in pictures) + "\n"
         sections.append(text)
