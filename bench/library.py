@@ -4,8 +4,8 @@ Each takes the CLI's options in any of three forms, merged in this order (later 
 (a `RunConfig`, a nested dict as in a config file, or a YAML/TOML path), a preset, then keyword
 options: the CLI's shortcuts (`dataset=`, `generator=`, `strategy=`, `classifier=`, `seed=`,
 `epochs=`) and any config key with `__` for its dots (`train__lr=3e-4`, `generator__epochs=1`), or
-`overrides={"train.lr": 3e-4}`. They return records (plain dicts), and `load_runs` gives every
-finished run as one pandas row.
+`overrides={"train.lr": 3e-4}` (or the CLI's form, `overrides=["train.lr=3e-4"]`). They return
+records (plain dicts), and `load_runs` gives every finished run as one pandas row.
 
     import bench
     record = bench.run(generator="real", strategy="concat", epochs=1, dataset__n_images=300)
@@ -30,8 +30,21 @@ SHORTCUTS = {"dataset": "dataset.name", "generator": "generator.name", "strategy
              "classifier": "classifier.name", "seed": "seed", "epochs": "train.epochs"}
 
 
+Overrides = dict[str, Any] | list[str] | tuple[str, ...] | None
+
+
+def _override_pairs(overrides: Overrides) -> dict[str, Any]:
+    """`overrides` as {key: value}: a dict as it is, or the CLI's "key=value" strings parsed as the CLI parses them."""
+    if overrides is None or isinstance(overrides, dict):
+        return dict(overrides or {})
+    if isinstance(overrides, list | tuple) and all(isinstance(item, str) for item in overrides):
+        return dict(config_module.parse_override(item) for item in overrides)
+    raise BenchError(f"overrides={overrides!r}: expected a dict {{'train.lr': 3e-4}} or a list of 'key=value' "
+                     "strings ['train.lr=3e-4']")
+
+
 def configure(config: RunConfig | dict | str | Path | None = None, *, preset: str | None = None,
-              overrides: dict[str, Any] | None = None, **options: Any) -> RunConfig:
+              overrides: Overrides = None, **options: Any) -> RunConfig:
     """The validated RunConfig that `run`, `generate` and `sweep` would use."""
     raw: dict = config_module.presets.load(preset) if preset else {}
     if isinstance(config, RunConfig):
@@ -41,7 +54,7 @@ def configure(config: RunConfig | dict | str | Path | None = None, *, preset: st
     elif config is not None:
         raw = config_module.merge(raw, config_module.load_file(Path(config)))
     dotted = {SHORTCUTS.get(k, k.replace("__", ".")): v for k, v in options.items()}
-    for key, value in {**dotted, **(overrides or {})}.items():
+    for key, value in {**dotted, **_override_pairs(overrides)}.items():
         if value is not None:
             config_module.set_dotted(raw, key, value)
     return config_module.resolve(raw)
@@ -52,7 +65,7 @@ def _quiet(verbose: bool) -> Callable[[str], None]:
 
 
 def run(config: RunConfig | dict | str | Path | None = None, *, preset: str | None = None,
-        overrides: dict[str, Any] | None = None, runs_dir: str | Path = "runs",
+        overrides: Overrides = None, runs_dir: str | Path = "runs",
         synthetic_dir: str | Path = "synthetic", device: str = "auto", force: bool = False,
         loggers: tuple[str, ...] = (), verbose: bool = False, **options: Any) -> dict:
     """Train and evaluate one configuration (or reuse its finished run); the run's record:
@@ -67,7 +80,7 @@ def run(config: RunConfig | dict | str | Path | None = None, *, preset: str | No
 
 
 def run_seeds(config: RunConfig | dict | str | Path | None = None, *, seeds: list[int], parallel: int = 1,
-              preset: str | None = None, overrides: dict[str, Any] | None = None, runs_dir: str | Path = "runs",
+              preset: str | None = None, overrides: Overrides = None, runs_dir: str | Path = "runs",
               synthetic_dir: str | Path = "synthetic", device: str = "auto", force: bool = False,
               verbose: bool = False, **options: Any) -> dict:
     """One configuration over several run seeds, as `bench run --seeds`: {"runs": [each seed's record, as `run`
@@ -95,7 +108,7 @@ def read_run(run_dir: str | Path, reused: bool | None = None) -> dict:
 
 
 def generate(config: RunConfig | dict | str | Path | None = None, *, preset: str | None = None,
-             overrides: dict[str, Any] | None = None, runs_dir: str | Path = "runs",
+             overrides: Overrides = None, runs_dir: str | Path = "runs",
              synthetic_dir: str | Path = "synthetic", device: str = "auto", verbose: bool = False,
              **options: Any) -> dict:
     """Build (or reuse) one synthetic set and its fidelity: {"folder", "n_images", "manifest", "fidelity"}."""

@@ -47,9 +47,10 @@ def help_of(f: dataclasses.Field) -> str:
 
 def identity(obj) -> dict:
     """A dataclass as a dict without its runtime fields (and its `new` fields at their defaults): what a run
-    id is computed from."""
-    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)
-            if not f.metadata.get("runtime") and not (f.metadata.get("new") and getattr(obj, f.name) == f.default)}
+    id is computed from (`bench.identity.of_options`)."""
+    from bench.identity import of_options
+
+    return of_options(obj)
 
 
 @dataclass

@@ -33,7 +33,8 @@ def test_options_arrive_in_every_form_and_agree():
     a = bench.configure(generator="real", strategy="concat", dataset__n_images=160, overrides=overrides)
     b = bench.configure({"generator": "real", "strategy": {"name": "concat"}}, overrides=overrides)
     c = bench.configure(a)
-    assert isinstance(a, RunConfig) and a.hash() == b.hash() == c.hash()
+    d = bench.configure(generator="real", strategy="concat", overrides=list(TINY))  # the CLI's key=value form
+    assert isinstance(a, RunConfig) and a.hash() == b.hash() == c.hash() == d.hash()
     assert bench.configure(preset="controlled").train.epochs == 10
     assert bench.configure(epochs=3).train.epochs == 3
 
@@ -52,3 +53,7 @@ def test_run_returns_the_record_and_load_runs_a_frame(tmp_path):
 def test_bad_input_is_a_bench_error():
     with pytest.raises(BenchError, match="unknown generator"):
         bench.configure(generator="nope")
+    with pytest.raises(BenchError, match="expected a dict"):
+        bench.configure(overrides="train.lr=3e-4")
+    with pytest.raises(BenchError, match="expected key=value"):
+        bench.configure(overrides=["train.lr"])

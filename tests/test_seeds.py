@@ -61,8 +61,9 @@ def test_the_python_api_runs_seeds_too(three):
     (("--seeds", "x"), "expected integers, e.g. --seeds 0 1 2"),
     (("--seeds", "0", "1", "--parallel", "2", "--force"), "--force with --parallel"),
 ])
-def test_bad_seeds_are_one_line(tmp_path, args, message):
-    result = bench_cli("run", *args, "--runs-dir", str(tmp_path), *TINY)
+@pytest.mark.parametrize("dry", [(), ("--dry-run",)], ids=["run", "dry-run"])
+def test_bad_seeds_are_one_line(tmp_path, args, message, dry):
+    result = bench_cli("run", *args, *dry, "--runs-dir", str(tmp_path), *TINY)
     assert result.returncode == 2 and message in result.stderr and result.stderr.count("\n") == 1, result.stderr
     assert not any(tmp_path.iterdir())
 

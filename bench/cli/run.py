@@ -90,6 +90,12 @@ def run_cmd(dataset, generator, strategy, classifier, seed, seeds, parallel, epo
     cfg = config_from_cli(config_file, flags, overrides, preset)
     runtime = Runtime(Path(runs_dir), device, force, Path(synthetic_dir), inception_weights, loggers=tuple(loggers),
                       threads=threads, name=check_name(name))
+    if seeds:  # checked before the dry run stops, so it refuses what the run would
+        from bench.runs.seeds import check_seeds
+
+        if seed is not None:
+            raise BenchError("give --seed or --seeds, not both")
+        check_seeds(seeds, parallel, force)
     if dry_run:  # the run's own checks, then stop: nothing is loaded, trained or written
         import yaml
         cfg, device_found = run_preflight(cfg, runtime, click.echo)
@@ -99,8 +105,6 @@ def run_cmd(dataset, generator, strategy, classifier, seed, seeds, parallel, epo
                    f"come when the run loads them)")
         return
     if seeds:
-        if seed is not None:
-            raise BenchError("give --seed or --seeds, not both")
         _run_seeds(cfg, seeds, runtime, parallel)
         return
     from bench import interrupts
@@ -120,9 +124,8 @@ def run_cmd(dataset, generator, strategy, classifier, seed, seeds, parallel, epo
 def _run_seeds(cfg, seeds: list[int], runtime, parallel: int) -> None:
     from bench import interrupts
     from bench.runs.preflight import run_preflight
-    from bench.runs.seeds import check_seeds, run_seeds, summary
+    from bench.runs.seeds import run_seeds, summary
 
-    check_seeds(seeds)
     cfg, _ = run_preflight(cfg, runtime, click.echo)
     folders = run_seeds(cfg, seeds, runtime, parallel, click.echo)
     interrupts.completed("records: " + " ".join(map(str, folders)))

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import hashlib
-import json
 import math
 import sys
 import typing
@@ -24,6 +22,7 @@ from typing import Any, Literal
 import dacite
 import yaml
 
+from bench import identity as keys
 from bench import options as _options
 from bench import registry
 from bench.config import presets
@@ -174,7 +173,7 @@ class FidelityConfig:
 
     def key(self) -> str:
         """Short hash naming this setting's fidelity file in a set folder."""
-        return hashlib.sha256(json.dumps(dataclasses.asdict(self), sort_keys=True).encode()).hexdigest()[:8]
+        return keys.short(keys.digest(dataclasses.asdict(self)))
 
 
 @dataclass
@@ -223,16 +222,13 @@ class RunConfig:
                 out[f.name] = value
         return out
 
-    def canonical_json(self) -> str:
-        return json.dumps(self.to_dict(identity_only=True), sort_keys=True, separators=(",", ":"))
-
     def hash(self) -> str:
-        return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+        """The config hash (`bench.identity`): the identity fields alone, without the data."""
+        return keys.config_hash(self.to_dict(identity_only=True))
 
     def group_hash(self) -> str:
         """Hash of the identity without the seed: runs that differ only by seed share it."""
-        rest = {k: v for k, v in self.to_dict(identity_only=True).items() if k != "seed"}
-        return hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()
+        return keys.group(self.to_dict(identity_only=True))
 
 
 SECTION_TYPES = {"split": SplitConfig, "synthetic": SyntheticConfig, "train": TrainConfig,

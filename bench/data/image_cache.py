@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from bench import identity as keys
 from bench.data.images import content_fingerprint
 from bench.data.kaggle import read_image
 from bench.errors import BenchError
@@ -125,7 +126,7 @@ def build(folder: Path, source: Path, ids: list[str], labels: np.ndarray, resolu
     be resumed. An interrupted build (a kill) keeps it and resumes.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    key = hashlib.sha256(json.dumps([str(source), ids, resolution, skip_bad, signature]).encode()).hexdigest()
+    key = keys.digest([str(source), ids, resolution, skip_bad, signature])
     manifest = folder / "manifest.json"
     shape = (len(ids), 4, resolution, resolution)
     path = folder / "images.u8"

@@ -8,7 +8,6 @@ seeds as mean +- sample std. The same run folders always give the same bytes.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import sys
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
+from bench import identity as keys
 from bench import registry
 from bench.config import METHOD_PARTS
 from bench.data.labels import CLASS_NAMES
@@ -37,15 +37,9 @@ from bench.report.intervals import (
     t_bounds,
     welch_bounds,
 )
-from bench.report.paired import PairedTest, config_bounds
+from bench.report.paired import PairedTest, config_bounds, control_of, is_control
 
 NAMES = list(METHOD_PARTS)
-
-
-def _fallback_group(config: dict) -> str:
-    """Group key of records written before config.json carried one: the config without its seed."""
-    rest = {k: v for k, v in config.items() if k not in ("seed", "run_id")}
-    return hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:8]
 
 
 def library_versions(environment: dict) -> str:
@@ -85,19 +79,10 @@ def sections(frame: pd.DataFrame):
 
 
 def _identity_view(config: dict) -> dict:
-    """A recorded config without its runtime options and without the options added after it was written
-    (`option(new=True)`) where they are at their defaults, whether the record has them or predates them: runs
-    of different harness versions with the same settings then match (as their run ids do)."""
+    """A recorded config as its identity (`bench.identity.of_recorded`)."""
     from bench.config import SECTION_TYPES, RunConfig
     runtime_sections = {f.name for f in dataclasses.fields(RunConfig) if f.metadata.get("runtime")}  # fidelity
-    out = {k: v for k, v in config.items() if k not in runtime_sections}
-    for name, section_type in SECTION_TYPES.items():
-        if isinstance(out.get(name), dict):
-            fields = dataclasses.fields(section_type)
-            fresh = {f.name: f.default for f in fields if f.metadata.get("new")}
-            runtime = {f.name for f in fields if f.metadata.get("runtime")}
-            out[name] = {k: v for k, v in out[name].items() if not (k in fresh and v == fresh[k]) and k not in runtime}
-    return out
+    return keys.of_recorded(config, SECTION_TYPES, runtime_sections)
 
 
 def _curve(config: dict, counts: dict) -> dict:
@@ -111,8 +96,7 @@ def _curve(config: dict, counts: dict) -> dict:
     view = {k: v for k, v in view.items() if k not in ("seed", "run_id", "group")}
     view["split"] = {k: v for k, v in view["split"].items() if k != "train_fraction"}
     view["train"] = {k: v for k, v in view["train"].items() if k != "epochs"}
-    key = json.dumps([view, budget], sort_keys=True)
-    return {"budget": budget, "curve": hashlib.sha256(key.encode()).hexdigest()[:8]}
+    return {"budget": budget, "curve": keys.short(keys.digest([view, budget]))}
 
 
 def _kaggle_scores(folder: Path, warn: Callable[[str], None]) -> dict:
@@ -149,11 +133,11 @@ def load_runs(runs_dir: Path, warn: Callable[[str], None] = _stderr, only: set[s
             damaged += 1
             continue
         config, record, metrics = loaded["config"], loaded["record"], loaded["metrics"]
-        group = config.get("group") or _fallback_group(config)
+        group = config.get("group") or keys.short(keys.group(config))  # records from before config.json had it
         comparable = {k: v for k, v in _identity_view(config).items()
                       if k not in ("seed", "run_id", "group", "generator", "strategy", "synthetic", "fidelity")}
         row = {"run": folder.name, "group": group, "seed": config["seed"],
-               "control_key": hashlib.sha256(json.dumps(comparable, sort_keys=True).encode()).hexdigest()[:16],
+               "control_key": keys.digest(comparable)[:keys.RUN_DIGITS],
                "dataset": config["dataset"]["name"], "dataset_fp": record["dataset"]["fingerprint"],
                "split": record["split"]["name"],
                "split_fp": record["split"].get("protocol_fingerprint", record["split"]["fingerprint"]),
@@ -241,7 +225,7 @@ def _interval_method(kinds: set[str]) -> str:
 
 
 def _is_control(runs: pd.DataFrame) -> bool:
-    return bool((runs["generator"] == "none").all() and (runs["strategy"] == "none").all())
+    return bool(is_control(runs).all())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -299,8 +283,7 @@ def effect_rows(section: pd.DataFrame, paired: PairedTest | None = None) -> tupl
     for (group, *names), runs in section.groupby(["group", *NAMES], sort=True):
         if _is_control(runs):
             continue
-        control = section[(section["control_key"] == runs["control_key"].iloc[0]) & (section["generator"] == "none")
-                          & (section["strategy"] == "none")].set_index("seed")
+        control = control_of(section, runs).set_index("seed")
         mine = runs.set_index("seed")
         seeds = sorted(set(mine.index) & set(control.index))
         if not seeds:  # no control of the same settings and seeds (a ladder rung, say): nothing to pair with

@@ -16,6 +16,16 @@ from bench.evaluate.metrics import F1_TUNED
 from bench.report.intervals import change_bounds, ratio_bounds, seed_image_bounds, t_bounds
 
 
+def is_control(runs: pd.DataFrame) -> pd.Series:
+    """Which rows are no-synthetic control runs (generator and strategy `none`)."""
+    return (runs["generator"] == "none") & (runs["strategy"] == "none")
+
+
+def control_of(section: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """The control runs `runs` are compared with: same control key (classifier, data and training settings)."""
+    return section[is_control(section) & (section["control_key"] == runs["control_key"].iloc[0])]
+
+
 def load_test_predictions(run_dir: Path) -> pd.DataFrame | None:
     """A run's 0/1 test labels and predictions at its tuned thresholds, one row per image id, columns
     (`y`, class) and (`p`, class); None when the run saved none."""

@@ -10,6 +10,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from bench.data.labels import CLASS_NAMES
+from bench.report.paired import control_of, is_control
 
 RAREST = 10  # classes in the table of the rarest
 
@@ -26,10 +27,9 @@ def effects(section: pd.DataFrame, runs_dir: Path) -> pd.DataFrame:
     runs predate `train_positives` in per_class.csv or have no test role."""
     rows = []
     sizes = section["train_images"].nunique() > 1
-    is_control = (section["generator"] == "none") & (section["strategy"] == "none")
-    for (group, generator, strategy, classifier), runs in section[~is_control].groupby(
+    for (group, generator, strategy, classifier), runs in section[~is_control(section)].groupby(
             ["group", "generator", "strategy", "classifier"], sort=True):
-        control = section[is_control & (section["control_key"] == runs["control_key"].iloc[0])]
+        control = control_of(section, runs)
         mine, theirs = _per_class(runs_dir, runs), _per_class(runs_dir, control)
         seeds = sorted(set(mine) & set(theirs))
         if not seeds or "train_positives" not in mine[seeds[0]] or "test_f1@tuned" not in mine[seeds[0]]:

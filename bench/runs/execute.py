@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shutil
 import sys
@@ -20,6 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from bench import identity as keys
 from bench import records, registry
 from bench.config import RunConfig, choice, resolved_fidelity
 from bench.data.images import LabelledImages
@@ -90,10 +89,7 @@ def check_images(cfg: RunConfig, data: LabelledImages) -> None:
 
 def run_id(cfg: RunConfig, data: LabelledImages, split: Split) -> str:
     """Identity of a result: the resolved config plus the data and split it ran on."""
-    key = json.dumps({"config": cfg.to_dict(identity_only=True), "dataset": data.fingerprint,
-                      "split": split.fingerprint},
-                     sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(key.encode()).hexdigest()
+    return keys.run_id(cfg.to_dict(identity_only=True), data.fingerprint, split.fingerprint)
 
 
 def per_class_frame(results: dict, thresholds: np.ndarray, train_labels: np.ndarray) -> pd.DataFrame:
@@ -283,7 +279,7 @@ def _train_and_record(cfg: RunConfig, data: LabelledImages, split: Split, roles:
             write_text(run_dir / "log.txt", "\n".join(log_lines) + "\n")
 
     if main:
-        write_json(run_dir / "config.json", {"run_id": rid, "group": cfg.group_hash()[:8], **cfg.to_dict()})
+        write_json(run_dir / "config.json", {"run_id": rid, "group": keys.short(cfg.group_hash()), **cfg.to_dict()})
         write_text(run_dir / "split.csv", split.manifest)
     say_and_log(f"run {rid[:16]}: {cfg.dataset.name} ({len(data)} images, {data.resolution}px), split {split.name} "
         f"{split.counts()}, generator {cfg.generator.name}, strategy {cfg.strategy.name}, "

@@ -11,7 +11,6 @@ into a table (`bench.report.ladders`).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from bench import config, registry
+from bench import identity as keys
 from bench.config import PluginChoice, RunConfig
 from bench.errors import BenchError
 from bench.files import write_json, write_text
@@ -145,7 +145,7 @@ def _slug(name: str) -> str:
 
 
 def name_of(from_name: str, to_name: str, extra: tuple[str, ...]) -> str:
-    tail = hashlib.sha256(json.dumps(extra).encode()).hexdigest()[:8] if extra else ""
+    tail = keys.short(keys.digest(list(extra))) if extra else ""
     return "--".join(filter(None, [_slug(from_name), _slug(to_name), tail]))
 
 

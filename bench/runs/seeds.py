@@ -18,8 +18,8 @@ from bench.runs.execute import execute, load_data, run_id
 from bench.runs.preflight import Runtime
 
 
-def check_seeds(seeds: list[int]) -> list[int]:
-    """The seeds as given; a duplicate or a negative one is one line."""
+def check_seeds(seeds: list[int], parallel: int = 1, force: bool = False) -> list[int]:
+    """The seeds as given; a duplicate or a negative one, or --force with --parallel, is one line."""
     doubled = sorted({s for s in seeds if seeds.count(s) > 1})
     if doubled:
         raise BenchError(f"--seeds {' '.join(map(str, seeds))}: seed {doubled[0]} is given twice; give each seed once")
@@ -28,16 +28,16 @@ def check_seeds(seeds: list[int]) -> list[int]:
         raise BenchError(f"--seeds: seed {negative[0]} is negative; run seeds are integers >= 0")
     if not seeds:
         raise BenchError("--seeds: give at least one seed, e.g. --seeds 0 1 2")
+    if parallel > 1 and force:
+        raise BenchError("--force with --parallel: the parallel launcher skips finished seeds; run with --force "
+                         "without --parallel to run every seed again")
     return seeds
 
 
 def run_seeds(cfg: RunConfig, seeds: list[int], runtime: Runtime, parallel: int,
               say: Callable[[str], None]) -> list[Path]:
     """The run folder of each seed, in the order given (finished ones reused)."""
-    configs = [replace(cfg, seed=seed) for seed in check_seeds(seeds)]
-    if parallel > 1 and runtime.force:
-        raise BenchError("--force with --parallel: the parallel launcher skips finished seeds; run with --force "
-                         "without --parallel to run every seed again")
+    configs = [replace(cfg, seed=seed) for seed in check_seeds(seeds, parallel, runtime.force)]
     if parallel <= 1:
         folders = []
         for number, each in enumerate(configs, start=1):

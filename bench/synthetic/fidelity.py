@@ -26,7 +26,6 @@ batch size (recorded in the file).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -43,6 +42,7 @@ from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, k
 from torch_fidelity.metric_prc import KEY_METRIC_PRECISION, KEY_METRIC_RECALL, prc_features_to_metric
 from torch_fidelity.utils import create_feature_extractor, get_featuresdict_from_dataset
 
+from bench import identity as keys
 from bench.config import (
     DEFAULT_PLUGINS,
     FidelityConfig,
@@ -447,7 +447,7 @@ def summary(scores: dict) -> str:
 
 
 def _checksum(result: dict) -> str:
-    return hashlib.sha256(json.dumps(result, sort_keys=True).encode()).hexdigest()
+    return keys.digest(result)
 
 
 def read(folder: Path, settings: FidelityConfig, synthetic: LabelledImages) -> dict | None:

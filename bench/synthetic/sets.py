@@ -17,7 +17,6 @@ the fingerprints of the dataset and split whose train role it learned from. Its 
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import json
 import shutil
@@ -29,6 +28,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from bench import identity as keys
 from bench.config import RunConfig
 from bench.data.images import LabelledImages, content_fingerprint
 from bench.data.kaggle import read_labels_csv, write_labels_csv
@@ -64,7 +64,7 @@ def set_key(cfg: RunConfig, dataset_fp: str, split_fp: str) -> str:
     source = cfg.generator.create().source()
     if source is not None:  # images made elsewhere: the set follows their files
         spec["source"] = source
-    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+    return keys.digest(spec)
 
 
 def set_folder(root: Path, cfg: RunConfig, dataset_fp: str, split_fp: str) -> Path:
@@ -77,8 +77,7 @@ def training_folder(root: Path, cfg: RunConfig, dataset_fp: str, split_fp: str) 
     sampling_only = cfg.generator.plugin.sampling_options
     options = {k: v for k, v in cfg.generator.to_dict(identity_only=True).items() if k not in sampling_only}
     spec = {"generator": options, "seed": cfg.synthetic.seed, "dataset": dataset_fp, "split": split_fp}
-    key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
-    return Path(root) / ".train" / f"{cfg.generator.name}-{key[:16]}"
+    return Path(root) / ".train" / keys.folder_name(cfg.generator.name, keys.digest(spec))
 
 
 def load_set(folder: Path, key: str) -> LabelledImages | None:
@@ -202,8 +201,7 @@ def stage_folder(root: Path, cfg: RunConfig, stage: str, dataset_fp: str, split_
     depends = {k for earlier in names[:names.index(stage) + 1] for k in plugin.stages[earlier]}
     spec = {"generator": {k: v for k, v in options.items() if k in depends or k == "name"}, "stage": stage,
             "seed": cfg.synthetic.seed, "dataset": dataset_fp, "split": split_fp}
-    key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
-    return Path(root) / ".train" / f"{cfg.generator.name}-{stage}-{key[:16]}"
+    return Path(root) / ".train" / keys.folder_name(f"{cfg.generator.name}-{stage}", keys.digest(spec))
 
 
 def _fit_stages(generator, cfg: RunConfig, train: LabelledImages, folder: Path, root: Path, dataset_fp: str,
@@ -227,7 +225,6 @@ def _fit(generator, cfg: RunConfig, train: LabelledImages, folder: Path, workdir
         say(f"synthetic set {folder} is incomplete (interrupted); building it again")
     if workdir.exists() and any(workdir.iterdir()):
         say(f"generator checkpoints found in {workdir}: resuming (or reusing) its training")
-    say(f"training generator {cfg.generator.name} on the train role ({len(train)} images)")
     extra = fit_arguments(generator, workdir=workdir, dataset=dataset if generator.needs_dataset else None)
     with training_in(workdir):
         generator.fit(train, seed=cfg.synthetic.seed, device=device, **extra)
