@@ -351,3 +351,27 @@ def test_the_selection_table_sets_each_configuration_beside_the_oracle_rule(fixt
     assert (scored[selection.THRESHOLDS] >= scored["test:f1_macro@tuned"] - 0.02).all()  # tuned on test: higher
     ranked = text.split("### Selection rule")[0]
     assert "thresholds on test" not in ranked  # never in the ranking or the effects before it
+
+
+def test_every_config_id_resolves_to_its_run_folders_and_says_how_it_differs(runs):
+    import re
+
+    import pandas as pd
+
+    from bench.report.leaderboard import config_labels
+
+    frame = load_runs(runs)
+    text = render(frame, runs_dir=runs)
+    sections = [s for s in text.split("\n## ")[1:] if "### Main table" in s]
+    assert len(sections) == 2
+    for section in sections:
+        tables, listing = section.split("<details>")
+        listed = dict(re.findall(r"\| `([0-9a-f]{8})` +\| (.+?) +\|", listing))
+        for group in set(re.findall(r"\| ([0-9a-f]{8})[ |]", tables)):
+            folders = re.findall(r"`([0-9a-f]{16})` \(seed (\d+)\)", listed[group])
+            assert folders and all((runs / run).is_dir() for run, _ in folders)
+            assert sorted(frame[frame["group"] == group]["run"]) == sorted(run for run, _ in folders)
+    made = pd.DataFrame({"group": ["a", "b", "c"], "settings": [
+        '{"train.lr": "0.001", "train.flip": "true"}', '{"train.lr": "0.0001", "train.flip": "true"}',
+        '{"train.lr": "0.001", "train.flip": "true", "train.budget": "plateau"}']})
+    assert config_labels(made) == {"a": "", "b": "train.lr=0.0001", "c": "train.budget=plateau"}

@@ -27,7 +27,7 @@ def leaderboard_cmd(runs_dir, fmt, out, no_plots, synthetic_dir, name):
     """Render the leaderboard from every finished run (markdown, CSV, JSON or LaTeX)."""
     from bench.files import write_text
     from bench.report import export
-    from bench.report.fidelity_tables import load_sets
+    from bench.report.fidelity_tables import load_sets, set_folders
     from bench.report.leaderboard import load_runs, render, sections
     from bench.report.plots import draw
 
@@ -35,7 +35,7 @@ def leaderboard_cmd(runs_dir, fmt, out, no_plots, synthetic_dir, name):
         raise BenchError(f"runs folder {runs_dir} does not exist: run `bench run` first")
     default = "README.md" if fmt == "markdown" else f"leaderboard.{export.EXTENSIONS[fmt]}"
     out = out or str(Path(runs_dir) / "leaderboard" / default)
-    frame = load_runs(Path(runs_dir))
+    frame = load_runs(Path(runs_dir), set_folders=set_folders(Path(synthetic_dir)))
     if name is not None:
         tags = sorted(set(frame["name"]) - {""}) if not frame.empty else []
         if name not in tags:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from bench.evaluate.metrics import F1_TUNED, LABELS
-from bench.report.leaderboard import NAMES, budget_text, sections
+from bench.report.leaderboard import NAMES, budget_text, config_labels, sections
 from bench.report.paired import PairedTest, config_bounds
 
 FORMATS = ("markdown", "csv", "json", "latex")
@@ -26,10 +26,12 @@ def summary(frame: pd.DataFrame, runs_dir: Path | None = None) -> pd.DataFrame:
     for stem, section in sections(frame):
         has_test = section[f"test:{F1_TUNED}"].notna().any()
         ci_key = f"{'test' if has_test else 'val'}:{F1_TUNED}"
+        settings = config_labels(section)
         for (group, *names), runs in section.groupby(["group", *NAMES], sort=True):
             first = runs.iloc[0]
             row = {"section": stem, "dataset": first["dataset"], "split": first["split"],
-                   **dict(zip(NAMES, names)), "config": group, "purpose": first["purpose"] or None,
+                   **dict(zip(NAMES, names)), "config": group, "settings": settings[group] or None,
+                   "purpose": first["purpose"] or None,
                    "name": " ".join(sorted(set(runs["name"]) - {""})) or None,
                    "train_images": int(first["train_images"]), "epochs": int(first["epochs"]),
                    "budget": budget_text(first["budget"]), "seeds": len(runs),

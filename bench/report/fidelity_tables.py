@@ -45,13 +45,24 @@ def changed_options(generator: dict) -> str:
                      if k != "name" and (k not in defaults or defaults[k] != v))
 
 
-def set_label(generator: dict, fingerprint: str) -> str:
-    """A set's name in the tables: its generator, fingerprint, and the generator options that differ from
-    the plugin's defaults (two sets of one generator then say how they differ)."""
+def set_label(generator: dict, fingerprint: str, folder: str | None = None) -> str:
+    """A set's one printed name: its folder (`oracle-a44e404e4faa13ee`, as in captions and on disk), or, for a set
+    whose folder is not known here, its generator and fingerprint; then the generator options that differ
+    from the plugin's defaults (two sets of one generator then say how they differ)."""
+    name = f"`{folder}`" if folder else f"{generator['name']} `{fingerprint[:8]}`"
     changed = changed_options(generator)
-    if changed == "?":  # the plugin is not installed here: the fingerprint alone
-        return f"{generator['name']} `{fingerprint[:8]}`"
-    return f"{generator['name']} `{fingerprint[:8]}`" + (f" ({changed})" if changed else "")
+    return name + (f" ({changed})" if changed and changed != "?" else "")
+
+
+def set_folders(synthetic_dir: Path | None) -> dict[str, str]:
+    """{set fingerprint: set folder name} of every set in `synthetic_dir` (an unreadable manifest is left out)."""
+    out = {}
+    for manifest in sorted(Path(synthetic_dir).glob("*/manifest.json")) if synthetic_dir else []:
+        try:
+            out[json.loads(manifest.read_text())["fingerprint"]] = manifest.parent.name
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return out
 
 
 def load_sets(synthetic_dir: Path | None) -> list[dict]:
@@ -69,7 +80,7 @@ def load_sets(synthetic_dir: Path | None) -> list[dict]:
                     scores.pop("checksum", None)
                     out.append({"dataset_fp": meta["dataset_fingerprint"], "split_fp": meta["split_fingerprint"],
                                 "generator": meta["generator"]["name"], "synthetic_fp": meta["fingerprint"],
-                                "set_label": set_label(meta["generator"], meta["fingerprint"]),
+                                "set_label": set_label(meta["generator"], meta["fingerprint"], manifest.parent.name),
                                 "folder": manifest.parent, "fidelity": scores})
         except (OSError, ValueError, KeyError, TypeError) as exc:  # said, and left out
             print(f"leaderboard: synthetic set {manifest.parent} skipped: a damaged file ({type(exc).__name__}); "
@@ -171,7 +182,7 @@ def render(section: pd.DataFrame, extra: list[dict] = ()) -> list[str]:
 def _render_group(sets: list[tuple[str, dict]]) -> list[str]:
     scores = sets[0][1]
     old = SHOWN_VERSIONS.get(scores.get("version"), "")
-    reference = (f"Reference classifier: run `{scores['reference_run'][:8]}` (the real-data run labelled "
+    reference = (f"Reference classifier: run `{scores['reference_run'][:16]}` (the real-data run labelled "
                  f"`fidelity reference`), validation macro F1 @tuned "
                  f"{_num(scores.get(f'reference_val_{F1_TUNED}'))}; below 0.25 its features are flagged as too "
                  f"weak to trust.")

@@ -99,6 +99,41 @@ def _curve(config: dict, counts: dict) -> dict:
     return {"budget": budget, "curve": keys.short(keys.digest([view, budget]))}
 
 
+# shown in columns of their own (method names and plugin options, train images, epochs) or making a section
+NOT_SETTINGS = ("seed", "run_id", "group", "dataset", *METHOD_PARTS, "split.train_fraction", "train.epochs")
+
+
+def _settings(config: dict) -> dict[str, str]:
+    """A recorded config's identity as flat `section.key` -> printed value, without what other columns show."""
+    from bench.config import SECTION_TYPES
+
+    view = _identity_view(config)
+    for name, section_type in SECTION_TYPES.items():  # a setting a record predates is at its default
+        if isinstance(view.get(name), dict):
+            view[name] = {**{f.name: f.default for f in dataclasses.fields(section_type)
+                             if f.default is not dataclasses.MISSING and not f.metadata.get("runtime")}, **view[name]}
+    flat = {}
+    for name, value in view.items():
+        for key, item in (value.items() if isinstance(value, dict) else [(None, value)]):
+            dotted = f"{name}.{key}" if key is not None else name
+            if name not in NOT_SETTINGS and dotted not in NOT_SETTINGS:
+                flat[dotted] = item if isinstance(item, str) else json.dumps(item)
+    return flat
+
+
+def config_labels(section: pd.DataFrame) -> dict[str, str]:
+    """Each configuration's settings where they differ from the section's baseline (the value most of its
+    configurations share, per setting): `train.lr=0.001 train.budget=plateau`; "" for the baseline itself."""
+    settings = {g: json.loads(s) for g, s in zip(section["group"], section["settings"])}
+    baseline = {}
+    for key in sorted({k for s in settings.values() for k in s}):
+        values = pd.Series([s.get(key) for s in settings.values()], dtype=object).fillna("(unset)")
+        counts = values.value_counts()
+        baseline[key] = sorted(counts[counts == counts.max()].index)[0]
+    return {g: " ".join(f"{k}={s.get(k, '(unset)')}" for k in sorted(baseline) if s.get(k, "(unset)") != baseline[k])
+            for g, s in settings.items()}
+
+
 def _kaggle_scores(folder: Path, warn: Callable[[str], None]) -> dict:
     """The Kaggle scores `bench record-kaggle` added to a run ({} without them; a damaged file is said and left out)."""
     path = folder / "kaggle.json"
@@ -117,10 +152,12 @@ def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def load_runs(runs_dir: Path, warn: Callable[[str], None] = _stderr, only: set[str] | None = None) -> pd.DataFrame:
+def load_runs(runs_dir: Path, warn: Callable[[str], None] = _stderr, only: set[str] | None = None,
+              set_folders: dict[str, str] | None = None) -> pd.DataFrame:
     """One row per finished run (a folder with `done`; `only`: of these folder names); unfinished folders are
     ignored, damaged ones (a file missing, altered or unreadable) are skipped, each said in one line through
-    `warn`, then counted."""
+    `warn`, then counted. `set_folders`: {set fingerprint: set folder name} for records that predate
+    `record.json`'s synthetic.folder, so every set is printed by its folder."""
     rows, damaged = [], 0
     for done in sorted(Path(runs_dir).glob(f"*/{DONE}")):
         folder = done.parent
@@ -145,7 +182,7 @@ def load_runs(runs_dir: Path, warn: Callable[[str], None] = _stderr, only: set[s
                "data_shape": f"{record['dataset']['n_images']} images, {record['dataset']['resolution']} px",
                "epochs": config["train"]["epochs"], "wall_time_s": record["wall_time_s"],
                "purpose": record.get("purpose", ""), "name": record.get("name", ""),
-               "options": plugin_options(config),
+               "options": plugin_options(config), "settings": json.dumps(_settings(config), sort_keys=True),
                "session_plugin": any(o.get("distribution") == registry.SESSION
                                      for o in (record.get("plugins") or {}).values()),
                "versions": library_versions(record["environment"]),
@@ -159,8 +196,10 @@ def load_runs(runs_dir: Path, warn: Callable[[str], None] = _stderr, only: set[s
         row[selection.THRESHOLDS] = oracle.get(f"thresholds_on_test_{F1_TUNED}")
         row[selection.EPOCH] = oracle.get(f"epoch_and_thresholds_on_test_{F1_TUNED}")
         row.update(_curve(config, record["split"]["counts"]))
-        row["synthetic_fp"] = (record.get("synthetic") or {}).get("fingerprint")
-        row["set_label"] = fidelity_tables.set_label(config["generator"], row["synthetic_fp"] or "")
+        synthetic = record.get("synthetic") or {}
+        row["synthetic_fp"] = synthetic.get("fingerprint")
+        row["set_folder"] = synthetic.get("folder") or (set_folders or {}).get(row["synthetic_fp"])
+        row["set_label"] = fidelity_tables.set_label(config["generator"], row["synthetic_fp"] or "", row["set_folder"])
         row["generator_changed"] = fidelity_tables.changed_options(config["generator"])
         row["synthetic_key"] = json.dumps(config.get("synthetic", {}), sort_keys=True)
         scores = (record.get("synthetic") or {}).get("fidelity") or {}
@@ -176,14 +215,17 @@ def load_runs(runs_dir: Path, warn: Callable[[str], None] = _stderr, only: set[s
     return pd.DataFrame(rows)
 
 
-def _aggregate(section: pd.DataFrame, columns: dict[str, str]) -> tuple[list[str], list[list[str]]]:
+def _aggregate(section: pd.DataFrame, columns: dict[str, str]) -> tuple[list[str], list[list[str]], list[str]]:
+    """Headers, one row per configuration, and each row's group id."""
     rows, sizes = [], section["train_images"].nunique() > 1  # several train sizes: smallest first, then by score
+    settings = config_labels(section)
     for (group, *names), runs in section.groupby(["group", *NAMES], sort=True):
         sort_key = runs.get(f"test:{F1_TUNED}", pd.Series(dtype=float)).dropna()
         if sort_key.empty:
             sort_key = runs[f"val:{F1_TUNED}"].dropna()
         score = sort_key.mean() if not sort_key.empty else float("-inf")
-        label = group + "".join(f" ({p})" for p in sorted(set(runs["purpose"])) if p) + \
+        label = group + (f" {settings[group]}" if settings[group] else "") + \
+            "".join(f" ({p})" for p in sorted(set(runs["purpose"])) if p) + \
             "".join(f" «{n}»" for n in sorted(set(runs["name"])) if n)
         label += " (mixed library versions)" if runs["versions"].nunique() > 1 else ""
         label += " (plugin registered in a Python session, not installed)" if runs["session_plugin"].any() else ""
@@ -191,7 +233,7 @@ def _aggregate(section: pd.DataFrame, columns: dict[str, str]) -> tuple[list[str
         size = int(runs["train_images"].iloc[0]) if sizes else 0
         rows.append(((size, -score), names, group, cells))
     rows.sort(key=lambda r: (r[0], r[1], r[2]))
-    return [*NAMES, "config", "epochs", "seeds", *columns.values()], [r[3] for r in rows]
+    return [*NAMES, "config", "epochs", "seeds", *columns.values()], [r[3] for r in rows], [r[2] for r in rows]
 
 
 def _duration(seconds: float) -> str:
@@ -465,7 +507,7 @@ def render_section(section: pd.DataFrame, sets: list[dict] = (), runs_dir: Path 
     has_kaggle = section["kaggle:private"].notna().any() or section["kaggle:public"].notna().any()
     if has_kaggle:
         main_cols.update({"kaggle:public": "Kaggle public", "kaggle:private": "Kaggle private"})
-    headers, rows = _aggregate(section, main_cols)
+    headers, rows, groups = _aggregate(section, main_cols)
     ci_key = f"test:{F1_TUNED}" if has_test else f"val:{F1_TUNED}"
     paired = paired or PairedTest(runs_dir)
     bounds = {g: config_bounds(r, ci_key, paired) for g, r in section.groupby("group")}
@@ -474,14 +516,13 @@ def render_section(section: pd.DataFrame, sets: list[dict] = (), runs_dir: Path 
     headers.append(f"{'test' if has_test else 'val'} macro F1 @tuned 95% CI")
     headers.append("options (where not the plugin's default)")
     options = dict(zip(section["group"], section["options"]))
-    for row in rows:
-        group = row[len(NAMES)].split(" ")[0]  # the group id, without its purpose label
+    for row, group in zip(rows, groups):
         row += [intervals[group], options[group]]
     if section["train_images"].nunique() > 1:  # runs on nested train subsets (split.train_fraction)
         images = dict(zip(section["group"], section["train_images"]))
         headers.insert(len(NAMES) + 3, "train images")
-        for row in rows:
-            row.insert(len(NAMES) + 3, str(images[row[len(NAMES)].split(" ")[0]]))
+        for row, group in zip(rows, groups):
+            row.insert(len(NAMES) + 3, str(images[group]))
     out = [f"## {first['dataset']} ({first['data_shape']}) · split `{first['split']}`", "",
            f"Dataset fingerprint `{first['dataset_fp'][:16]}`, split fingerprint `{first['split_fp'][:16]}`. "
            f"{len(section)} finished run{'s' if len(section) != 1 else ''}, "
@@ -524,7 +565,7 @@ def render_section(section: pd.DataFrame, sets: list[dict] = (), runs_dir: Path 
         gap_cols = {f"gap:{k}": f"gap {v}" for k, v in LABELS.items()} if has_test else {}
         if has_kaggle:
             gap_cols["gap:kaggle_private"] = "val @tuned − Kaggle private"
-        headers, rows = _aggregate(section, gap_cols)
+        headers, rows, _ = _aggregate(section, gap_cols)
         out += ["### Validation − test gap", "",
                 "Validation minus test for each metric (positive: validation overstates test). "
                 "The @tuned thresholds are fitted on validation, so the @tuned gap includes that fitting's "
@@ -539,7 +580,16 @@ def render_section(section: pd.DataFrame, sets: list[dict] = (), runs_dir: Path 
             names = ", ".join(f"{c} {CLASS_NAMES[c]}" for c in absent)
             out += [f"Classes with no positives in the test role (scored F1 = AP = 0, kept in every macro "
                     f"average): {names}.", ""]
+    out += run_folders(section)
     return "\n".join(out)
+
+
+def run_folders(section: pd.DataFrame) -> list[str]:
+    """Where each configuration id of the section's tables lives: its run folders, by seed."""
+    rows = [[f"`{group}`", ", ".join(f"`{r}` (seed {s})" for r, s in zip(runs["run"], runs["seed"]))]
+            for group, runs in section.sort_values(["group", "seed"]).groupby("group", sort=True)]
+    return ["<details><summary>Run folders of each configuration (the config ids of the tables above)</summary>", "",
+            tabulate(rows, ["config", "run folders"], tablefmt="github", disable_numparse=True), "", "</details>", ""]
 
 
 def section_stem(section: pd.DataFrame) -> str:

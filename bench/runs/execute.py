@@ -341,8 +341,9 @@ def _train_and_record(cfg: RunConfig, data: LabelledImages, split: Split, roles:
                     "resolution": data.resolution, "skipped_images": data.skipped},
         "split": {"name": split.name, "fingerprint": split.fingerprint, "counts": split.counts(),
                   "protocol_fingerprint": split.protocol_fingerprint, "train_fraction": cfg.split.train_fraction},
-        "synthetic": None if synthetic is None else {"n_images": len(synthetic), "fingerprint": synthetic.fingerprint,
-                                                     "fidelity": fidelity},
+        "synthetic": None if synthetic is None else {
+            "n_images": len(synthetic), "fingerprint": synthetic.fingerprint, "fidelity": fidelity,
+            **({"folder": tracked.set_folder.name} if tracked.set_folder else {})},
         "environment": environment(device, world), "command": sys.argv, "purpose": purpose,
         **({"name": name} if name else {}),
         "plugins": {kind: registry.origin(kind, getattr(cfg, kind).name) for kind in registry.KINDS},
