@@ -9,6 +9,9 @@ import numpy as np
 
 from bench.files import atomic_target
 
+CHANNEL_LEGEND = ("red: microtubules, green: the protein, blue: nucleus, yellow: endoplasmic reticulum "
+                  "(drawn as half red + half green)")
+
 
 def composite(image: np.ndarray) -> np.ndarray:
     """uint8 (4, S, S) red/green/blue/yellow -> float RGB (S, S, 3); yellow shows as red + green."""
@@ -40,7 +43,8 @@ def save_class_grid(images: Sequence[np.ndarray], titles: Sequence[str], path: P
 
 def save_class_rows(images: np.ndarray, labels: np.ndarray, class_names: Sequence[str], path: Path,
                     per_class: int = 6) -> None:
-    """One row per class: up to `per_class` composites of images carrying that label (blank if none)."""
+    """One row per class: up to `per_class` composites of images carrying that label, each row labelled with the
+    class and how many images carry it; a grey tile where fewer images carry the class; the channels named."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -55,9 +59,14 @@ def save_class_rows(images: np.ndarray, labels: np.ndarray, class_names: Sequenc
             ax.set_yticks([])
             if k < len(chosen):
                 ax.imshow(composite(np.asarray(images[chosen[k]])), interpolation="nearest")
+            else:
+                ax.set_facecolor("0.85")
             if k == 0:
-                ax.set_ylabel(f"{c} {name}", rotation=0, ha="right", va="center", fontsize=6)
-    fig.tight_layout(pad=0.2)
+                ax.set_ylabel(f"{c} {name} ({int(labels[:, c].sum())})", rotation=0, ha="right", va="center",
+                              fontsize=6)
+    legend = CHANNEL_LEGEND.replace(" (", "\n(") + "; grey tile: no further image of the class"
+    fig.text(0.5, 0.001, legend, ha="center", va="bottom", fontsize=6)
+    fig.tight_layout(pad=0.2, rect=(0, 0.9 / n / 2, 1, 1))
     with atomic_target(Path(path)) as tmp:
         fig.savefig(tmp, dpi=64, format="png")
     plt.close(fig)

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from bench.data.labels import NUM_CLASSES
+from bench.data.preview import CHANNEL_LEGEND
 from bench.evaluate.metrics import F1_TUNED
 from bench.files import atomic_target
 
@@ -195,7 +196,8 @@ def sample_grids(section: pd.DataFrame, synthetic_dir: Path, out_dir: Path, stem
         with atomic_target(out_dir / name) as tmp:
             shutil.copyfile(folder / "grid.png", tmp)
         figures.append((f"Samples of generator `{row['generator']}` (set `{folder.name}`; one row per class, "
-                        f"as labelled)", name))
+                        f"as labelled; {CHANNEL_LEGEND}; an empty tile: the set has no further image of the "
+                        f"class)", name))
     return figures
 
 
