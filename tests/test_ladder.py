@@ -90,7 +90,7 @@ def test_the_verdict_names_the_rung_that_closes_the_gap_with_its_interval():
         "FROM": [0.20, 0.22, 0.18], "train.lr": [0.19, 0.22, 0.17],
         "train.no_eval_inference": [0.02, 0.03, 0.01], "TO": [0.01, 0.02, 0.0]})
     line = ladders.verdict(ladder, frame)
-    assert line.startswith("**Verdict:** from FROM (`a`) to TO (`b`) the validation − test gap of macro F1 @tuned "
+    assert line.startswith("**Verdict:** from `a` (FROM) to `b` (TO) the validation − test gap of macro F1 @tuned "
                            "changes by "
                            "-0.190 [")
     assert "`train.no_eval_inference` (-0.180 [" in line and "its interval excludes 0" in line

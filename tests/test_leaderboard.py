@@ -375,3 +375,13 @@ def test_every_config_id_resolves_to_its_run_folders_and_says_how_it_differs(run
         '{"train.lr": "0.001", "train.flip": "true"}', '{"train.lr": "0.0001", "train.flip": "true"}',
         '{"train.lr": "0.001", "train.flip": "true", "train.budget": "plateau"}']})
     assert config_labels(made) == {"a": "", "b": "train.lr=0.0001", "c": "train.budget=plateau"}
+
+
+def test_a_method_repeated_by_sections_is_stated_once_at_the_end():
+    from bench.report.leaderboard import methods_once
+
+    method, table = "How it is measured. " * 20, "| a | b |\n|---|---|\n| " + "x" * 400 + " |"
+    texts, closing = methods_once([f"## one\n\n{method}\n\n{table}\n\nshort", f"## two\n\n{method}\n\n{table}"])
+    assert closing.count(method) == 1 and "**Method 1.**" in closing and "## Methods" in closing
+    assert all(method not in t and "method 1 under [Methods](#methods)" in t and table in t for t in texts)
+    assert methods_once(["## one\n\n" + method]) == (["## one\n\n" + method], "")  # stated once already

@@ -125,7 +125,7 @@ def verdict(ladder: dict, frame: pd.DataFrame) -> str:
     total, total_interval = gap_moves.pop("TO")
     if not gap_moves:
         return "*Verdict pending: no single rung has finished runs yet.*"
-    out = (f"**Verdict:** from FROM (`{ladder['from']}`) to TO (`{ladder['to']}`) the validation − test gap of "
+    out = (f"**Verdict:** from `{ladder['from']}` (FROM) to `{ladder['to']}` (TO) the validation − test gap of "
            f"macro F1 @tuned changes by {total:+.3f} "
            f"{_shown(total_interval)} ({_strength(total_interval, 'the interval')}); ")
     name = (min if total <= 0 else max)(gap_moves, key=lambda k: gap_moves[k][0])

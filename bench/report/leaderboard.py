@@ -632,7 +632,31 @@ def render(frame: pd.DataFrame, figures: dict[str, list[tuple[str, str]]] | None
         header += [f"## {'Other results' if answer else 'Summary'}, in short", "",
                    "Generated from the tables below (95% intervals as named in each section; effects are changes in "
                    "macro F1 @tuned against the no-synthetic control, paired by seed).", "", *summary, ""]
-    return "\n".join(header) + "\n" + "\n".join(sections) + "\n" + ladders.render(frame, runs_dir) + markdown()
+    sections, methods = methods_once(sections)
+    return "\n".join(header) + "\n" + "\n".join(sections) + "\n" + ladders.render(frame, runs_dir) + markdown() + \
+        methods
+
+
+METHOD_MIN_CHARS = 300  # a paragraph this long, repeated verbatim in two sections or more, is a method statement
+
+
+def methods_once(texts: list[str]) -> tuple[list[str], str]:
+    """Method paragraphs that several sections repeat word for word, stated once in a closing `## Methods`
+    section; each repeat becomes a one-line pointer to its number there. Tables, lists, headings and figures
+    stay where they are."""
+    paragraphs = [p for text in texts for p in text.split("\n\n")]
+    counts = {p: paragraphs.count(p) for p in paragraphs}
+    repeated = [p for p in dict.fromkeys(paragraphs)
+                if counts[p] > 1 and len(p) >= METHOD_MIN_CHARS and p.lstrip()[:1] not in ("|", "#", "!", "<", "-")]
+    if not repeated:
+        return texts, ""
+    number = {p: k for k, p in enumerate(repeated, start=1)}
+    pointer = "*How this is measured: method {} under [Methods](#methods), at the end of this page.*"
+    texts = ["\n\n".join(pointer.format(number[p]) if p in number else p for p in text.split("\n\n"))
+             for text in texts]
+    stated = [f"**Method {k}.** {p}" for p, k in number.items()]
+    return texts, "\n".join(["", "## Methods", "", "Stated once for every section above that uses them.", "",
+                             "\n\n".join(stated), ""])
 
 
 def _is_answer_figure(picture: tuple[str, str]) -> bool:
