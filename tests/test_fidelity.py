@@ -158,7 +158,7 @@ def test_leaderboard_shows_the_generator_table(generated, tmp_path):
     assert result.returncode == 0, result.stderr
     board = (tmp_path / "lb.md").read_text()
     assert "### Synthetic sets" in board and "FID vs train" in board and "*floor: held-out real*" in board
-    row = next(line for line in board.split("### Synthetic sets")[1].splitlines() if line.startswith("| real"))
+    row = next(line for line in board.split("### Synthetic sets")[1].splitlines() if line.startswith("| `real-"))
     assert f"{generated['real']['fid']:.2f}" in row and f"{generated['real']['val']['fid']:.2f}" in row
     assert "CAS ratio" in board and "label consistency" in board
 

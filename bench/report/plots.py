@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.data.labels import NUM_CLASSES
+from bench.data.labels import CLASS_NAMES, NUM_CLASSES
 from bench.data.preview import CHANNEL_LEGEND
 from bench.evaluate.metrics import F1_TUNED
 from bench.files import atomic_target
@@ -33,26 +33,46 @@ def _pyplot():
 
 
 def val_vs_test(section: pd.DataFrame, path: Path) -> bool:
-    """Validation vs test macro F1 @tuned, one point per run, with the diagonal. False if no test role."""
+    """Validation vs test macro F1 @tuned, one point per run, with the diagonal, marked by strategy: one colour
+    per configuration, labelled with its settings (a ladder's rungs), or, with more configurations than
+    colours, one per generator. False if no test role."""
+    from bench.report.leaderboard import config_labels
+
     runs = section.dropna(subset=[f"test:{F1_TUNED}"])
     if runs.empty:
         return False
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 5))
+    fig, ax = plt.subplots(figsize=(6, 5 + 0.14 * min(runs["group"].nunique(), 20)))
     markers = dict(zip(sorted(runs["strategy"].unique()), "osD^vP*X"))
-    for (generator, strategy), part in runs.groupby(["generator", "strategy"], sort=True):
-        ax.scatter(part[f"val:{F1_TUNED}"], part[f"test:{F1_TUNED}"], marker=markers[strategy],
-                   label=f"{generator} / {strategy}", alpha=0.8)
+    palette = plt.get_cmap("tab20").colors
+    if runs["group"].nunique() > len(palette):  # too many configurations to tell apart by colour
+        colours = generator_colours(runs["generator"])
+        series = [(f"{g} / {s}", colours[g], markers[s], part)
+                  for (g, s), part in runs.groupby(["generator", "strategy"], sort=True)]
+    else:
+        labels = {group: _few(settings) for group, settings in config_labels(runs).items()}
+        series = [(f"{g} / {s}" + (f" {labels[group]}" if labels[group] else ""), palette[k], markers[s], part)
+                  for k, ((group, g, s), part) in enumerate(runs.groupby(["group", "generator", "strategy"],
+                                                                          sort=True))]
+    for label, colour, marker, part in series:
+        ax.scatter(part[f"val:{F1_TUNED}"], part[f"test:{F1_TUNED}"], marker=marker, color=colour, label=label,
+                   alpha=0.8)
     values = pd.concat([runs[f"val:{F1_TUNED}"], runs[f"test:{F1_TUNED}"]])
     low, high = values.min() - 0.02, values.max() + 0.02
     ax.plot([low, high], [low, high], color="grey", lw=1, ls="--", label="val = test")
     ax.set(xlim=(low, high), ylim=(low, high), xlabel="validation macro F1 @tuned", ylabel="test macro F1 @tuned",
            title="below the diagonal: validation overstates test")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(0, -0.12))
     fig.tight_layout()
     save_figure(fig, path)
     plt.close(fig)
     return True
+
+
+def _few(settings: str, shown: int = 2) -> str:
+    """A configuration's differing settings, the first `shown` of them and how many more."""
+    parts = settings.split()
+    return " ".join(parts[:shown]) + (f" (+{len(parts) - shown} more)" if len(parts) > shown else "")
 
 
 GENERATOR_COLOURS = {"none": "black", "real": "tab:gray", "ddpm": "tab:blue", "ddpm-unet": "tab:cyan", "edm": "tab:red",
@@ -146,25 +166,31 @@ def per_class_effects(section: pd.DataFrame, runs_dir: Path, path: Path) -> bool
 
 
 def per_class_heatmap(section: pd.DataFrame, runs_dir: Path, path: Path) -> bool:
-    """Test F1 @tuned per class (columns) and configuration (rows), mean over seeds."""
+    """Test F1 @tuned per class (columns, named) and configuration (rows: by train images, then method; each
+    labelled with its size and settings), mean over seeds."""
+    from bench.report.leaderboard import config_labels
+
+    settings = config_labels(section)
     rows, labels = [], []
-    for (group, generator, strategy, classifier), runs in section.groupby(["group", "generator", "strategy",
-                                                                           "classifier"], sort=True):
+    keys = ["train_images", "generator", "strategy", "classifier", "group"]
+    for (size, generator, strategy, classifier, group), runs in section.groupby(keys, sort=True):
         tables = [pd.read_csv(Path(runs_dir) / run / "per_class.csv") for run in runs["run"]]
         scores = [t["test_f1@tuned"].to_numpy() for t in tables if "test_f1@tuned" in t]
         if scores:
             rows.append(np.mean(scores, axis=0))
-            labels.append(f"{generator} / {strategy} / {classifier} ({group})")
+            labels.append(f"{size} images · {generator} / {strategy} / {classifier} ({group}"
+                          + (f" {settings[group]}" if settings[group] else "") + ")")
     if not rows:
         return False
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(11, 0.45 * len(rows) + 1.6))
+    height = 0.3 * len(rows) + 3
+    fig, ax = plt.subplots(figsize=(12, height))
     image = ax.imshow(np.array(rows), vmin=0, vmax=1, cmap="viridis", aspect="auto")
-    ax.set_xticks(range(NUM_CLASSES), [str(c) for c in range(NUM_CLASSES)], fontsize=7)
-    ax.set_yticks(range(len(labels)), labels, fontsize=7)
-    ax.set_xlabel("class id")
-    fig.colorbar(image, ax=ax, label="test F1 @tuned", fraction=0.03)
-    fig.tight_layout()
+    ax.set_xticks(range(NUM_CLASSES), [f"{c} {CLASS_NAMES[c]}" for c in range(NUM_CLASSES)], fontsize=6,
+                  rotation=90)
+    ax.set_yticks(range(len(labels)), labels, fontsize=6)
+    fig.colorbar(image, ax=ax, label="test F1 @tuned (mean over seeds)", fraction=0.03)
+    fig.subplots_adjust(left=0.42, right=0.94, top=1 - 0.2 / height, bottom=2.2 / height)  # long row and class labels
     save_figure(fig, path)
     plt.close(fig)
     return True
