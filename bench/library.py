@@ -161,7 +161,7 @@ def sweep(grid: dict | str | Path, *, runs_dir: str | Path = "runs", synthetic_d
 
 def load_runs(runs_dir: str | Path = "runs") -> pd.DataFrame:
     """One row per finished run: ids, plugin names and options, metrics per role, fidelity, timing."""
-    from bench.report.leaderboard import load_runs as rows
+    from bench.report.runs_frame import load_runs as rows
 
     if not Path(runs_dir).is_dir():
         raise BenchError(f"runs folder {runs_dir} does not exist")

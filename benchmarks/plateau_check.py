@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
-from bench.report.leaderboard import _identity_view
+from bench.report.runs_frame import _identity_view
 
 
 def settings(config: dict) -> str:

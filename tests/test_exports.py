@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from conftest import bench_cli
 
-from bench.report.leaderboard import load_runs
+from bench.report.runs_frame import load_runs
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json", "latex"])

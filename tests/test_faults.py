@@ -89,7 +89,7 @@ def test_the_leaderboard_skips_each_damaged_run_names_it_and_counts(fixture_runs
 
 
 def test_a_digest_in_done_catches_a_change_that_still_parses(fixture_runs):
-    from bench.report.leaderboard import load_runs
+    from bench.report.runs_frame import load_runs
 
     folder = sorted(p for p in fixture_runs.iterdir() if (p / "done").exists())[0]
     records.finish(folder)  # the marker a run writes now: every file's SHA-256

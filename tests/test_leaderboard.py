@@ -10,7 +10,8 @@ from conftest import folders
 
 from bench.evaluate.metrics import SELECTION_RULE
 from bench.report.intervals import change_bounds, macro_f1_weighted, seed_image_bounds
-from bench.report.leaderboard import load_runs, render
+from bench.report.leaderboard import render
+from bench.report.runs_frame import load_runs
 
 
 @pytest.fixture()
@@ -66,7 +67,8 @@ def test_a_configurations_interval_and_paired_effects():
     import pandas as pd
     from scipy import stats
 
-    from bench.report.leaderboard import EFFECT_HEADERS, _verdict, effect_rows, summary_lines
+    from bench.report.effects import EFFECT_HEADERS, effect_rows
+    from bench.report.leaderboard import _verdict, summary_lines
     from bench.report.paired import PairedTest, config_bounds
 
     runs = pd.DataFrame({"run": ["a", "b", "c"], "val:f1_macro@tuned": [0.1, 0.2, None]})
@@ -102,7 +104,8 @@ def test_a_configurations_interval_and_paired_effects():
 def test_effects_at_several_train_sizes_pair_within_a_size_and_read_as_learning_curves():
     import pandas as pd
 
-    from bench.report.leaderboard import curve_table, effect_rows, learning_curves, summary_lines
+    from bench.report.effects import effect_rows, learning_curves
+    from bench.report.leaderboard import curve_table, summary_lines
 
     rows = []
     for size, gain in ((50, 0.10), (500, -0.02)):  # synthetic images help with little real data only
@@ -183,7 +186,7 @@ def test_each_synthetic_set_used_gets_its_sample_grid_in_the_leaderboard(runs, f
 
 def test_plugin_options_that_differ_from_the_defaults_are_shown():
     from bench import config
-    from bench.report.leaderboard import plugin_options
+    from bench.report.runs_frame import plugin_options
 
     cfg = config.build(overrides=("generator.name=ddpm", "strategy.name=mix_rep", "generator.epochs=3",
                                   "strategy.lam=uniform"))
@@ -331,7 +334,7 @@ def test_test_effects_use_the_saved_predictions(runs):
 
 
 def test_runs_recorded_before_an_option_existed_pair_with_runs_that_have_it_at_its_default():
-    from bench.report.leaderboard import _identity_view
+    from bench.report.runs_frame import _identity_view
 
     old = {"train": {"lr": 0.001}, "seed": 0}
     new = {"train": {"lr": 0.001, "ema": 0.0, "test_normalization": "none"}, "seed": 1}
@@ -341,7 +344,8 @@ def test_runs_recorded_before_an_option_existed_pair_with_runs_that_have_it_at_i
 
 def test_the_selection_table_sets_each_configuration_beside_the_oracle_rule(fixture_runs):
     from bench.report import selection
-    from bench.report.leaderboard import load_runs, render
+    from bench.report.leaderboard import render
+    from bench.report.runs_frame import load_runs
 
     frame = load_runs(fixture_runs)
     text = render(frame, {}, [], fixture_runs)
@@ -358,7 +362,7 @@ def test_every_config_id_resolves_to_its_run_folders_and_says_how_it_differs(run
 
     import pandas as pd
 
-    from bench.report.leaderboard import config_labels
+    from bench.report.runs_frame import config_labels
 
     frame = load_runs(runs)
     text = render(frame, runs_dir=runs)

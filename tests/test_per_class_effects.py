@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from conftest import TINY, bench_cli, folders
 
-from bench.report.leaderboard import load_runs
 from bench.report.per_class import effects
+from bench.report.runs_frame import load_runs
 
 pytestmark = [pytest.mark.slow,  # two runs and a synthetic set
               pytest.mark.xdist_group("per_class_effects")]  # one worker trains the module's pair of runs once

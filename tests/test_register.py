@@ -53,7 +53,8 @@ def test_a_strategy_registered_in_a_script_runs_is_recorded_and_marked(tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     origin = json.loads(result.stdout.strip().splitlines()[-1])
     assert origin == {"distribution": "(this Python session)", "class": "__main__.Smoothed"}
-    from bench.report.leaderboard import load_runs, render
+    from bench.report.leaderboard import render
+    from bench.report.runs_frame import load_runs
 
     frame = load_runs(tmp_path / "runs")
     mine = frame[frame["strategy"] == "smoothed"]

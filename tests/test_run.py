@@ -138,7 +138,7 @@ def test_runs_started_at_once_in_one_folder_all_land(tmp_path):
     import sys
     from pathlib import Path
 
-    from bench.report.leaderboard import load_runs
+    from bench.report.runs_frame import load_runs
 
     exe = Path(sys.executable).with_name("bench")
     seeds = [0, 1, 0, 1]

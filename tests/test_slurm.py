@@ -38,7 +38,7 @@ def test_a_sweep_on_slurm_survives_a_requeue_and_is_collected(slurm, tmp_path):
 
     The signal is sent by the test once an epoch has been checkpointed rather than by waiting for a
     time limit, so the test does not depend on how fast this machine trains."""
-    from bench.report.leaderboard import load_runs
+    from bench.report.runs_frame import load_runs
 
     grid, runs = tmp_path / "grid.yaml", tmp_path / "runs"
     grid.write_text(yaml.safe_dump({**GRID, "overrides": LONG_RUN}))

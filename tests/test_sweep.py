@@ -56,7 +56,8 @@ def test_a_sweep_runs_only_what_is_not_done(fixture_runs, tmp_path):
 
 @pytest.mark.slow
 def test_a_killed_sweep_loses_and_double_counts_nothing(tmp_path):
-    from bench.report.leaderboard import load_runs, render
+    from bench.report.leaderboard import render
+    from bench.report.runs_frame import load_runs
 
     grid, runs = tmp_path / "grid.yaml", tmp_path / "runs"
     grid.write_text(yaml.safe_dump({"seed": [0, 1], "overrides": [*TINY, "train.epochs=1"]}))  # killed in the 2nd

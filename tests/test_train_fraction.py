@@ -78,7 +78,7 @@ def test_runs_at_two_fractions_share_a_section_with_a_learning_curve(tmp_path):
                            "split.allow_empty_classes=true", cwd=tmp_path)
         assert result.returncode == 0, result.stderr
     assert len(folders(tmp_path / "runs")) == 2
-    from bench.report.leaderboard import load_runs
+    from bench.report.runs_frame import load_runs
 
     runs = load_runs(tmp_path / "runs")
     assert runs["budget"].tolist() == [2.0, 2.0] and runs["curve"].nunique() == 1  # one learning curve
@@ -93,7 +93,7 @@ def test_runs_at_two_fractions_share_a_section_with_a_learning_curve(tmp_path):
 def test_a_named_budget_rule_makes_one_curve_of_sizes_trained_for_different_epochs():
     """`train.budget=plateau`: each size trains its own epochs (to its control's plateau), and the sizes still
     form one learning curve; without the rule those epochs would be two optimizer budgets, two curves."""
-    from bench.report.leaderboard import _curve
+    from bench.report.runs_frame import _curve
 
     def curve(*overrides):
         cfg = config.build(overrides=overrides).to_dict()

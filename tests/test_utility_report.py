@@ -16,8 +16,8 @@ from utility_interval_coverage import configurations  # noqa: E402
 
 from bench.data.labels import NUM_CLASSES, format_target  # noqa: E402
 from bench.report import utility  # noqa: E402
+from bench.report.effects import effect_rows  # noqa: E402
 from bench.report.intervals import macro_f1_weighted  # noqa: E402
-from bench.report.leaderboard import effect_rows  # noqa: E402
 from bench.report.paired import PairedTest  # noqa: E402
 from bench.report.plots import fidelity_to_benefit  # noqa: E402
 from bench.report.plots import utility as utility_figure  # noqa: E402

@@ -28,8 +28,9 @@ def leaderboard_cmd(runs_dir, fmt, out, no_plots, synthetic_dir, name):
     from bench.files import write_text
     from bench.report import export
     from bench.report.fidelity_tables import load_sets, set_folders
-    from bench.report.leaderboard import load_runs, render, sections
+    from bench.report.leaderboard import render
     from bench.report.plots import draw
+    from bench.report.runs_frame import load_runs, sections
 
     if not Path(runs_dir).is_dir():
         raise BenchError(f"runs folder {runs_dir} does not exist: run `bench run` first")

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from bench.evaluate.metrics import F1_TUNED, LABELS
-from bench.report.leaderboard import NAMES, budget_text, config_labels, sections
 from bench.report.paired import PairedTest, config_bounds
+from bench.report.runs_frame import NAMES, budget_text, config_labels, sections
 
 FORMATS = ("markdown", "csv", "json", "latex")
 EXTENSIONS = {"markdown": "md", "csv": "csv", "json": "json", "latex": "tex"}

@@ -1,29 +1,25 @@
-"""Leaderboard markdown from finished run folders only (pandas + tabulate).
+"""Leaderboard markdown from finished run folders only (pandas + tabulate): the tables and their text.
 
-One section per (dataset, split) fingerprint pair, so rows from different data or splits are never
-mixed. Within a section, one row per configuration (everything but the seed), aggregated over
-seeds as mean +- sample std. The same run folders always give the same bytes.
+The report is three steps, as DomainBed keeps them: loading (`bench.report.runs_frame`: run folders to
+one frame), statistics (`bench.report.effects`: effects against the control, learning curves; intervals
+in `bench.report.intervals`), and rendering (this module; the CSV/JSON/LaTeX exports in
+`bench.report.export` render the same rows). One section per (dataset, split) fingerprint pair, so
+rows from different data or splits are never mixed. Within a section, one row per configuration
+(everything but the seed), aggregated over seeds as mean +- sample std. The same run folders always
+give the same bytes.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 from tabulate import tabulate
 
-from bench import identity as keys
-from bench import registry
-from bench.config import METHOD_PARTS
 from bench.data.labels import CLASS_NAMES
-from bench.errors import BenchError
-from bench.evaluate.metrics import F1_MICRO_TUNED, F1_TUNED, LABELS, SELECTION_RULE
-from bench.records import DONE, DamagedRun, verify
+from bench.evaluate.metrics import F1_MICRO_TUNED, F1_TUNED, LABELS
 from bench.report import fidelity_tables, per_class, selection, utility
+from bench.report.effects import EFFECT_HEADERS, Curve, Effect, all_controls, effect_rows, learning_curves
 from bench.report.intervals import (
     CHANGE_INTERVAL,
     CHANGE_INTERVAL_SEEDS,
@@ -34,185 +30,9 @@ from bench.report.intervals import (
     beyond_zero,
     fmt,
     fmt_bounds,
-    t_bounds,
-    welch_bounds,
 )
-from bench.report.paired import PairedTest, config_bounds, control_of, is_control
-
-NAMES = list(METHOD_PARTS)
-
-
-def library_versions(environment: dict) -> str:
-    """The versions a run's numbers depend on, as one comparable string (older records: torch and numpy)."""
-    libraries = environment.get("libraries") or {"torch": environment.get("torch"), "numpy": environment.get("numpy")}
-    return ", ".join(f"{name} {version}" for name, version in sorted(libraries.items()) if version)
-
-
-def plugin_options(config: dict) -> str:
-    """The generator, strategy and classifier options of a run that differ from the plugin's defaults."""
-    parts = []
-    for kind in NAMES:
-        chosen = {k: v for k, v in config[kind].items() if k != "name"}
-        try:
-            defaults = dataclasses.asdict(registry.get(kind, config[kind]["name"]).Options())
-        except BenchError:  # the plugin is not installed here: show every option
-            defaults = {}
-        parts += [f"{kind}.{k}={v}" for k, v in sorted(chosen.items()) if k not in defaults or defaults[k] != v]
-    return ", ".join(parts) or "defaults"
-
-
-def budget_text(budget) -> str:
-    """An optimizer budget as the tables and figures write it: epochs of the whole train role, or a rule's name."""
-    return budget if isinstance(budget, str) else f"{budget:g}"
-
-
-def budget_order(budget) -> tuple:
-    """Named budgets (a rule such as `plateau`: each size trained to its control's plateau) first, then numeric
-    ones, largest first."""
-    return (0, 0.0, budget) if isinstance(budget, str) else (1, -float(budget), "")
-
-
-def sections(frame: pd.DataFrame):
-    """(stem, rows) of each (dataset, split) section."""
-    for _, section in frame.groupby(["dataset", "dataset_fp", "split", "split_fp"], sort=True):
-        yield section_stem(section), section
-
-
-def _identity_view(config: dict) -> dict:
-    """A recorded config as its identity (`bench.identity.of_recorded`)."""
-    from bench.config import SECTION_TYPES, RunConfig
-    runtime_sections = {f.name for f in dataclasses.fields(RunConfig) if f.metadata.get("runtime")}  # fidelity
-    return keys.of_recorded(config, SECTION_TYPES, runtime_sections)
-
-
-def _curve(config: dict, counts: dict) -> dict:
-    """A run's learning curve: its optimizer budget in epochs of the whole train role (epochs x kept share,
-    so 100 epochs on 10% and 10 on all of it are one budget), or the name of the rule that chose its epochs
-    (`train.budget`, e.g. plateau), and the id of its settings without the train size and the epochs; runs with
-    the same id lie on one curve."""
-    budget = config["train"].get("budget") or \
-        round(config["train"]["epochs"] * counts["train"] / (counts["train"] + counts.get("unused", 0)), 1)
-    view = _identity_view(config)
-    view = {k: v for k, v in view.items() if k not in ("seed", "run_id", "group")}
-    view["split"] = {k: v for k, v in view["split"].items() if k != "train_fraction"}
-    view["train"] = {k: v for k, v in view["train"].items() if k != "epochs"}
-    return {"budget": budget, "curve": keys.short(keys.digest([view, budget]))}
-
-
-# shown in columns of their own (method names and plugin options, train images, epochs) or making a section
-NOT_SETTINGS = ("seed", "run_id", "group", "dataset", *METHOD_PARTS, "split.train_fraction", "train.epochs")
-
-
-def _settings(config: dict) -> dict[str, str]:
-    """A recorded config's identity as flat `section.key` -> printed value, without what other columns show."""
-    from bench.config import SECTION_TYPES
-
-    view = _identity_view(config)
-    for name, section_type in SECTION_TYPES.items():  # a setting a record predates is at its default
-        if isinstance(view.get(name), dict):
-            view[name] = {**{f.name: f.default for f in dataclasses.fields(section_type)
-                             if f.default is not dataclasses.MISSING and not f.metadata.get("runtime")}, **view[name]}
-    flat = {}
-    for name, value in view.items():
-        for key, item in (value.items() if isinstance(value, dict) else [(None, value)]):
-            dotted = f"{name}.{key}" if key is not None else name
-            if name not in NOT_SETTINGS and dotted not in NOT_SETTINGS:
-                flat[dotted] = item if isinstance(item, str) else json.dumps(item)
-    return flat
-
-
-def config_labels(section: pd.DataFrame) -> dict[str, str]:
-    """Each configuration's settings where they differ from the section's baseline (the value most of its
-    configurations share, per setting): `train.lr=0.001 train.budget=plateau`; "" for the baseline itself."""
-    settings = {g: json.loads(s) for g, s in zip(section["group"], section["settings"])}
-    baseline = {}
-    for key in sorted({k for s in settings.values() for k in s}):
-        values = pd.Series([s.get(key) for s in settings.values()], dtype=object).fillna("(unset)")
-        counts = values.value_counts()
-        baseline[key] = sorted(counts[counts == counts.max()].index)[0]
-    return {g: " ".join(f"{k}={s.get(k, '(unset)')}" for k in sorted(baseline) if s.get(k, "(unset)") != baseline[k])
-            for g, s in settings.items()}
-
-
-def _kaggle_scores(folder: Path, warn: Callable[[str], None]) -> dict:
-    """The Kaggle scores `bench record-kaggle` added to a run ({} without them; a damaged file is said and left out)."""
-    path = folder / "kaggle.json"
-    if not path.exists():
-        return {}
-    try:
-        scores = json.loads(path.read_bytes().decode("utf-8"))
-        return {k: float(scores[k]) for k in ("public", "private") if k in scores}
-    except (UnicodeDecodeError, ValueError, TypeError):
-        warn(f"leaderboard: {path} is damaged (not the JSON `bench record-kaggle` writes); its Kaggle scores are left "
-             f"out: record them again with `bench record-kaggle`")
-        return {}
-
-
-def _stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
-
-
-def load_runs(runs_dir: Path, warn: Callable[[str], None] = _stderr, only: set[str] | None = None,
-              set_folders: dict[str, str] | None = None) -> pd.DataFrame:
-    """One row per finished run (a folder with `done`; `only`: of these folder names); unfinished folders are
-    ignored, damaged ones (a file missing, altered or unreadable) are skipped, each said in one line through
-    `warn`, then counted. `set_folders`: {set fingerprint: set folder name} for records that predate
-    `record.json`'s synthetic.folder, so every set is printed by its folder."""
-    rows, damaged = [], 0
-    for done in sorted(Path(runs_dir).glob(f"*/{DONE}")):
-        folder = done.parent
-        if only is not None and folder.name not in only:
-            continue
-        try:
-            loaded = verify(folder)
-        except DamagedRun as exc:
-            warn(f"leaderboard: skipped: {exc} (`bench run` of its configuration with --force runs it again)")
-            damaged += 1
-            continue
-        config, record, metrics = loaded["config"], loaded["record"], loaded["metrics"]
-        group = config.get("group") or keys.short(keys.group(config))  # records from before config.json had it
-        comparable = {k: v for k, v in _identity_view(config).items()
-                      if k not in ("seed", "run_id", "group", "generator", "strategy", "synthetic", "fidelity")}
-        row = {"run": folder.name, "group": group, "seed": config["seed"],
-               "control_key": keys.digest(comparable)[:keys.RUN_DIGITS],
-               "dataset": config["dataset"]["name"], "dataset_fp": record["dataset"]["fingerprint"],
-               "split": record["split"]["name"],
-               "split_fp": record["split"].get("protocol_fingerprint", record["split"]["fingerprint"]),
-               "train_images": record["split"]["counts"]["train"],
-               "data_shape": f"{record['dataset']['n_images']} images, {record['dataset']['resolution']} px",
-               "epochs": config["train"]["epochs"], "wall_time_s": record["wall_time_s"],
-               "purpose": record.get("purpose", ""), "name": record.get("name", ""),
-               "options": plugin_options(config), "settings": json.dumps(_settings(config), sort_keys=True),
-               "session_plugin": any(o.get("distribution") == registry.SESSION
-                                     for o in (record.get("plugins") or {}).values()),
-               "versions": library_versions(record["environment"]),
-               "selection": metrics.get("selection", SELECTION_RULE),
-               "absent_test": tuple(metrics.get("test", {}).get("absent_classes", ())),
-               **{name: config[name]["name"] for name in NAMES}}
-        for role in ("val", "test", "gap"):
-            for key in LABELS:
-                row[f"{role}:{key}"] = metrics.get(role, {}).get(key)
-        oracle = metrics.get("oracle") or {}
-        row[selection.THRESHOLDS] = oracle.get(f"thresholds_on_test_{F1_TUNED}")
-        row[selection.EPOCH] = oracle.get(f"epoch_and_thresholds_on_test_{F1_TUNED}")
-        row.update(_curve(config, record["split"]["counts"]))
-        synthetic = record.get("synthetic") or {}
-        row["synthetic_fp"] = synthetic.get("fingerprint")
-        row["set_folder"] = synthetic.get("folder") or (set_folders or {}).get(row["synthetic_fp"])
-        row["set_label"] = fidelity_tables.set_label(config["generator"], row["synthetic_fp"] or "", row["set_folder"])
-        row["generator_changed"] = fidelity_tables.changed_options(config["generator"])
-        row["synthetic_key"] = json.dumps(config.get("synthetic", {}), sort_keys=True)
-        scores = (record.get("synthetic") or {}).get("fidelity") or {}
-        row["fidelity"] = scores or None
-        for key in ("fid", "kid", f"cas_{F1_TUNED}", "inception_fid", f"reference_val_{F1_TUNED}", "reference_warning"):
-            row[f"fidelity:{key}"] = scores.get(key)
-        kaggle = _kaggle_scores(folder, warn)
-        row["kaggle:public"], row["kaggle:private"] = kaggle.get("public"), kaggle.get("private")
-        row["gap:kaggle_private"] = (row[f"val:{F1_TUNED}"] - kaggle["private"]) if "private" in kaggle else None
-        rows.append(row)
-    if damaged:
-        warn(f"leaderboard: {damaged} damaged run folder(s) skipped (named above); {len(rows)} runs read")
-    return pd.DataFrame(rows)
+from bench.report.paired import PairedTest, config_bounds
+from bench.report.runs_frame import NAMES, budget_text, config_labels, section_stem
 
 
 def _aggregate(section: pd.DataFrame, columns: dict[str, str]) -> tuple[list[str], list[list[str]], list[str]]:
@@ -264,143 +84,6 @@ def _interval_method(kinds: set[str]) -> str:
         return MEAN_INTERVAL + (f"; where a run's test predictions are missing, {MEAN_INTERVAL_SEEDS}"
                                 if "seeds" in kinds else "")
     return MEAN_INTERVAL_SEEDS if kinds else "a 95% interval of the mean over seeds"
-
-
-def _is_control(runs: pd.DataFrame) -> bool:
-    return bool(is_control(runs).all())
-
-
-@dataclasses.dataclass(frozen=True)
-class Effect:
-    """One configuration against the no-synthetic control of its settings, paired by seed: per role ("val",
-    "test"), the mean difference in macro F1 @tuned (None without a paired value) and its 95% interval
-    ((None, None) without one)."""
-
-    names: tuple[str, ...]  # generator, strategy, classifier
-    group: str
-    train_images: int
-    epochs: int
-    sized: bool  # the section has nested train subsets, so the effect names its train size
-    seeds: int
-    mean: dict
-    bounds: dict
-    pairs: tuple = ()  # (treated run, control run) per paired seed with a test score
-    test_diffs: tuple = ()  # the paired test differences, one per seed
-
-    @property
-    def size(self) -> str:
-        return f"{self.train_images} train images, {self.epochs} epochs"
-
-    @property
-    def label(self) -> str:
-        """generator/strategy/classifier, with the train size and epochs where the section has several sizes."""
-        return "/".join(self.names) + (f" at {self.size}" if self.sized else "")
-
-    def shown(self, role: str) -> tuple[str, str]:
-        """The mean and interval of `role` as the tables write them."""
-        mean = self.mean[role]
-        return ("—" if mean is None else f"{mean:+.3f}"), fmt_bounds(self.bounds[role])
-
-    def beyond_zero(self, role: str) -> int:
-        """+1 where the interval of `role`, as shown, lies above 0; -1 where below; else 0."""
-        return beyond_zero(self.bounds[role])
-
-    def cells(self) -> list:
-        config = f"{self.group} · {self.size}" if self.sized else self.group
-        return [*self.names, config, self.seeds, *self.shown("val"), *self.shown("test")]
-
-
-EFFECT_HEADERS = [*NAMES, "config", "paired seeds", "Δ val macro F1 @tuned", "val 95% CI", "Δ test macro F1 @tuned",
-                  "test 95% CI"]
-
-
-def effect_rows(section: pd.DataFrame, paired: PairedTest | None = None) -> tuple[list[Effect], set]:
-    """Each configuration against the no-synthetic control with the same classifier and training
-    settings: the mean paired difference over shared seeds, with an interval: on test, where the runs'
-    predictions are in `paired`'s runs folder, over seeds and test images (`SEED_IMAGE_INTERVAL`), else a t-interval
-    over seeds (`EFFECT_INTERVAL`); smallest train size, then largest test (else validation) gain first.
-    Also returns which intervals were of which kind ({"seeds", "seeds+images"})."""
-    effects, order, kinds, paired = [], [], set(), paired or PairedTest(None)
-    sized = section["train_images"].nunique() > 1  # nested train subsets: each effect says its size
-    for (group, *names), runs in section.groupby(["group", *NAMES], sort=True):
-        if _is_control(runs):
-            continue
-        control = control_of(section, runs).set_index("seed")
-        mine = runs.set_index("seed")
-        seeds = sorted(set(mine.index) & set(control.index))
-        if not seeds:  # no control of the same settings and seeds (a ladder rung, say): nothing to pair with
-            continue
-        means, bounds, diffs = {}, {}, {}
-        for role in ("val", "test"):
-            diffs[role] = (mine.loc[seeds, f"{role}:{F1_TUNED}"] - control.loc[seeds, f"{role}:{F1_TUNED}"]).dropna()
-            means[role] = float(diffs[role].mean()) if len(diffs[role]) else None
-        pairs = tuple(zip(mine.loc[diffs["test"].index, "run"], control.loc[diffs["test"].index, "run"])) \
-            if "run" in section else ()
-        for role in ("val", "test"):
-            image_bounds = paired.bounds(*map(list, zip(*pairs))) if role == "test" and len(pairs) >= 2 else None
-            if len(diffs[role]) >= 2:
-                kinds.add("seeds+images" if image_bounds else "seeds")
-            bounds[role] = image_bounds or t_bounds(diffs[role])
-        effect = Effect(tuple(names), group, int(runs["train_images"].iloc[0]),
-                        int(runs["epochs"].iloc[0]) if "epochs" in runs else 0, sized, len(seeds), means, bounds,
-                        pairs, tuple(diffs["test"]))
-        gain = means["test"] if means["test"] is not None else means["val"]
-        effects.append(effect)
-        order.append((effect.train_images if sized else 0, -gain if gain is not None else float("inf"), group))
-    return [effect for _, effect in sorted(zip(order, effects), key=lambda pair: pair[0])], kinds
-
-
-@dataclasses.dataclass(frozen=True)
-class Curve:
-    """One learning curve: the same settings at several train sizes (with the epochs that keep the optimizer
-    budget), each size's effect against the control of that size, and the change of the test effect from the
-    largest size to the smallest (`change`, with its 95% interval `bounds` and what it covers, `kind`)."""
-
-    names: tuple[str, ...]
-    budget: float | str  # epochs of the whole train role, or the name of a budget rule (`train.budget`)
-    curve: str
-    effects: dict  # train images -> Effect
-    change: float | None = None
-    bounds: tuple = (None, None)
-    kind: str | None = None  # "seeds+images" or "seeds"
-
-    @property
-    def ends(self) -> tuple[int, int]:
-        return min(self.effects), max(self.effects)
-
-    @property
-    def label(self) -> str:
-        small, large = self.ends
-        return f"{'/'.join(self.names)} ({small} vs {large} train images, budget {budget_text(self.budget)})"
-
-    def shown(self) -> str:
-        return "—" if self.change is None else f"{self.change:+.3f} {fmt_bounds(self.bounds)}"
-
-
-def learning_curves(section: pd.DataFrame, effects: list[Effect], paired: PairedTest | None = None) -> list[Curve]:
-    """The effects grouped into learning curves (rows of `curve_table`), each with the change of its test effect
-    between its smallest and largest train size: over seeds and test images (`intervals.change_bounds`) where
-    the runs' predictions are in `paired`'s folder, else Welch's interval over seeds; [] with one train size."""
-    by_group = section.drop_duplicates("group").set_index("group")
-    grouped: dict[tuple, dict[int, Effect]] = {}
-    for effect in effects:
-        info = by_group.loc[effect.group]
-        budget = info["budget"] if isinstance(info["budget"], str) else float(info["budget"])
-        grouped.setdefault((*effect.names, budget, info["curve"]), {})[effect.train_images] = effect
-    if len({size for by_size in grouped.values() for size in by_size}) < 2:
-        return []
-    curves = []
-    for key, by_size in sorted(grouped.items(), key=lambda item: (budget_order(item[0][len(NAMES)]),
-                                                                  item[0][:len(NAMES)], item[0][-1])):
-        curve = Curve(tuple(key[:len(NAMES)]), key[len(NAMES)], key[-1], dict(sorted(by_size.items())))
-        small, large = (by_size[n] for n in curve.ends)
-        if small is not large and small.mean["test"] is not None and large.mean["test"] is not None:
-            imaged = (paired or PairedTest(None)).change(list(small.pairs), list(large.pairs))
-            bounds = imaged or welch_bounds(small.test_diffs, large.test_diffs)
-            curve = dataclasses.replace(curve, change=small.mean["test"] - large.mean["test"], bounds=bounds,
-                                        kind=None if bounds[0] is None else "seeds+images" if imaged else "seeds")
-        curves.append(curve)
-    return curves
 
 
 def curve_table(curves: list[Curve]) -> tuple[list[str], list[list[str]]] | None:
@@ -536,7 +219,7 @@ def render_section(section: pd.DataFrame, sets: list[dict] = (), runs_dir: Path 
            _versions_note(section), "",
            "### Main table", "", tabulate(rows, headers, tablefmt="github", disable_numparse=True), ""]
     effects, kinds = effect_table or effect_rows(section, paired)
-    unpaired = section.groupby("group").filter(lambda runs: not _is_control(runs))["group"].nunique() - len(effects)
+    unpaired = section.groupby("group").filter(lambda runs: not all_controls(runs))["group"].nunique() - len(effects)
     if unpaired:
         out += [f"{unpaired} configuration{'s' if unpaired != 1 else ''} of this section "
                 f"{'have' if unpaired != 1 else 'has'} no no-synthetic control with the same settings and seeds "
@@ -590,11 +273,6 @@ def run_folders(section: pd.DataFrame) -> list[str]:
             for group, runs in section.sort_values(["group", "seed"]).groupby("group", sort=True)]
     return ["<details><summary>Run folders of each configuration (the config ids of the tables above)</summary>", "",
             tabulate(rows, ["config", "run folders"], tablefmt="github", disable_numparse=True), "", "</details>", ""]
-
-
-def section_stem(section: pd.DataFrame) -> str:
-    first = section.iloc[0]
-    return f"{first['dataset']}-{first['split']}-{first['split_fp'][:8]}"
 
 
 def render(frame: pd.DataFrame, figures: dict[str, list[tuple[str, str]]] | None = None,

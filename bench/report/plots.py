@@ -36,7 +36,7 @@ def val_vs_test(section: pd.DataFrame, path: Path) -> bool:
     """Validation vs test macro F1 @tuned, one point per run, with the diagonal, marked by strategy: one colour
     per configuration, labelled with its settings (a ladder's rungs), or, with more configurations than
     colours, one per generator. False if no test role."""
-    from bench.report.leaderboard import config_labels
+    from bench.report.runs_frame import config_labels
 
     runs = section.dropna(subset=[f"test:{F1_TUNED}"])
     if runs.empty:
@@ -92,8 +92,8 @@ def learning_curves(section: pd.DataFrame, runs_dir: Path | None, path: Path) ->
     `leaderboard._curve`; a curve at one size is left out): colour by generator, line by strategy; mean over
     seeds with the main table's 95% interval as its bar (over seeds and test images where the predictions are
     saved; none with one seed). False without a curve."""
-    from bench.report.leaderboard import budget_order
     from bench.report.paired import PairedTest, config_bounds
+    from bench.report.runs_frame import budget_order
     key = f"test:{F1_TUNED}"
     runs = section.dropna(subset=[key])
     if runs.empty or runs["train_images"].nunique() < 2:
@@ -168,7 +168,7 @@ def per_class_effects(section: pd.DataFrame, runs_dir: Path, path: Path) -> bool
 def per_class_heatmap(section: pd.DataFrame, runs_dir: Path, path: Path) -> bool:
     """Test F1 @tuned per class (columns, named) and configuration (rows: by train images, then method; each
     labelled with its size and settings), mean over seeds."""
-    from bench.report.leaderboard import config_labels
+    from bench.report.runs_frame import config_labels
 
     settings = config_labels(section)
     rows, labels = [], []
@@ -231,7 +231,7 @@ def fidelity_to_benefit(section: pd.DataFrame, runs_dir: Path | None, path: Path
     """Each set's test effect against the control (95% interval as bar) against its label consistency and its
     FID on the checked features (fidelity version 3), one row of panels per train size; colour by generator,
     marker by strategy, the oracle's degradations labelled. False without such sets."""
-    from bench.report.leaderboard import effect_rows
+    from bench.report.effects import effect_rows
     from bench.report.paired import PairedTest
     from bench.report.utility import fidelity_frame
     frame = fidelity_frame(section, effect_rows(section, PairedTest(runs_dir))[0])

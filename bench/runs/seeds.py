@@ -83,8 +83,8 @@ def _in_processes(configs: list[RunConfig], runtime: Runtime, parallel: int, say
 def summary(folders: list[Path]) -> str:
     """Mean test (and validation) macro F1 @tuned over the seeds' runs, with the leaderboard's interval."""
     from bench.report.intervals import fmt, fmt_bounds
-    from bench.report.leaderboard import load_runs
     from bench.report.paired import PairedTest, config_bounds
+    from bench.report.runs_frame import load_runs
 
     runs_dir = folders[0].parent
     frame = load_runs(runs_dir, only={f.name for f in folders})
