@@ -9,6 +9,7 @@ does not parse into what a run writes) is damaged: `DamagedRun` says which and w
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime, timezone
 from pathlib import Path
@@ -82,6 +83,98 @@ def verify(folder: Path) -> dict[str, dict]:
         if name not in RECORDS and (Path(folder) / name).exists():  # the records: checked as they are read below
             check_file(folder, name, listed)
     return {name.removesuffix(".json"): read_json(folder, name, listed) for name in RECORDS}
+
+
+def _facts(cls: type, data: dict | None):
+    """`data` as `cls`: its known keys (a record from before a key existed gets the field's default)."""
+    if data is None:
+        return None
+    return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data})
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetFacts:
+    """What a run records of its dataset (record.json `dataset`)."""
+
+    name: str
+    fingerprint: str
+    n_images: int
+    resolution: int
+    skipped_images: list = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True)
+class SplitFacts:
+    """What a run records of its split (record.json `split`); `protocol_fingerprint` names a shipped protocol's
+    split whatever train subset a run kept."""
+
+    name: str
+    fingerprint: str
+    counts: dict
+    protocol_fingerprint: str | None = None
+    train_fraction: float = 1.0
+
+    @property
+    def section_fingerprint(self) -> str:
+        """The fingerprint runs are grouped by: the protocol's where there is one, so nested train subsets of one
+        split share a section."""
+        return self.protocol_fingerprint or self.fingerprint
+
+
+@dataclasses.dataclass(frozen=True)
+class SetFacts:
+    """What a run records of its synthetic set (record.json `synthetic`)."""
+
+    n_images: int
+    fingerprint: str
+    fidelity: dict | None = None
+    folder: str | None = None  # the set folder's name (records from before it was kept: None)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunRecord:
+    """A finished run folder, read and checked once, as typed fields: what every reader of results uses instead
+    of the JSON files' keys (`execute` writes record.json's dataset, split and synthetic parts from the same
+    types). `config` is config.json as recorded (older harness versions included); `metrics` is metrics.json."""
+
+    folder: Path
+    run_id: str
+    config: dict
+    metrics: dict
+    dataset: DatasetFacts
+    split: SplitFacts
+    synthetic: SetFacts | None
+    environment: dict
+    wall_time_s: float
+    purpose: str = ""
+    name: str = ""
+    plugins: dict = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def read(cls, folder: Path) -> RunRecord:
+        """The checked run folder (`verify`); raises DamagedRun."""
+        found = verify(folder)
+        record = found["record"]
+        try:
+            return cls(Path(folder), record["run_id"], found["config"], found["metrics"],
+                       _facts(DatasetFacts, record["dataset"]), _facts(SplitFacts, record["split"]),
+                       _facts(SetFacts, record.get("synthetic")), record["environment"], record.get("wall_time_s", 0.0),
+                       record.get("purpose") or "", record.get("name") or "", record.get("plugins") or {})
+        except (KeyError, TypeError) as exc:
+            raise DamagedRun(folder, "record.json", f"lacks {exc} or holds it in another form") from None
+
+    @property
+    def seed(self) -> int:
+        return self.config["seed"]
+
+    def score(self, role: str, metric: str) -> float | None:
+        """A metric of a role ("val", "test", "gap"), None where the run has none."""
+        return (self.metrics.get(role) or {}).get(metric)
+
+    @property
+    def oracle(self) -> dict:
+        """The oracle selection rule's scores (metrics.json `oracle`), {} where the run has none."""
+        return self.metrics.get("oracle") or {}
 
 
 def find_run(run: str, runs_dir: Path) -> Path:

@@ -389,3 +389,20 @@ def test_a_method_repeated_by_sections_is_stated_once_at_the_end():
     assert closing.count(method) == 1 and "**Method 1.**" in closing and "## Methods" in closing
     assert all(method not in t and "method 1 under [Methods](#methods)" in t and table in t for t in texts)
     assert methods_once(["## one\n\n" + method]) == (["## one\n\n" + method], "")  # stated once already
+
+
+def test_a_run_folder_reads_as_a_typed_record(runs):
+    import json
+
+    from bench.records import DamagedRun, RunRecord
+
+    folder = sorted(p for p in runs.iterdir() if p.is_dir())[0]
+    run = RunRecord.read(folder)
+    record = json.loads((folder / "record.json").read_text())
+    assert run.run_id == record["run_id"] and run.dataset.fingerprint == record["dataset"]["fingerprint"]
+    assert run.split.counts == record["split"]["counts"] and run.seed == run.config["seed"]
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert run.score("val", "f1_macro@tuned") == metrics["val"]["f1_macro@tuned"]
+    assert run.score("nope", "f1_macro@tuned") is None
+    with pytest.raises(DamagedRun, match="missing"):
+        RunRecord.read(runs / "no-such-run")

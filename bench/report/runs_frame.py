@@ -17,7 +17,7 @@ from bench import registry
 from bench.config import METHOD_PARTS
 from bench.errors import BenchError
 from bench.evaluate.metrics import F1_TUNED, LABELS, SELECTION_RULE
-from bench.records import DONE, DamagedRun, verify
+from bench.records import DONE, DamagedRun, RunRecord
 from bench.report import fidelity_tables, selection
 
 NAMES = list(METHOD_PARTS)
@@ -149,45 +149,42 @@ def load_runs(runs_dir: Path, warn: Callable[[str], None] = _stderr, only: set[s
         if only is not None and folder.name not in only:
             continue
         try:
-            loaded = verify(folder)
+            run = RunRecord.read(folder)
         except DamagedRun as exc:
             warn(f"leaderboard: skipped: {exc} (`bench run` of its configuration with --force runs it again)")
             damaged += 1
             continue
-        config, record, metrics = loaded["config"], loaded["record"], loaded["metrics"]
+        config, metrics = run.config, run.metrics
         group = config.get("group") or keys.short(keys.group(config))  # records from before config.json had it
         comparable = {k: v for k, v in _identity_view(config).items()
                       if k not in ("seed", "run_id", "group", "generator", "strategy", "synthetic", "fidelity")}
-        row = {"run": folder.name, "group": group, "seed": config["seed"],
+        row = {"run": folder.name, "group": group, "seed": run.seed,
                "control_key": keys.digest(comparable)[:keys.RUN_DIGITS],
-               "dataset": config["dataset"]["name"], "dataset_fp": record["dataset"]["fingerprint"],
-               "split": record["split"]["name"],
-               "split_fp": record["split"].get("protocol_fingerprint", record["split"]["fingerprint"]),
-               "train_images": record["split"]["counts"]["train"],
-               "data_shape": f"{record['dataset']['n_images']} images, {record['dataset']['resolution']} px",
-               "epochs": config["train"]["epochs"], "wall_time_s": record["wall_time_s"],
-               "purpose": record.get("purpose", ""), "name": record.get("name", ""),
+               "dataset": run.dataset.name, "dataset_fp": run.dataset.fingerprint,
+               "split": run.split.name, "split_fp": run.split.section_fingerprint,
+               "train_images": run.split.counts["train"],
+               "data_shape": f"{run.dataset.n_images} images, {run.dataset.resolution} px",
+               "epochs": config["train"]["epochs"], "wall_time_s": run.wall_time_s,
+               "purpose": run.purpose, "name": run.name,
                "options": plugin_options(config), "settings": json.dumps(_settings(config), sort_keys=True),
-               "session_plugin": any(o.get("distribution") == registry.SESSION
-                                     for o in (record.get("plugins") or {}).values()),
-               "versions": library_versions(record["environment"]),
+               "session_plugin": any(o.get("distribution") == registry.SESSION for o in run.plugins.values()),
+               "versions": library_versions(run.environment),
                "selection": metrics.get("selection", SELECTION_RULE),
-               "absent_test": tuple(metrics.get("test", {}).get("absent_classes", ())),
+               "absent_test": tuple((metrics.get("test") or {}).get("absent_classes", ())),
                **{name: config[name]["name"] for name in NAMES}}
         for role in ("val", "test", "gap"):
             for key in LABELS:
-                row[f"{role}:{key}"] = metrics.get(role, {}).get(key)
-        oracle = metrics.get("oracle") or {}
-        row[selection.THRESHOLDS] = oracle.get(f"thresholds_on_test_{F1_TUNED}")
-        row[selection.EPOCH] = oracle.get(f"epoch_and_thresholds_on_test_{F1_TUNED}")
-        row.update(_curve(config, record["split"]["counts"]))
-        synthetic = record.get("synthetic") or {}
-        row["synthetic_fp"] = synthetic.get("fingerprint")
-        row["set_folder"] = synthetic.get("folder") or (set_folders or {}).get(row["synthetic_fp"])
+                row[f"{role}:{key}"] = run.score(role, key)
+        row[selection.THRESHOLDS] = run.oracle.get(f"thresholds_on_test_{F1_TUNED}")
+        row[selection.EPOCH] = run.oracle.get(f"epoch_and_thresholds_on_test_{F1_TUNED}")
+        row.update(_curve(config, run.split.counts))
+        synthetic = run.synthetic
+        row["synthetic_fp"] = synthetic.fingerprint if synthetic else None
+        row["set_folder"] = (synthetic.folder if synthetic else None) or (set_folders or {}).get(row["synthetic_fp"])
         row["set_label"] = fidelity_tables.set_label(config["generator"], row["synthetic_fp"] or "", row["set_folder"])
         row["generator_changed"] = fidelity_tables.changed_options(config["generator"])
         row["synthetic_key"] = json.dumps(config.get("synthetic", {}), sort_keys=True)
-        scores = (record.get("synthetic") or {}).get("fidelity") or {}
+        scores = (synthetic.fidelity if synthetic else None) or {}
         row["fidelity"] = scores or None
         for key in ("fid", "kid", f"cas_{F1_TUNED}", "inception_fid", f"reference_val_{F1_TUNED}", "reference_warning"):
             row[f"fidelity:{key}"] = scores.get(key)

@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -217,11 +217,11 @@ class Tracked:
 
 def _reuse(run_dir: Path, say: Callable[[str], None], name: str = "") -> Outcome:
     try:
-        found = records.verify(run_dir)
+        found = records.RunRecord.read(run_dir)
     except records.DamagedRun as exc:
         raise BenchError(f"{exc}; its results are not used: run the same command with --force to run it again "
                          f"(the folder is replaced)") from None
-    metrics, recorded = found["metrics"], found["record"].get("name", "")
+    metrics, recorded = found.metrics, found.name
     say(f"reusing finished run {run_dir} (identical config, data and split; --force to run again)")
     if name and name != recorded:
         say(f"note: that run is {'named ' + repr(recorded) if recorded else 'unnamed'}; --name {name!r} names new "
@@ -337,13 +337,12 @@ def _train_and_record(cfg: RunConfig, data: LabelledImages, split: Split, roles:
             torch.save(model.state_dict(), tmp)
     write_json(run_dir / "record.json", {
         "run_id": rid, "config_hash": cfg.hash(), "seed": cfg.seed,
-        "dataset": {"name": cfg.dataset.name, "fingerprint": data.fingerprint, "n_images": len(data),
-                    "resolution": data.resolution, "skipped_images": data.skipped},
-        "split": {"name": split.name, "fingerprint": split.fingerprint, "counts": split.counts(),
-                  "protocol_fingerprint": split.protocol_fingerprint, "train_fraction": cfg.split.train_fraction},
-        "synthetic": None if synthetic is None else {
-            "n_images": len(synthetic), "fingerprint": synthetic.fingerprint, "fidelity": fidelity,
-            **({"folder": tracked.set_folder.name} if tracked.set_folder else {})},
+        "dataset": asdict(records.DatasetFacts(cfg.dataset.name, data.fingerprint, len(data), data.resolution,
+                                               data.skipped)),
+        "split": asdict(records.SplitFacts(split.name, split.fingerprint, split.counts(), split.protocol_fingerprint,
+                                           cfg.split.train_fraction)),
+        "synthetic": None if synthetic is None else asdict(records.SetFacts(
+            len(synthetic), synthetic.fingerprint, fidelity, tracked.set_folder.name if tracked.set_folder else None)),
         "environment": environment(device, world), "command": sys.argv, "purpose": purpose,
         **({"name": name} if name else {}),
         "plugins": {kind: registry.origin(kind, getattr(cfg, kind).name) for kind in registry.KINDS},
