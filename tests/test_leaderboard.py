@@ -406,3 +406,21 @@ def test_a_run_folder_reads_as_a_typed_record(runs):
     assert run.score("nope", "f1_macro@tuned") is None
     with pytest.raises(DamagedRun, match="missing"):
         RunRecord.read(runs / "no-such-run")
+
+
+def test_the_answer_in_words_names_each_generators_best_and_worst_effect():
+    from bench.report.effects import Effect
+    from bench.report.leaderboard import answer_paragraph
+
+    def effect(generator, strategy, size, test, low, high, val=(0.0, -0.01, 0.01)):
+        return Effect((generator, strategy, "resnet18"), "g", size, 10, True, 3,
+                      {"val": val[0], "test": test}, {"val": val[1:], "test": (low, high)})
+
+    text = answer_paragraph([effect("oracle", "concat", 598, 0.074, 0.039, 0.109),
+                             effect("oracle", "mix_rep", 239, 0.018, -0.05, 0.087, val=(0.05, 0.02, 0.08)),
+                             effect("ddpm", "mix_rep", 2393, -0.118, -0.16, -0.075)])
+    assert text.index("`oracle`") < text.index("`ddpm`")  # the strongest generator first
+    assert "`oracle` is above the control in 1 and below it in 0 of its 2 configurations" in text
+    assert "best +0.074 [0.039, 0.109] (concat, 598 train images)" in text
+    assert "`ddpm` is above the control in 0 and below it in 1 of its 1 configurations" in text
+    assert "1 configuration looked better than the control on validation and did not hold on test" in text

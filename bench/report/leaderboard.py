@@ -295,7 +295,8 @@ def render(frame: pd.DataFrame, figures: dict[str, list[tuple[str, str]]] | None
         pictures = (figures or {}).get(section_stem(section), [])
         on_top = index == 0 and curve_table(curves) is not None
         if on_top:
-            answer, pictures = _answer(lines, curves, pictures), [p for p in pictures if not _is_answer_figure(p)]
+            answer = _answer(lines, curves, pictures, effect_table[0])
+            pictures = [p for p in pictures if not _is_answer_figure(p)]
         else:
             summary += lines
         text = render_section(section, sets, runs_dir, effect_table, paired, curves_above=on_top, curves=curves)
@@ -341,12 +342,43 @@ def _is_answer_figure(picture: tuple[str, str]) -> bool:
     return picture[1].endswith("-learning-curves.png")
 
 
-def _answer(lines: list[str], curves: list[Curve], pictures: list[tuple[str, str]]) -> list[str]:
-    """The top of the leaderboard: the main experiment's verdict, its effect-by-size table and its figure."""
+def _where(effect: Effect) -> str:
+    return f"{effect.names[1]}, {effect.train_images} train images"
+
+
+def answer_paragraph(effects: list[Effect]) -> str:
+    """The answer in words: per generator, its largest test gain and its largest test harm against the control,
+    each with its interval and whether the interval excludes 0, strongest generator first; then how many
+    configurations looked better on validation and did not hold on test."""
+    scored = [e for e in effects if e.mean["test"] is not None]
+    by_generator: dict[str, list[Effect]] = {}
+    for effect in scored:
+        by_generator.setdefault(effect.names[0], []).append(effect)
+    parts = []
+    for generator, mine in sorted(by_generator.items(), key=lambda item: -max(e.mean["test"] for e in item[1])):
+        best, worst = max(mine, key=lambda e: e.mean["test"]), min(mine, key=lambda e: e.mean["test"])
+        above = sum(e.beyond_zero("test") > 0 for e in mine)
+        below = sum(e.beyond_zero("test") < 0 for e in mine)
+        best_text = f"{best.shown('test')[0]} {best.shown('test')[1]} ({_where(best)})"
+        worst_text = f"{worst.shown('test')[0]} {worst.shown('test')[1]} ({_where(worst)})"
+        parts.append(f"`{generator}` is above the control in {above} and below it in {below} of its {len(mine)} "
+                     f"configurations (best {best_text}; worst {worst_text})")
+    flattered = sum(e.beyond_zero("val") > 0 and e.beyond_zero("test") <= 0 for e in scored)
+    return ("**In words.** Change in test macro F1 @tuned against the no-synthetic control (95% intervals; "
+            "above or below: the interval excludes 0): " + "; ".join(parts) + ". "
+            f"{flattered} configuration{'s' if flattered != 1 else ''} looked better than the control on validation "
+            f"and did not hold on test.")
+
+
+def _answer(lines: list[str], curves: list[Curve], pictures: list[tuple[str, str]],
+            effects: list[Effect]) -> list[str]:
+    """The top of the leaderboard: the main experiment's answer in words, its figure, its effect-by-size table and
+    its verdict in detail."""
     headers, rows = curve_table(curves)
     figure = [f"![{c}]({f})\n\n*{c}.*" for c, f in pictures if _is_answer_figure((c, f))]
     return ["## The answer", "",
             "Does a synthetic set help a classifier against the same classifier trained without it, and does it "
             "depend on how much real data there is? From the main experiment (the section with the most runs):", "",
-            *lines, "", "### Effect by real-data size", "", _curves_text(curves),
-            tabulate(rows, headers, tablefmt="github", disable_numparse=True), "", *figure, *([""] if figure else [])]
+            answer_paragraph(effects), "", *figure, *([""] if figure else []),
+            "### Effect by real-data size", "", _curves_text(curves),
+            tabulate(rows, headers, tablefmt="github", disable_numparse=True), "", "### In detail", "", *lines, ""]
