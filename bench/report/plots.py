@@ -69,6 +69,16 @@ def val_vs_test(section: pd.DataFrame, path: Path) -> bool:
     return True
 
 
+def _consistency_note(runs: pd.DataFrame) -> str:
+    """ ", label consistency a-b": the range of the runs' sets' label consistency (fidelity), "" without sets."""
+    values = sorted({round(f["label_consistency"], 2) for f in runs["fidelity"].dropna()
+                     if isinstance(f, dict) and f.get("label_consistency") is not None})
+    if not values:
+        return ""
+    shown = f"{values[0]:.2f}" if len(values) == 1 else f"{values[0]:.2f}-{values[-1]:.2f}"
+    return f", label consistency {shown}"
+
+
 def _few(settings: str, shown: int = 2) -> str:
     """A configuration's differing settings, the first `shown` of them and how many more."""
     parts = settings.split()
@@ -119,7 +129,7 @@ def learning_curves(section: pd.DataFrame, runs_dir: Path | None, path: Path) ->
             high = np.array([b[1] if b[1] is not None else m for m, b in at.values()])
             style = {"color": colours[generator], "linestyle": STRATEGY_LINES.get(strategy, "-"),
                      "linewidth": 2 if generator == strategy == "none" else 1.4}
-            label = f"{generator} / {strategy} / {classifier}"
+            label = f"{generator} / {strategy} / {classifier}{_consistency_note(part)}"
             ax.errorbar(x, mean, yerr=[mean - low, high - mean], marker="o", capsize=3,
                         label=None if label in labelled else label, **style)
             labelled.add(label)
