@@ -418,9 +418,11 @@ def test_the_answer_in_words_names_each_generators_best_and_worst_effect():
 
     text = answer_paragraph([effect("oracle", "concat", 598, 0.074, 0.039, 0.109),
                              effect("oracle", "mix_rep", 239, 0.018, -0.05, 0.087, val=(0.05, 0.02, 0.08)),
-                             effect("ddpm", "mix_rep", 2393, -0.118, -0.16, -0.075)])
+                             effect("ddpm", "mix_rep", 2393, -0.118, -0.16, -0.075),
+                             effect("oracle", "concat", 2393, 0.096, None, None)])  # one seed: no interval
     assert text.index("`oracle`") < text.index("`ddpm`")  # the strongest generator first
-    assert "`oracle` is above the control in 1 and below it in 0 of its 2 configurations" in text
-    assert "best +0.074 [0.039, 0.109] (concat, 598 train images)" in text
+    assert "`oracle` is above the control in 1 and below it in 0 of its 3 configurations" in text
+    assert "best +0.074 [0.039, 0.109] (concat, 598 train images)" in text  # not the larger one without interval
+    assert "1 with one paired seed, no interval yet" in text
     assert "`ddpm` is above the control in 0 and below it in 1 of its 1 configurations" in text
     assert "1 configuration looked better than the control on validation and did not hold on test" in text

@@ -348,7 +348,7 @@ def _where(effect: Effect) -> str:
 
 def answer_paragraph(effects: list[Effect]) -> str:
     """The answer in words: per generator, its largest test gain and its largest test harm against the control,
-    each with its interval and whether the interval excludes 0, strongest generator first; then how many
+    each with its interval (among effects that have one), strongest generator first; then how many
     configurations looked better on validation and did not hold on test."""
     scored = [e for e in effects if e.mean["test"] is not None]
     by_generator: dict[str, list[Effect]] = {}
@@ -356,13 +356,16 @@ def answer_paragraph(effects: list[Effect]) -> str:
         by_generator.setdefault(effect.names[0], []).append(effect)
     parts = []
     for generator, mine in sorted(by_generator.items(), key=lambda item: -max(e.mean["test"] for e in item[1])):
-        best, worst = max(mine, key=lambda e: e.mean["test"]), min(mine, key=lambda e: e.mean["test"])
+        ranked = [e for e in mine if e.bounds["test"][0] is not None] or mine  # one seed: no interval, not ranked
+        best, worst = max(ranked, key=lambda e: e.mean["test"]), min(ranked, key=lambda e: e.mean["test"])
         above = sum(e.beyond_zero("test") > 0 for e in mine)
         below = sum(e.beyond_zero("test") < 0 for e in mine)
         best_text = f"{best.shown('test')[0]} {best.shown('test')[1]} ({_where(best)})"
         worst_text = f"{worst.shown('test')[0]} {worst.shown('test')[1]} ({_where(worst)})"
+        single = len(mine) - len(ranked)
         parts.append(f"`{generator}` is above the control in {above} and below it in {below} of its {len(mine)} "
-                     f"configurations (best {best_text}; worst {worst_text})")
+                     f"configurations (best {best_text}; worst {worst_text}"
+                     + (f"; {single} with one paired seed, no interval yet" if single else "") + ")")
     flattered = sum(e.beyond_zero("val") > 0 and e.beyond_zero("test") <= 0 for e in scored)
     return ("**In words.** Change in test macro F1 @tuned against the no-synthetic control (95% intervals; "
             "above or below: the interval excludes 0): " + "; ".join(parts) + ". "
