@@ -8,6 +8,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from bench.identity import of_options
+
 
 class OptionError(ValueError):
     """Raised by an options dataclass's __post_init__ for a value out of range: (field, message)."""
@@ -48,8 +50,6 @@ def help_of(f: dataclasses.Field) -> str:
 def identity(obj) -> dict:
     """A dataclass as a dict without its runtime fields (and its `new` fields at their defaults): what a run
     id is computed from (`bench.identity.of_options`)."""
-    from bench.identity import of_options
-
     return of_options(obj)
 
 
