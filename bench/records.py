@@ -172,6 +172,16 @@ class RunRecord:
         return (self.metrics.get(role) or {}).get(metric)
 
     @property
+    def selection(self) -> str | None:
+        """The rule that chose the run's epoch and thresholds, as recorded (None for runs from before it was)."""
+        return self.metrics.get("selection")
+
+    @property
+    def absent_test_classes(self) -> tuple[int, ...]:
+        """Classes with no positive in the test role (scored 0 in every macro average)."""
+        return tuple((self.metrics.get("test") or {}).get("absent_classes", ()))
+
+    @property
     def oracle(self) -> dict:
         """The oracle selection rule's scores (metrics.json `oracle`), {} where the run has none."""
         return self.metrics.get("oracle") or {}

@@ -154,7 +154,7 @@ def load_runs(runs_dir: Path, warn: Callable[[str], None] = _stderr, only: set[s
             warn(f"leaderboard: skipped: {exc} (`bench run` of its configuration with --force runs it again)")
             damaged += 1
             continue
-        config, metrics = run.config, run.metrics
+        config = run.config
         group = config.get("group") or keys.short(keys.group(config))  # records from before config.json had it
         comparable = {k: v for k, v in _identity_view(config).items()
                       if k not in ("seed", "run_id", "group", "generator", "strategy", "synthetic", "fidelity")}
@@ -169,8 +169,7 @@ def load_runs(runs_dir: Path, warn: Callable[[str], None] = _stderr, only: set[s
                "options": plugin_options(config), "settings": json.dumps(_settings(config), sort_keys=True),
                "session_plugin": any(o.get("distribution") == registry.SESSION for o in run.plugins.values()),
                "versions": library_versions(run.environment),
-               "selection": metrics.get("selection", SELECTION_RULE),
-               "absent_test": tuple((metrics.get("test") or {}).get("absent_classes", ())),
+               "selection": run.selection or SELECTION_RULE, "absent_test": run.absent_test_classes,
                **{name: config[name]["name"] for name in NAMES}}
         for role in ("val", "test", "gap"):
             for key in LABELS:
