@@ -25,7 +25,7 @@ from bench.data.labels import NUM_CLASSES
 from bench.errors import BenchError
 from bench.evaluate.predict import predict
 from bench.files import write_json, write_text
-from bench.records import RunRecord, load_classifier
+from bench.records import load_classifier, read_json
 
 
 def read_sample_ids(path: Path) -> list[str]:
@@ -68,8 +68,8 @@ def binarize(probs: np.ndarray, thresholds: np.ndarray) -> list[str]:
 
 
 def write_submission(folder: Path, data: Path, out: Path, device: torch.device, workers: int = 0) -> Path:
-    run = RunRecord.read(folder)
-    resolution = run.dataset.resolution
+    record = read_json(folder, "record.json")
+    resolution = record["dataset"]["resolution"]
     thresholds = pd.read_csv(folder / "per_class.csv")["threshold"].to_numpy(dtype=np.float64)
     sample = Path(data) / "sample_submission.csv"
     ids = read_sample_ids(sample)
@@ -84,7 +84,7 @@ def write_submission(folder: Path, data: Path, out: Path, device: torch.device, 
     cached = image_cache.build(cache_dir() / "kaggle-test" / f"test-{signature[:16]}" / f"r{resolution}", source, ids,
                                labels, resolution, signature=signature, skip_bad=False, workers=workers)
     images = LabelledImages(cached.ids, cached.labels, cached.images, cached.fingerprint, rows=cached.rows)
-    train = run.config["train"]  # the paper's bugs, where the run had them
+    train = read_json(folder, "config.json")["train"]  # the paper's bugs, where the run had them
     probs = predict(load_classifier(folder, device), images, 64, device,
                     no_eval=bool(train.get("no_eval_inference", False)),
                     normalization=train.get("test_normalization", "none"))
