@@ -11,6 +11,7 @@ give the same bytes.
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -324,7 +325,7 @@ def methods_once(texts: list[str]) -> tuple[list[str], str]:
     section; each repeat becomes a one-line pointer to its number there. Tables, lists, headings and figures
     stay where they are."""
     paragraphs = [p for text in texts for p in text.split("\n\n")]
-    counts = {p: paragraphs.count(p) for p in paragraphs}
+    counts = Counter(paragraphs)
     repeated = [p for p in dict.fromkeys(paragraphs)
                 if counts[p] > 1 and len(p) >= METHOD_MIN_CHARS and p.lstrip()[:1] not in ("|", "#", "!", "<", "-")]
     if not repeated:

@@ -13,6 +13,7 @@ from bench.data.labels import CLASS_NAMES, NUM_CLASSES
 from bench.data.preview import CHANNEL_LEGEND
 from bench.evaluate.metrics import F1_TUNED
 from bench.files import atomic_target
+from bench.report.runs_frame import budget_order, config_labels
 
 PNG = {"metadata": {"Software": None}, "dpi": 110}
 
@@ -36,8 +37,6 @@ def val_vs_test(section: pd.DataFrame, path: Path) -> bool:
     """Validation vs test macro F1 @tuned, one point per run, with the diagonal, marked by strategy: one colour
     per configuration, labelled with its settings (a ladder's rungs), or, with more configurations than
     colours, one per generator. False if no test role."""
-    from bench.report.runs_frame import config_labels
-
     runs = section.dropna(subset=[f"test:{F1_TUNED}"])
     if runs.empty:
         return False
@@ -50,7 +49,7 @@ def val_vs_test(section: pd.DataFrame, path: Path) -> bool:
         series = [(f"{g} / {s}", colours[g], markers[s], part)
                   for (g, s), part in runs.groupby(["generator", "strategy"], sort=True)]
     else:
-        labels = {group: _few(settings) for group, settings in config_labels(runs).items()}
+        labels = {group: _few(settings) for group, settings in config_labels(section).items()}  # as in the tables
         series = [(f"{g} / {s}" + (f" {labels[group]}" if labels[group] else ""), palette[k], markers[s], part)
                   for k, ((group, g, s), part) in enumerate(runs.groupby(["group", "generator", "strategy"],
                                                                           sort=True))]
@@ -103,7 +102,6 @@ def learning_curves(section: pd.DataFrame, runs_dir: Path | None, path: Path) ->
     seeds with the main table's 95% interval as its bar (over seeds and test images where the predictions are
     saved; none with one seed). False without a curve."""
     from bench.report.paired import PairedTest, config_bounds
-    from bench.report.runs_frame import budget_order
     key = f"test:{F1_TUNED}"
     runs = section.dropna(subset=[key])
     if runs.empty or runs["train_images"].nunique() < 2:
@@ -178,8 +176,6 @@ def per_class_effects(section: pd.DataFrame, runs_dir: Path, path: Path) -> bool
 def per_class_heatmap(section: pd.DataFrame, runs_dir: Path, path: Path) -> bool:
     """Test F1 @tuned per class (columns, named) and configuration (rows: by train images, then method; each
     labelled with its size and settings), mean over seeds."""
-    from bench.report.runs_frame import config_labels
-
     settings = config_labels(section)
     rows, labels = [], []
     keys = ["train_images", "generator", "strategy", "classifier", "group"]

@@ -52,6 +52,7 @@ def budget_order(budget) -> tuple:
     ones, largest first."""
     return (0, 0.0, budget) if isinstance(budget, str) else (1, -float(budget), "")
 
+
 def section_stem(section: pd.DataFrame) -> str:
     first = section.iloc[0]
     return f"{first['dataset']}-{first['split']}-{first['split_fp'][:8]}"
@@ -70,15 +71,15 @@ def _identity_view(config: dict) -> dict:
     return keys.of_recorded(config, SECTION_TYPES, runtime_sections)
 
 
-def _curve(config: dict, counts: dict) -> dict:
+def _curve(config: dict, counts: dict, view: dict | None = None) -> dict:
     """A run's learning curve: its optimizer budget in epochs of the whole train role (epochs x kept share,
     so 100 epochs on 10% and 10 on all of it are one budget), or the name of the rule that chose its epochs
     (`train.budget`, e.g. plateau), and the id of its settings without the train size and the epochs; runs with
-    the same id lie on one curve."""
+    the same id lie on one curve. `view`: the config's `_identity_view`, where the caller has it already."""
     budget = config["train"].get("budget") or \
         round(config["train"]["epochs"] * counts["train"] / (counts["train"] + counts.get("unused", 0)), 1)
-    view = _identity_view(config)
-    view = {k: v for k, v in view.items() if k not in ("seed", "run_id", "group")}
+    view = view if view is not None else _identity_view(config)
+    view = {k: v for k, v in view.items() if k not in ("seed", "run_id", "group")}  # a copy: the caller's is kept
     view["split"] = {k: v for k, v in view["split"].items() if k != "train_fraction"}
     view["train"] = {k: v for k, v in view["train"].items() if k != "epochs"}
     return {"budget": budget, "curve": keys.short(keys.digest([view, budget]))}
@@ -88,11 +89,12 @@ def _curve(config: dict, counts: dict) -> dict:
 NOT_SETTINGS = ("seed", "run_id", "group", "dataset", *METHOD_PARTS, "split.train_fraction", "train.epochs")
 
 
-def _settings(config: dict) -> dict[str, str]:
-    """A recorded config's identity as flat `section.key` -> printed value, without what other columns show."""
+def _settings(view: dict) -> dict[str, str]:
+    """A recorded config's identity (`_identity_view`) as flat `section.key` -> printed value, without what other
+    columns show."""
     from bench.config import SECTION_TYPES
 
-    view = _identity_view(config)
+    view = dict(view)
     for name, section_type in SECTION_TYPES.items():  # a setting a record predates is at its default
         if isinstance(view.get(name), dict):
             view[name] = {**{f.name: f.default for f in dataclasses.fields(section_type)
@@ -156,7 +158,8 @@ def load_runs(runs_dir: Path, warn: Callable[[str], None] = _stderr, only: set[s
             continue
         config = run.config
         group = config.get("group") or keys.short(keys.group(config))  # records from before config.json had it
-        comparable = {k: v for k, v in _identity_view(config).items()
+        view = _identity_view(config)
+        comparable = {k: v for k, v in view.items()
                       if k not in ("seed", "run_id", "group", "generator", "strategy", "synthetic", "fidelity")}
         row = {"run": folder.name, "group": group, "seed": run.seed,
                "control_key": keys.digest(comparable)[:keys.RUN_DIGITS],
@@ -166,7 +169,7 @@ def load_runs(runs_dir: Path, warn: Callable[[str], None] = _stderr, only: set[s
                "data_shape": f"{run.dataset.n_images} images, {run.dataset.resolution} px",
                "epochs": config["train"]["epochs"], "wall_time_s": run.wall_time_s,
                "purpose": run.purpose, "name": run.name,
-               "options": plugin_options(config), "settings": json.dumps(_settings(config), sort_keys=True),
+               "options": plugin_options(config), "settings": json.dumps(_settings(view), sort_keys=True),
                "session_plugin": any(o.get("distribution") == registry.SESSION for o in run.plugins.values()),
                "versions": library_versions(run.environment),
                "selection": run.selection or SELECTION_RULE, "absent_test": run.absent_test_classes,
@@ -176,7 +179,7 @@ def load_runs(runs_dir: Path, warn: Callable[[str], None] = _stderr, only: set[s
                 row[f"{role}:{key}"] = run.score(role, key)
         row[selection.THRESHOLDS] = run.oracle.get(f"thresholds_on_test_{F1_TUNED}")
         row[selection.EPOCH] = run.oracle.get(f"epoch_and_thresholds_on_test_{F1_TUNED}")
-        row.update(_curve(config, run.split.counts))
+        row.update(_curve(config, run.split.counts, view))
         synthetic = run.synthetic
         row["synthetic_fp"] = synthetic.fingerprint if synthetic else None
         row["set_folder"] = (synthetic.folder if synthetic else None) or (set_folders or {}).get(row["synthetic_fp"])
