@@ -110,7 +110,7 @@ class EDM(DiffusionGenerator):
         return PatchUNet(self.size, o.patch, o.width, o.depth, o.layers_per_block)
 
     def new_optimizer(self, model):
-        return torch.optim.AdamW(model.parameters(), lr=self.options.lr)
+        return torch.optim.AdamW(model.parameters(), lr=self.options.lr, foreach=True)
 
     def noise_scheduler(self):
         from diffusers import EDMDPMSolverMultistepScheduler

@@ -140,7 +140,7 @@ class LatentDiffusion(EDM):
         o = self.options
         torch.manual_seed(seed)
         self.autoencoder = Autoencoder(o.ae_width, o.ae_levels, o.latent_channels).to(device)
-        optimizer = torch.optim.AdamW(self.autoencoder.parameters(), lr=o.ae_lr)
+        optimizer = torch.optim.AdamW(self.autoencoder.parameters(), lr=o.ae_lr, foreach=True)
         checkpoint = workdir / "autoencoder.pt"
         start, state = 0, load_checkpoint(checkpoint, device)
         if state is not None:

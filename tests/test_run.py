@@ -82,6 +82,9 @@ def test_a_killed_run_resumes_from_its_checkpoint_and_ends_with_the_same_metrics
         run(tmp_path, say=die_in_epoch_2)
     folder = tmp_path / finished.run_dir.name
     assert (folder / "checkpoint.pt").exists() and not (folder / "done").exists()
+    saved = torch.load(folder / "checkpoint.pt", weights_only=True)
+    assert saved["state"]["best_epoch"] == 1  # the first epoch is always selected: its weights are stored once
+    assert saved["best_is_current"] and saved["state"]["best_state"] is None  # and rebuilt on resume
     said = []
     resumed = run(tmp_path, say=said.append)
     assert any("resumed from" in line and "after epoch 1" in line for line in said)

@@ -170,7 +170,7 @@ class DiffusionGenerator(Generator):
         tracker.close()
 
     def new_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
-        return torch.optim.Adam(model.parameters(), lr=self.options.lr)
+        return torch.optim.Adam(model.parameters(), lr=self.options.lr, foreach=True)
 
     def _resume(self, checkpoint: Path | None, optimizer, device) -> int:
         """Epochs already trained (0 without a checkpoint, or with a damaged one); the model, EMA and optimizer
