@@ -21,6 +21,8 @@ from bench.runs.execute import load_data
 from bench.train import distributed
 from bench.train.loop import Trainer
 
+pytestmark = pytest.mark.xdist_group("distributed")  # one worker trains the module's process pair once
+
 ONE_EPOCH = (*TINY, "train.epochs=1")
 
 
@@ -84,7 +86,7 @@ def _train_on_rank(rank: int, size: int, port: int, out: str) -> None:
     distributed.finish()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once on the module's one worker (xdist_group), whatever the order
 def trained_on_two_processes(tmp_path_factory):
     out = tmp_path_factory.mktemp("ddp")
     mp.spawn(_train_on_rank, args=(2, free_port(), str(out)), nprocs=2)

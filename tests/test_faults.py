@@ -22,6 +22,8 @@ from bench import config, records
 from bench.files import damage, save_checked, sha256
 from bench.runs.execute import Runtime, execute
 
+pytestmark = pytest.mark.xdist_group("faults")  # one worker trains the module's reference run once
+
 EXE = str(Path(sys.executable).with_name("bench"))
 
 
@@ -48,7 +50,7 @@ def bench_process(*args, env=None, timeout=600) -> subprocess.CompletedProcess:
                           env={**os.environ, **(env or {})})
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once on the module's one worker (xdist_group), whatever the order
 def reference(tmp_path_factory):
     """An undisturbed TINY run: the bytes every recovery must end with."""
     cfg = config.build(overrides=TINY)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, f1_score
 
-from bench.evaluate.metrics import evaluate, gaps, tune_thresholds
+from bench.evaluate.metrics import THRESHOLD_GRID, evaluate, gaps, grid_f1, tune_thresholds
 
 
 @pytest.fixture
@@ -44,6 +44,24 @@ def test_tuned_thresholds_never_lose_on_the_split_they_were_tuned_on(scored):
     assert summary["f1_macro@tuned"] > summary["f1_macro@0.5"]
     assert thresholds[27] == 0.5  # no positives: nothing to tune
     assert np.all((thresholds >= 0.05) & (thresholds <= 0.95))
+
+
+@pytest.mark.parametrize("decimals", [1, 2, 6])  # 1 and 2: probabilities on the grid itself, so thresholds tie
+def test_every_threshold_at_once_is_the_f1_of_each_threshold_alone(decimals):
+    """grid_f1 (all thresholds in one pass) against scikit-learn's F1 at each threshold, ties included; the tuned
+    threshold is a best one, the nearest 0.5 among equals."""
+    rng = np.random.default_rng(decimals)
+    target = (rng.random((120, 28)) < 0.15).astype(int)
+    target[:, 3] = 0
+    probs = np.round(np.clip(0.3 * target + 0.7 * rng.random((120, 28)), 0, 1), decimals)
+    scores = grid_f1(probs, target)
+    for k in range(0, len(THRESHOLD_GRID), 7):
+        expected = f1_score(target, probs >= THRESHOLD_GRID[k], average=None, zero_division=0)
+        np.testing.assert_allclose(scores[k], expected, atol=1e-12)
+    tuned = tune_thresholds(probs, target)
+    for c in range(28):
+        best = np.flatnonzero(scores[:, c] == scores[:, c].max())
+        assert tuned[c] == (0.5 if c == 3 else THRESHOLD_GRID[best[np.argmin(np.abs(THRESHOLD_GRID[best] - 0.5))]])
 
 
 def test_gap_is_val_minus_test(scored):

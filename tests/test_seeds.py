@@ -70,7 +70,8 @@ def test_bad_seeds_are_one_line(tmp_path, args, message, dry):
 
 @pytest.mark.slow
 def test_seeds_in_parallel_processes_and_a_killed_batch_resumes(tmp_path):
-    args = [EXE, "run", "--seeds", "0", "1", "--parallel", "2", "--runs-dir", str(tmp_path), *TINY, "train.epochs=1"]
+    args = [EXE, "run", "--seeds", "0", "1", "--parallel", "2", "--runs-dir", str(tmp_path), *TINY]  # 2 epochs: the
+    # first one is checkpointed (the last never is: the run is scored at once)
     killed = subprocess.run(args, capture_output=True, text=True, timeout=600,
                             env={**os.environ, "BENCH_FAULT": "metrics.json:1:KILL"})  # each process dies once
     assert killed.returncode == 2 and "2 of 2 seeds failed" in killed.stderr
@@ -79,4 +80,5 @@ def test_seeds_in_parallel_processes_and_a_killed_batch_resumes(tmp_path):
     records = resumed.stdout.strip().splitlines()[-1].removeprefix("records: ").split()
     seeds = [json.loads((Path(r) / "config.json").read_text())["seed"] for r in records]
     assert seeds == [0, 1] and all((Path(r) / "done").exists() for r in records)
-    assert resumed.stdout.count("resumed from") == 2 and "2 seeds (0, 1)" in resumed.stdout
+    assert resumed.stdout.count("resumed from") == 2 and resumed.stdout.count("after epoch 1") == 2
+    assert "2 seeds (0, 1)" in resumed.stdout

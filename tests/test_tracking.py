@@ -10,8 +10,10 @@ from conftest import TINY, bench_cli, folders
 pytest.importorskip("tensorboard")
 pytest.importorskip("mlflow")
 
+pytestmark = pytest.mark.xdist_group("tracking")  # one worker trains the module's tracked run once
 
-@pytest.fixture(scope="module")
+
+@pytest.fixture(scope="session")  # once on the module's one worker (xdist_group), whatever the order
 def tracked(tmp_path_factory):
     """One run with a synthetic set (`real`), mirrored to TensorBoard and MLflow (a file store)."""
     root = tmp_path_factory.mktemp("tracked")
