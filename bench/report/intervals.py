@@ -141,7 +141,7 @@ def change_bounds(labels: np.ndarray, first: tuple[list, list], second: tuple[li
 
 def fmt_bounds(bounds: tuple[float | None, float | None], digits: int = 3) -> str:
     low, high = bounds
-    return "—" if low is None else f"[{low:.{digits}f}, {high:.{digits}f}]"
+    return "—" if low is None or low != low else f"[{low:.{digits}f}, {high:.{digits}f}]"  # None or NaN: none
 
 
 def beyond_zero(bounds: tuple[float | None, float | None]) -> int:

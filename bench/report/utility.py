@@ -95,7 +95,7 @@ def fidelity_frame(section: pd.DataFrame, effects: list) -> pd.DataFrame:
         rows.append({"group": effect.group, "set": by_group.loc[effect.group, "set_label"],
                      "changed": by_group.loc[effect.group, "generator_changed"],
                      "generator": effect.names[0], "strategy": effect.names[1], "classifier": effect.names[2],
-                     "train_images": effect.train_images, "effect": effect.mean["test"],
+                     "train_images": effect.train_images, "seeds": effect.seeds, "effect": effect.mean["test"],
                      "low": effect.bounds["test"][0], "high": effect.bounds["test"][1],
                      **{key: scores.get(key) for key in MEASURES}})
     return pd.DataFrame(rows)
@@ -141,12 +141,13 @@ def render(section: pd.DataFrame, effects: list, paired) -> list[str]:
                          tablefmt="github", disable_numparse=True), ""]
     frame = fidelity_frame(section, effects)
     if not frame.empty:
-        rows = [[r["set"], r["strategy"], str(r["train_images"]), f"{r['effect']:+.3f}",
+        rows = [[r["set"], r["strategy"], str(r["train_images"]), str(r["seeds"]), f"{r['effect']:+.3f}",
                  fmt_bounds((r["low"], r["high"])), *(_num(r[k]) for k in MEASURES)] for _, r in frame.iterrows()]
         out += ["### Fidelity to benefit", "",
                 "Each set's test effect against the control (as in the effect table) beside its fidelity on the "
-                "checked features of fidelity version 3: how good must a generator's images be before they help?",
-                "", tabulate(rows, ["set", "strategy", "train images", "Δ test macro F1 @tuned", "95% CI",
+                "checked features of fidelity version 3: how good must a generator's images be before they help? "
+                "(—: one seed, no interval.)",
+                "", tabulate(rows, ["set", "strategy", "train images", "seeds", "Δ test macro F1 @tuned", "95% CI",
                                     *(name for name, _ in MEASURES.values())],
                              tablefmt="github", disable_numparse=True), ""]
         correlations = rank_correlations(frame)
