@@ -116,6 +116,7 @@ class Curve:
     change: float | None = None
     bounds: tuple = (None, None)
     kind: str | None = None  # "seeds+images" or "seeds"
+    variant: str = ""  # the generator's options where they differ from its defaults (an oracle degradation)
 
     @property
     def ends(self) -> tuple[int, int]:
@@ -145,7 +146,9 @@ def learning_curves(section: pd.DataFrame, effects: list[Effect], paired: Paired
     curves = []
     for key, by_size in sorted(grouped.items(), key=lambda item: (budget_order(item[0][len(NAMES)]),
                                                                   item[0][:len(NAMES)], item[0][-1])):
-        curve = Curve(tuple(key[:len(NAMES)]), key[len(NAMES)], key[-1], dict(sorted(by_size.items())))
+        variant = by_group.loc[next(iter(by_size.values())).group].get("generator_changed", "")
+        curve = Curve(tuple(key[:len(NAMES)]), key[len(NAMES)], key[-1], dict(sorted(by_size.items())),
+                      variant=variant if isinstance(variant, str) else "")
         small, large = (by_size[n] for n in curve.ends)
         if small is not large and small.mean["test"] is not None and large.mean["test"] is not None:
             imaged = (paired or PairedTest(None)).change(list(small.pairs), list(large.pairs))

@@ -104,7 +104,7 @@ def curve_table(curves: list[Curve]) -> tuple[list[str], list[list[str]]] | None
         ends = "" if curve.change is None or curve.ends == (sizes[0], sizes[-1]) else \
             f" ({curve.ends[0]} vs {curve.ends[1]})"
         rows.append([*curve.names, *([budget_text(curve.budget)] if budgets else []),
-                     *([curve.curve] if repeated else []),
+                     *([f"{curve.curve} {curve.variant}".strip()] if repeated else []),
                      *(" ".join(curve.effects[n].shown("test")) if n in curve.effects else "—" for n in sizes),
                      curve.shown() + ends])
     return headers, rows
