@@ -62,7 +62,7 @@ def save_class_rows(images: np.ndarray, labels: np.ndarray, class_names: Sequenc
     import matplotlib.pyplot as plt
 
     n, gap = len(class_names), 2
-    side = min(tile, int(np.asarray(images[0]).shape[-1])) if len(images) else tile
+    side = len(_tile(images[0], tile)) if len(images) else tile  # every image of a set has one resolution
     mosaic = np.ones((n * (side + gap), per_class * (side + gap), 3))
     for c in range(n):
         chosen = np.flatnonzero(labels[:, c])[:per_class]
