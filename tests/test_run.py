@@ -311,3 +311,30 @@ def test_oracle_selection_scores_test_every_epoch_and_selects_nothing(finished, 
     expected = evaluate(probs, labels, tune_thresholds(probs, labels))[0]["f1_macro@tuned"]
     assert abs(metrics["oracle"]["thresholds_on_test_f1_macro@tuned"] - expected) < 1e-3  # probabilities rounded
     assert "epoch_and_thresholds_on_test_f1_macro@tuned" not in plain["oracle"]  # not asked: thresholds part only
+
+
+@pytest.mark.parametrize("selected,ema", [("this epoch", 0.9), ("an earlier epoch", 0.0)])  # the EMA's weights
+def test_a_checkpoint_holds_the_selected_weights_once_and_resumes_them(tmp_path, selected, ema):
+    """The selected weights are written beside the model only when they are an earlier epoch's; when they are this
+    epoch's evaluated weights (the EMA's where there is one) they are rebuilt from the checkpoint on resume."""
+    from bench.train.loop import Trainer
+
+    cfg = config.build(overrides=(*TINY, f"train.ema={ema}"))
+    torch.manual_seed(0)
+    trainer = Trainer(cfg.classifier.create(), cfg.strategy.create(), cfg.train, 0, torch.device("cpu"),
+                      tmp_path / "checkpoint.pt", lambda line: None)
+    earlier = {k: v + 1 if v.is_floating_point() else v for k, v in trainer.evaluated.state_dict().items()}
+    trainer.state.epoch = 2
+    trainer.state.best_epoch, trainer.state.best_state = (
+        (2, {k: v.clone() for k, v in trainer.evaluated.state_dict().items()}) if selected == "this epoch"
+        else (1, earlier))
+    trainer._save()
+    saved = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert saved["best_is_current"] == (selected == "this epoch")
+    assert (saved["state"]["best_state"] is None) == (selected == "this epoch")
+    torch.manual_seed(1)  # other starting weights: everything must come from the checkpoint
+    resumed = Trainer(cfg.classifier.create(), cfg.strategy.create(), cfg.train, 0, torch.device("cpu"),
+                      tmp_path / "checkpoint.pt", lambda line: None)
+    assert resumed.try_resume() and resumed.state.best_epoch == trainer.state.best_epoch
+    for key, value in trainer.state.best_state.items():
+        assert torch.equal(resumed.state.best_state[key], value), key
