@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -116,12 +118,26 @@ def bench_cli(*args: str, cwd: Path | None = None, env: dict | None = None, time
     return subprocess.CompletedProcess(["bench", *args], result.exit_code, result.stdout, result.stderr)
 
 
-def pytest_collection_modifyitems(config, items):
-    """Slow tests first: pytest-xdist hands tests out in this order, so the long ones start at once and the
-    many short ones fill the other workers around them (a shorter wall time than alphabetical order); the
-    longest, marked `@pytest.mark.slow(seconds=S)` with their time on one core, go first of all."""
-    def order(item):
-        slow = item.get_closest_marker("slow")
-        return (slow is None, -(slow.kwargs.get("seconds", 0) if slow else 0))
+DURATIONS = REPO / "tests" / "durations.json"  # measured seconds per test (tools/store_test_durations.py)
 
-    items.sort(key=order)
+
+def pytest_collection_modifyitems(config, items):
+    """Costliest work first: pytest-xdist hands work out in this order (with `--no-loadscope-reorder`), so the
+    long tests start at once and the many short ones fill the other worker around them, instead of one long
+    test starting last while the other worker idles. A test's cost is its measured time in tests/durations.json
+    (new tests: 10 s if marked slow, else 0.5 s); an `xdist_group` is one piece of work, its tests' sum. The
+    sort is stable, so tests of equal cost (most short ones) keep pytest-randomly's order."""
+    known = json.loads(DURATIONS.read_text()) if DURATIONS.exists() else {}
+
+    def cost(item) -> float:
+        measured = known.get(re.sub(r"@[\w-]+$", "", item.nodeid))
+        return measured if measured is not None else 10.0 if item.get_closest_marker("slow") else 0.5
+
+    def scope(item) -> str:
+        group = item.get_closest_marker("xdist_group")
+        return f"group:{group.args[0] if group.args else group.kwargs.get('name')}" if group else item.nodeid
+
+    totals: dict[str, float] = {}
+    for item in items:
+        totals[scope(item)] = totals.get(scope(item), 0.0) + cost(item)
+    items.sort(key=lambda item: -totals[scope(item)])

@@ -9,7 +9,7 @@ import pytest
 from conftest import REPO
 
 
-@pytest.mark.slow(seconds=60)  # a `bench run`, the training and loader benchmarks and an `edm`, each at tiny sizes
+@pytest.mark.slow  # a `bench run`, the training and loader benchmarks and an `edm`, each at tiny sizes
 def test_the_gpu_check_prints_every_figure_it_promises(tmp_path):
     out = tmp_path / "gpu-check.txt"
     result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "gpu_check.py"), "--tiny", "--device", "cpu",

@@ -51,3 +51,26 @@ def test_the_point_estimate_lies_inside_and_one_seed_has_no_interval():
     low, high, note = ratio_bounds(test[0], candidate, real, oracle, resamples=300)
     assert low < estimate < high and note == ""
     assert ratio_bounds(test[0], candidate[:1], real[:1], oracle[:1])[:2] == (None, None)
+
+
+def test_the_rank_correlation_intervals_hold_their_level_and_tell_a_better_measure_apart():
+    from rank_interval_coverage import draw_sets, spearman_rows, truth
+    from scipy import stats
+
+    from bench.report.utility import rho_bounds, rho_difference_bounds
+
+    rng = np.random.default_rng(11)
+    sets = np.stack([draw_sets(rng, 8, 0.8, 0.3, 0.4) for _ in range(300)])
+    rho = [spearman_rows(sets[..., i], sets[..., j]) for i, j in ((0, 2), (1, 2), (0, 1))]
+    one = [rho_bounds(r, 8) for r in rho[0]]
+    two = [rho_difference_bounds(a, b, ab, 8) for a, b, ab in zip(*rho)]
+    assert np.mean([low <= truth(0.8) <= high for low, high in one]) >= 0.9
+    assert np.mean([low <= truth(0.8) - truth(0.3) <= high for low, high in two]) >= 0.9
+    low, high = rho_bounds(1.0, 6)  # six sets ranked perfectly: not certainty
+    assert 0 < low < 0.9 and high < 1
+    assert rho_bounds(0.5, 3) == (None, None)
+    effect = np.arange(16.0)
+    noise = rng.permutation(16).astype(float)
+    rho_noise, rho_between = stats.spearmanr(noise, effect).statistic, stats.spearmanr(effect, noise).statistic
+    low, high = rho_difference_bounds(1.0, rho_noise, rho_between, 16)
+    assert low > 0  # a measure that ranks 16 sets perfectly is told apart from one that ranks them at random

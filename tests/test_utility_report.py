@@ -71,6 +71,12 @@ def test_utility_is_the_share_of_the_oracles_gain_with_its_interval(tmp_path):
     lines = "\n".join(utility.render(frame, effect_rows(frame, PairedTest(tmp_path))[0], PairedTest(tmp_path)))
     assert "### Generator utility" in lines and "### Fidelity to benefit" in lines
     assert "Which measure predicts the benefit" in lines and "| label consistency |" in lines
+    table = [row for row in utility.rank_correlations(utility.fidelity_frame(
+        frame, effect_rows(frame, PairedTest(tmp_path))[0]))]
+    assert [row[6] for row in table][0] == "best" and all(row[3] == "4" for row in table)
+    rhos = [float(row[4]) for row in table]
+    assert rhos == sorted(rhos, reverse=True)  # best first
+    assert all(row[7].startswith("[") for row in table[1:])  # each shortfall has its interval
 
 
 def test_utility_is_undefined_where_the_oracle_gains_nothing(tmp_path):

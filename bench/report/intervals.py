@@ -57,13 +57,30 @@ def macro_f1_weighted(labels: np.ndarray, predicted: np.ndarray, weights: np.nda
     """Macro F1 over all classes of 0/1 `predicted` against 0/1 `labels` (N, C), once per row of `weights`
     (R, N), each row the multiplicity of every image (a bootstrap resample); a class with nothing to find and
     nothing predicted scores 0, as in the run metrics."""
-    labels, predicted = labels.astype(np.float64), predicted.astype(np.float64)
-    classes = labels.shape[1]
-    counts = np.asarray(weights, dtype=np.float64) @ np.hstack([labels * predicted, (1 - labels) * predicted,
-                                                               labels * (1 - predicted)])  # one product
-    tp, fp, fn = counts[:, :classes], counts[:, classes:2 * classes], counts[:, 2 * classes:]
-    denominator = 2 * tp + fp + fn
-    return np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0).mean(axis=1)
+    return macro_f1_runs(labels, [predicted], weights)[:, 0]
+
+
+def macro_f1_runs(labels: np.ndarray, runs: list[np.ndarray], weights: np.ndarray) -> np.ndarray:
+    """`macro_f1_weighted` of every run at once, (R, len(runs)), from one product: the weighted counts of true
+    positives per run and of predictions and positives (fp = predicted - tp, fn = positives - tp). The counts
+    are sums of small integers below 2**24 (at most the number of images), so float32 holds them exactly in
+    any order of summation and every value is what float64 sums would give."""
+    if len(labels) >= 2 ** 24:
+        raise ValueError(f"{len(labels)} images: weighted counts would not be exact in float32")
+    truth = labels.astype(np.float32)
+    classes = truth.shape[1]
+    columns = [truth * p for p in runs] + [p.astype(np.float32) for p in runs] + [truth]
+    counts = (np.asarray(weights, dtype=np.float32) @ np.hstack(columns)).astype(np.float64)
+    counts = counts.reshape(len(counts), 2 * len(runs) + 1, classes)
+    tp, predicted, positives = counts[:, :len(runs)], counts[:, len(runs):-1], counts[:, -1:]
+    denominator = predicted + positives  # = 2 tp + fp + fn, exactly (integers)
+    return np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0).mean(axis=2)
+
+
+def _scores(labels: np.ndarray, runs: list[np.ndarray], weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each run's macro F1 on the test images as they are, (runs,), and under each bootstrap row, (runs, R)."""
+    both = macro_f1_runs(labels, runs, np.vstack([np.ones((1, len(labels))), weights]))
+    return both[0], np.ascontiguousarray(both[1:].T)  # row-major as before: the same sums in np.cov
 
 
 def _image_resamples(images: int, resamples: int, seed: int) -> np.ndarray:
@@ -78,12 +95,9 @@ def _paired_differences(labels: np.ndarray, treated: list[np.ndarray], control: 
     """Per seed, macro F1 of treated[i] minus control[i] (without `control`: minus 0, the score of predicting
     nothing): on the test images as they are, (n,), and under each bootstrap row of `weights`, (n, R)."""
     control = control if control is not None else [np.zeros_like(t) for t in treated]
-    one = np.ones((1, len(labels)))
-    diffs = np.array([macro_f1_weighted(labels, t, one)[0] - macro_f1_weighted(labels, c, one)[0]
-                      for t, c in zip(treated, control)])
-    boot = np.array([macro_f1_weighted(labels, t, weights) - (macro_f1_weighted(labels, c, weights) if c.any() else 0)
-                     for t, c in zip(treated, control)])
-    return diffs, boot
+    scores, boot = _scores(labels, [*treated, *control], weights)
+    n = len(treated)
+    return scores[:n] - scores[n:], boot[:n] - boot[n:]
 
 
 def _shared(covariance: np.ndarray) -> float:
@@ -196,10 +210,8 @@ def ratio_bounds(labels: np.ndarray, treated: list[np.ndarray], reference: list[
     if n < 2 or len(reference) != n or len(ceiling) != n:
         return None, None, "fewer than 2 seeds of each configuration"
     weights = _image_resamples(len(labels), resamples, seed)
-    one = np.ones((1, len(labels)))
-    score = {name: (np.array([macro_f1_weighted(labels, p, one)[0] for p in runs]),
-                    np.array([macro_f1_weighted(labels, p, weights) for p in runs]))
-             for name, runs in (("t", treated), ("r", reference), ("c", ceiling))}
+    scores, boot = _scores(labels, [*treated, *reference, *ceiling], weights)
+    score = {name: (scores[k * n:(k + 1) * n], boot[k * n:(k + 1) * n]) for k, name in enumerate("trc")}
     a, boot_a = score["t"][0] - score["r"][0], score["t"][1] - score["r"][1]
     b, boot_b = score["c"][0] - score["r"][0], score["c"][1] - score["r"][1]
     seeds = np.cov(np.vstack([a, b])) / n  # [[Saa, Sab], [Sab, Sbb]] / n

@@ -7,8 +7,9 @@
   generator at its default options (fresh, undegraded images of the true process).
 - **Fidelity to benefit**: each set's test effect against the control beside its fidelity (version 3
   features: label consistency, FID, precision, recall, coverage), and, over all sets of a strategy and
-  size, Spearman's rank correlation of each measure with the effect, with a percentile bootstrap
-  interval over the sets (the sets are the sample; with few sets it is wide, as it must be).
+  size, Spearman's rank correlation of each measure with the effect, with a Fisher-z interval over the
+  sets (the sets are the sample; with few sets it is wide, as it must be), and each measure's shortfall
+  from the best measure with Zou's interval, which says whether the best is told apart from the rest.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ ORACLE, REAL = "oracle", "real"
 FIDELITY_VERSION = 3  # the features the fidelity-to-benefit columns are read on (checked against the oracle)
 MEASURES = {"label_consistency": ("label consistency", 1), "fid": ("FID", -1), "precision": ("precision", 1),
             "recall": ("recall", 1), "coverage": ("coverage", 1)}  # key -> (name, sign of "better")
-MIN_SETS = 4  # sets needed for a rank correlation
+MIN_SETS = 4  # sets needed for a rank correlation with an interval (Fisher's z needs n > 3)
+Z95 = 1.959964
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,24 +103,63 @@ def fidelity_frame(section: pd.DataFrame, effects: list) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def rank_correlations(frame: pd.DataFrame, resamples: int = 2000, seed: int = 0) -> list[list[str]]:
+def rho_bounds(rho: float, n: int) -> tuple:
+    """95% interval of Spearman's rho over n sets: Fisher's z with Bonett and Wright's standard error,
+    sqrt((1 + rho^2 / 2) / (n - 3)), a perfect ranking counted as the nearest one short of it (one adjacent swap)
+    so that few sets ranked perfectly do not give an interval of width 0; its level is checked in
+    `benchmarks/rank_interval_coverage.py`."""
+    if n <= 3:
+        return None, None
+    rho = _short_of_perfect(rho, n)
+    z, half = np.arctanh(rho), Z95 * np.sqrt((1 + rho ** 2 / 2) / (n - 3))
+    return float(np.tanh(z - half)), float(np.tanh(z + half))
+
+
+def rho_difference_bounds(rho_a: float, rho_b: float, rho_ab: float, n: int) -> tuple:
+    """95% interval of rho(A, effect) - rho(B, effect) on the same n sets: Zou's (2007) interval for two
+    correlations sharing a variable, from each one's `rho_bounds` and the correlation of the two estimates."""
+    (low_a, high_a), (low_b, high_b) = rho_bounds(rho_a, n), rho_bounds(rho_b, n)
+    if low_a is None:
+        return None, None
+    a, b = (_short_of_perfect(r, n) for r in (rho_a, rho_b))
+    c = ((rho_ab - a * b / 2) * (1 - a ** 2 - b ** 2 - rho_ab ** 2) + rho_ab ** 3) / ((1 - a ** 2) * (1 - b ** 2))
+    low = a - b - np.sqrt(max((a - low_a) ** 2 + (high_b - b) ** 2 - 2 * c * (a - low_a) * (high_b - b), 0.0))
+    high = a - b + np.sqrt(max((high_a - a) ** 2 + (b - low_b) ** 2 - 2 * c * (high_a - a) * (b - low_b), 0.0))
+    return float(low), float(high)
+
+
+def _short_of_perfect(rho: float, n: int) -> float:
+    """rho, with +-1 moved to the nearest value n ranks can reach: 1 - 12 / (n (n^2 - 1)) (one adjacent swap)."""
+    limit = 1 - 12 / (n * (n ** 2 - 1))
+    return float(np.clip(rho, -limit, limit))
+
+
+def rank_correlations(frame: pd.DataFrame) -> list[list[str]]:
     """Per strategy and train size with at least MIN_SETS sets: Spearman's rho of each measure (signed so
-    that higher is better) with the test effect, and its 95% percentile bootstrap interval over the sets."""
+    that higher is better) with the test effect and its 95% interval (`rho_bounds`), best first, and each
+    measure's shortfall from the best on the same sets with its 95% interval (`rho_difference_bounds`):
+    a measure is told apart from the best where that interval excludes 0."""
     rows = []
     for (strategy, size), part in frame.groupby(["strategy", "train_images"], sort=True):
-        for key, (name, sign) in MEASURES.items():
-            values = part.dropna(subset=[key])
-            if len(values) < MIN_SETS:
-                continue
-            x, y = sign * values[key].to_numpy(float), values["effect"].to_numpy(float)
-            if np.ptp(x) == 0 or np.ptp(y) == 0:  # a measure (or an effect) that does not vary ranks nothing
-                continue
-            rho = stats.spearmanr(x, y).statistic
-            picks = np.random.default_rng(seed).integers(0, len(x), size=(resamples, len(x)))
-            boot = [stats.spearmanr(x[p], y[p]).statistic for p in picks if np.ptp(x[p]) > 0 and np.ptp(y[p]) > 0]
-            low, high = np.nanpercentile(boot, [2.5, 97.5]) if boot else (None, None)
-            rows.append([strategy, str(size), name, str(len(values)), f"{rho:+.2f}",
-                         fmt_bounds((low, high), digits=2)])
+        values = part.dropna(subset=list(MEASURES))
+        signed = {name: sign * values[key].to_numpy(float) for key, (name, sign) in MEASURES.items()
+                  if np.ptp(values[key].to_numpy(float)) > 0}  # a measure that does not vary ranks nothing
+        effect = values["effect"].to_numpy(float)
+        n = len(values)
+        if n < MIN_SETS or np.ptp(effect) == 0 or not signed:
+            continue
+        rho = {name: float(stats.spearmanr(x, effect).statistic) for name, x in signed.items()}
+        order = sorted(rho, key=lambda name: -rho[name])
+        best = order[0]
+        for name in order:
+            if name == best:
+                shortfall = ["best", ""]
+            else:
+                between = float(stats.spearmanr(signed[best], signed[name]).statistic)
+                bounds = rho_difference_bounds(rho[best], rho[name], between, n)
+                shortfall = [f"{rho[best] - rho[name]:+.2f}", fmt_bounds(bounds, digits=2)]
+            rows.append([strategy, str(size), name, str(n), f"{rho[name]:+.2f}",
+                         fmt_bounds(rho_bounds(rho[name], n), digits=2), *shortfall])
     return rows
 
 
@@ -153,9 +194,14 @@ def render(section: pd.DataFrame, effects: list, paired) -> list[str]:
         correlations = rank_correlations(frame)
         if correlations:
             out += ["Which measure predicts the benefit: Spearman's rank correlation of each measure (signed so that "
-                    "higher is better) with the test effect over the sets of a strategy and train size, with a 95% "
-                    "percentile bootstrap interval over the sets.", "",
-                    tabulate(correlations, ["strategy", "train images", "measure", "sets", "rho", "95% interval"],
+                    "higher is better) with the test effect over the sets of a strategy and train size (sets measured "
+                    "on every measure), best first, with a 95% interval (Fisher's z with Bonett and Wright's standard "
+                    "error), and each measure's shortfall from the best on the same sets with a 95% interval (Zou's, "
+                    "for two correlations sharing the effect): a measure is told apart from the best only where "
+                    "that interval excludes 0. The intervals' level, checked in simulation "
+                    "(`benchmarks/rank_interval_coverage.py`, 6-16 sets): 94.7-99.8%.", "",
+                    tabulate(correlations, ["strategy", "train images", "measure", "sets", "rho", "95% interval",
+                                            "shortfall from the best", "its 95% interval"],
                              tablefmt="github", disable_numparse=True), ""]
     return out
 
