@@ -23,7 +23,7 @@ from bench.report.plots import fidelity_to_benefit  # noqa: E402
 from bench.report.plots import utility as utility_figure  # noqa: E402
 
 MARGINS = {("none", ""): 1.0, ("real", ""): 1.0, ("oracle", ""): 1.8, ("oracle", "blur=2.0"): 1.2,
-           ("latent", ""): 1.4}
+           ("oracle", "noise=0.2"): 1.1, ("latent", ""): 1.4}
 
 
 def write_predictions(folder: Path, labels: np.ndarray, predicted: np.ndarray) -> None:
@@ -48,7 +48,7 @@ def section(tmp_path: Path, margins: dict) -> pd.DataFrame:
             f1 = float(macro_f1_weighted(labels, predicted, one)[0] * 5 / NUM_CLASSES)  # 5 of 28 classes used
             fidelity = None if generator in ("none",) else {
                 "version": 3, "label_consistency": 0.1 + 0.2 * margin, "fid": 100 / margin, "precision": 0.5,
-                "recall": 0.5, "coverage": 0.4}
+                "recall": 0.5, "coverage": 0.4, "cas_f1_macro@tuned": 0.05 + 0.1 * margin}
             rows.append({"run": run, "group": f"g-{generator}{changed}", "generator": generator, "strategy": strategy,
                          "classifier": "resnet18", "seed": seed, "control_key": "k", "synthetic_key": "s",
                          "train_images": 239, "epochs": 100, "val:f1_macro@tuned": f1, "test:f1_macro@tuned": f1,
@@ -60,7 +60,8 @@ def section(tmp_path: Path, margins: dict) -> pd.DataFrame:
 def test_utility_is_the_share_of_the_oracles_gain_with_its_interval(tmp_path):
     frame = section(tmp_path, MARGINS)
     found = {(u.generator, u.set_label): u for u in utility.utilities(frame, PairedTest(tmp_path))}
-    assert set(found) == {("latent", "latent `abc`"), ("oracle", "oracle `abc` (blur=2.0)")}
+    assert set(found) == {("latent", "latent `abc`"), ("oracle", "oracle `abc` (blur=2.0)"),
+                          ("oracle", "oracle `abc` (noise=0.2)")}
     by = frame.groupby("group")["test:f1_macro@tuned"].mean()
     expected = (by["g-latent"] - by["g-real"]) / (by["g-oracle"] - by["g-real"])
     latent = found[("latent", "latent `abc`")]
@@ -73,7 +74,8 @@ def test_utility_is_the_share_of_the_oracles_gain_with_its_interval(tmp_path):
     assert "Which measure predicts the benefit" in lines and "| label consistency |" in lines
     table = [row for row in utility.rank_correlations(utility.fidelity_frame(
         frame, effect_rows(frame, PairedTest(tmp_path))[0]))]
-    assert [row[6] for row in table][0] == "best" and all(row[3] == "4" for row in table)
+    assert [row[6] for row in table][0] == "best" and all(row[3] == "4" for row in table)  # `real` left out
+    assert {row[2] for row in table} == {"label consistency", "FID", "CAS"}  # constant measures rank nothing
     rhos = [float(row[4]) for row in table]
     assert rhos == sorted(rhos, reverse=True)  # best first
     assert all(row[7].startswith("[") for row in table[1:])  # each shortfall has its interval
