@@ -29,6 +29,13 @@ FIDELITY_VERSION = 3  # the features the fidelity-to-benefit columns are read on
 MEASURES = {"label_consistency": ("label consistency", 1), "fid": ("FID", -1), "precision": ("precision", 1),
             "recall": ("recall", 1), "coverage": ("coverage", 1),
             "cas_f1_macro@tuned": ("CAS", 1)}  # key -> (name, sign of "better")
+WHICH_MEASURE = """Which measure predicts the benefit: Spearman's rank correlation of each measure (signed so that
+higher is better) with the test effect over the sets of a strategy and train size (sets measured on every measure;
+not the `real` set, copies of train images that every measure rates near perfect while they add no new image),
+best first, with a 95% interval (Fisher's z with Bonett and Wright's standard error), and each measure's shortfall
+from the best on the same sets with a 95% interval (Zou's, for two correlations sharing the effect): a measure is
+told apart from the best only where that interval excludes 0. The intervals' level, checked in simulation
+(`benchmarks/rank_interval_coverage.py`, 6-16 sets): 94.7-99.8%."""
 MIN_SETS = 4  # sets needed for a rank correlation with an interval (Fisher's z needs n > 3)
 Z95 = 1.959964
 
@@ -196,14 +203,7 @@ def render(section: pd.DataFrame, effects: list, paired) -> list[str]:
                              tablefmt="github", disable_numparse=True), ""]
         correlations = rank_correlations(frame)
         if correlations:
-            out += ["Which measure predicts the benefit: Spearman's rank correlation of each measure (signed so that "
-                    "higher is better) with the test effect over the sets of a strategy and train size (sets measured "
-                    "on every measure; not the `real` set, copies of train images that every measure rates near "
-                    "perfect while they add no new image), best first, with a 95% interval (Fisher's z with Bonett and Wright's standard "
-                    "error), and each measure's shortfall from the best on the same sets with a 95% interval (Zou's, "
-                    "for two correlations sharing the effect): a measure is told apart from the best only where "
-                    "that interval excludes 0. The intervals' level, checked in simulation "
-                    "(`benchmarks/rank_interval_coverage.py`, 6-16 sets): 94.7-99.8%.", "",
+            out += [" ".join(WHICH_MEASURE.split()), "",
                     tabulate(correlations, ["strategy", "train images", "measure", "sets", "rho", "95% interval",
                                             "shortfall from the best", "its 95% interval"],
                              tablefmt="github", disable_numparse=True), "",
