@@ -71,3 +71,21 @@ def test_gap_is_val_minus_test(scored):
     test, _ = evaluate(probs[:150], target[:150], th)
     g = gaps(val, test)
     assert g["f1_macro@0.5"] == pytest.approx(val["f1_macro@0.5"] - test["f1_macro@0.5"], abs=1e-6)
+
+
+def test_bootstrap_macro_f1_of_all_runs_at_once_is_scikit_learns_weighted_f1():
+    """`macro_f1_runs` (one float32 product for every run and bootstrap row) equals scikit-learn's macro F1 with
+    each row's multiplicities as sample weights, classes without positives or predictions scoring 0."""
+    from bench.report.intervals import _image_resamples, macro_f1_runs, macro_f1_weighted
+
+    rng = np.random.default_rng(5)
+    labels = (rng.random((120, 6)) < 0.2).astype(np.int8)
+    labels[:, 5] = 0  # a class with nothing to find
+    runs = [(rng.random((120, 6)) < 0.25).astype(np.int8) for _ in range(3)]
+    runs[2][:] = 0  # a run that predicts nothing
+    weights = _image_resamples(120, 20, seed=1)
+    found = macro_f1_runs(labels, runs, weights)
+    expected = [[f1_score(labels, run, average="macro", sample_weight=row, zero_division=0) for run in runs]
+                for row in weights]
+    np.testing.assert_allclose(found, expected, rtol=0, atol=1e-12)
+    assert np.array_equal(found[:, 1], macro_f1_weighted(labels, runs[1], weights))
