@@ -80,7 +80,7 @@ def macro_f1_runs(labels: np.ndarray, runs: list[np.ndarray], weights: np.ndarra
 def _scores(labels: np.ndarray, runs: list[np.ndarray], weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each run's macro F1 on the test images as they are, (runs,), and under each bootstrap row, (runs, R)."""
     both = macro_f1_runs(labels, runs, np.vstack([np.ones((1, len(labels))), weights]))
-    return both[0], np.ascontiguousarray(both[1:].T)  # row-major as before: the same sums in np.cov
+    return both[0], np.ascontiguousarray(both[1:].T)  # row-major, one run a row: np.cov sums each in order
 
 
 def _image_resamples(images: int, resamples: int, seed: int) -> np.ndarray:

@@ -37,7 +37,6 @@ from the best on the same sets with a 95% interval (Zou's, for two correlations 
 told apart from the best only where that interval excludes 0. The intervals' level, checked in simulation
 (`benchmarks/rank_interval_coverage.py`, 6-16 sets): 94.7-99.8%."""
 MIN_SETS = 4  # sets needed for a rank correlation with an interval (Fisher's z needs n > 3)
-Z95 = 1.959964
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,7 +118,7 @@ def rho_bounds(rho: float, n: int) -> tuple:
     if n <= 3:
         return None, None
     rho = _short_of_perfect(rho, n)
-    z, half = np.arctanh(rho), Z95 * np.sqrt((1 + rho ** 2 / 2) / (n - 3))
+    z, half = np.arctanh(rho), stats.norm.ppf(0.975) * np.sqrt((1 + rho ** 2 / 2) / (n - 3))
     return float(np.tanh(z - half)), float(np.tanh(z + half))
 
 
