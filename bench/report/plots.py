@@ -245,7 +245,8 @@ def fidelity_to_benefit(section: pd.DataFrame, runs_dir: Path | None, path: Path
         return False
     plt = _pyplot()
     sizes = sorted(frame["train_images"].unique())
-    fig, axes = plt.subplots(len(sizes), 2, figsize=(11, 4.2 * len(sizes)), squeeze=False, sharey="row")
+    fig, axes = plt.subplots(len(sizes), 2, figsize=(11, 4.2 * len(sizes)), squeeze=False, sharey="row",
+                             sharex="col")  # one scale per measure, so the sizes compare
     colours = generator_colours(frame["generator"])
     markers = {"concat": "o", "mix_rep": "s", "mix_loss": "^"}
     for row, size in zip(axes, sizes):
@@ -267,6 +268,8 @@ def fidelity_to_benefit(section: pd.DataFrame, runs_dir: Path | None, path: Path
     handles += [plt.Line2D([], [], color="gray", marker=m, linestyle="none", label=s) for s, m in markers.items()
                 if s in set(frame["strategy"])]
     axes[0][1].legend(handles=handles, fontsize=7)
+    for ax in axes.flat:
+        ax.label_outer()  # shared axes are labelled once, at the bottom and on the left
     fig.tight_layout()
     save_figure(fig, path)
     plt.close(fig)
