@@ -287,7 +287,7 @@ def utility(section: pd.DataFrame, runs_dir: Path | None, path: Path) -> bool:
         return False
     plt = _pyplot()
     sizes = sorted({u.train_images for u in found})
-    fig, axes = plt.subplots(1, len(sizes), figsize=(5.5 * len(sizes), 0.45 * len(found) + 1.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(sizes), figsize=(4.5 * len(sizes) + 4.5, 0.45 * len(found) + 1.8), squeeze=False)
     colours = generator_colours(pd.Series([u.generator for u in found]))
     for ax, size in zip(axes[0], sizes):
         mine = [u for u in found if u.train_images == size]
@@ -299,14 +299,14 @@ def utility(section: pd.DataFrame, runs_dir: Path | None, path: Path) -> bool:
             ax.errorbar(u.estimate, y, xerr=xerr, marker="o", capsize=3, color=colours[u.generator],
                         linestyle="none")
             if low is None:
-                ax.annotate("interval undefined", (u.estimate, y), fontsize=6, xytext=(4, 4),
+                ax.annotate(u.note or "no interval", (u.estimate, y), fontsize=6, xytext=(4, 4),
                             textcoords="offset points")
-        ax.set_yticks(range(len(mine)), [f"{u.set_label} / {u.strategy}" for u in mine], fontsize=7)
+        ax.set_yticks(range(len(mine)), [f"{u.set_label} / {u.strategy}".replace("`", "") for u in mine], fontsize=7)
         for x, label in ((0, "real"), (1, "oracle")):
             ax.axvline(x, color="black", linewidth=0.8, linestyle="--" if x else "-")
             ax.annotate(label, (x, 1.0), xycoords=("data", "axes fraction"), fontsize=7, xytext=(2, -10),
                         textcoords="offset points")
-        ax.set(xlabel="utility: share of the oracle's gain over `real` (95%)", title=f"{size} real training images")
+        ax.set(xlabel="utility: share of the oracle's gain over real (95%)", title=f"{size} real training images")
     fig.tight_layout()
     save_figure(fig, path)
     plt.close(fig)
