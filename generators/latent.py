@@ -63,7 +63,7 @@ class LatentDiffusion(EDM):
         "autoencoder": ("ae_width", "ae_levels", "latent_channels", "ae_epochs", "ae_lr", "ae_batch_size", "ae_crop",
                         "green_weight", "latent_noise"),
         "diffusion": ("patch", "width", "depth", "layers_per_block", "epochs", "batch_size", "lr", "ema_decay",
-                      "sigma_data", "p_mean", "p_std", "p_uncond"),
+                      "sigma_data", "p_mean", "p_std", "p_uncond", "balance"),
     }
 
     @dataclass

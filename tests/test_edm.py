@@ -8,6 +8,7 @@ import torch
 from conftest import TINY, bench_cli
 
 from bench.api import BenchError
+from bench.api.diffusion import repeat_factors
 from bench.config import choice
 from bench.datasets.synthetic_cells import SyntheticCells
 from generators.edm import EDM, PatchUNet
@@ -68,6 +69,7 @@ def test_guidance_changes_samples_and_scale_one_is_one_pass(data):
     ({"resolution": 30}, "divisible by patch x 2**(depth-1) = 16"),
     ({"width": 12}, "multiple of 8"),
     ({"p_uncond": 1.0}, "must be in [0, 1)"),
+    ({"balance": 1.5}, "must be in [0, 1] (a share of the train images; 0 = off)"),
 ])
 def test_bad_options_are_one_line(options, message):
     with pytest.raises(BenchError) as error:
@@ -96,3 +98,29 @@ def test_a_finished_training_is_loaded_not_resumed_and_prepares_nothing(data, tm
     err = capsys.readouterr().err
     assert "EDM: loaded its finished training (2 epochs" in err.replace("Counted", "EDM") and "resumed" not in err
     assert calls == [len(data)]  # a finished training only loads
+
+
+def test_repeat_factors_are_lvis_rule():
+    labels = np.zeros((10, 28), dtype=np.uint8)
+    labels[:, 0] = 1  # in every image
+    labels[0, 5] = 1  # in a tenth of them
+    labels[1:3, 7] = 1  # in a fifth
+    factors = repeat_factors(labels, 0.4)
+    assert np.allclose(factors, [2.0, 2 ** 0.5, 2 ** 0.5] + [1.0] * 7)  # max(1, sqrt(0.4 / f)) of the rarest class
+    assert np.allclose(repeat_factors(np.zeros((3, 28)), 0.4), 1.0)  # no class: drawn once
+
+
+@pytest.mark.parametrize("balance", [0.0, 0.5])
+def test_balance_draws_images_of_rare_classes_more_often_and_off_draws_each_once(data, balance):
+    drawn = []
+
+    class Recorded(EDM):
+        def training_loss(self, model, scheduler, train, items, g, device):
+            drawn.extend(items.tolist())
+            return super().training_loss(model, scheduler, train, items, g, device)
+
+    Recorded(EDM.Options(**{**SMALL, "epochs": 1, "balance": balance})).fit(data, seed=0, device=CPU)
+    counts = np.bincount(drawn, minlength=len(data))
+    factors = repeat_factors(data.labels, balance) if balance else np.ones(len(data))
+    assert (counts >= np.floor(factors)).all() and (counts <= np.ceil(factors)).all()  # rounded up or down
+    assert (counts == 1).all() if not balance else counts.max() >= 2

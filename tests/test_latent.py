@@ -36,6 +36,9 @@ def test_each_stage_is_keyed_by_its_own_options():
     assert stage_folder("s", other_diffusion, "diffusion", "d", "p") != base["diffusion"]
     other_ae = cfg("generator.ae_epochs=2")  # the diffusion stage learns the autoencoder's latents: both change
     assert all(stage_folder("s", other_ae, stage, "d", "p") != base[stage] for stage in base)
+    balanced = cfg("generator.balance=0.1")  # how the diffusion stage draws its images: that stage only
+    assert stage_folder("s", balanced, "autoencoder", "d", "p") == base["autoencoder"]
+    assert stage_folder("s", balanced, "diffusion", "d", "p") != base["diffusion"]
     sampling = cfg("generator.guidance_scale=3", "generator.residual_noise=true")
     assert all(stage_folder("s", sampling, stage, "d", "p") == base[stage] for stage in base)
 

@@ -52,6 +52,10 @@ class UNetDiffusionOptions:
                                    "pass per step)")
     sampling_steps: int = option(16, "denoising steps")
     sampling_batch_size: int = option(128, "images denoised together")
+    balance: float = option(0.0, "repeat-factor sampling (LVIS): an image whose rarest class is in a share f of the "
+                                 "train images is drawn max(1, sqrt(balance / f)) times an epoch on average, so rare "
+                                 "classes are trained on more (and an epoch has more steps); 0 = each image once",
+                            new=True)
 
     @classmethod
     def redefault(cls, name: str, default, note: str = ""):
@@ -67,6 +71,7 @@ class UNetDiffusionOptions:
         require(0 <= self.p_uncond < 1, "p_uncond", "must be in [0, 1)")
         require(0 < self.ema_decay < 1, "ema_decay", "must be in (0, 1)")
         require(self.guidance_scale >= 0, "guidance_scale", "must be >= 0")
+        require(0 <= self.balance <= 1, "balance", "must be in [0, 1] (a share of the train images; 0 = off)")
 
 
 class DiffusionGenerator(Generator):
@@ -150,8 +155,12 @@ class DiffusionGenerator(Generator):
         self.prepare(train, device)
         tracker = Progress(o.epochs, f"{type(self).__name__} training", "epoch", start=start)
         items = self.training_items(train)
+        repeats = repeat_factors(train.labels[items], o.balance) if getattr(o, "balance", 0) else None
         for epoch in range(start + 1, o.epochs + 1):
             g = torch.Generator().manual_seed(seed * self.epoch_seed_stride + epoch)
+            if repeats is not None:  # this epoch's draws: each factor rounded up or down at random, its mean kept
+                extra = torch.rand(len(repeats), generator=g).numpy() < repeats % 1
+                items = np.repeat(self.training_items(train), np.floor(repeats).astype(int) + extra)
             order = torch.randperm(len(items), generator=g).numpy()
             self.model.train()
             total = 0.0
@@ -215,3 +224,12 @@ class DiffusionGenerator(Generator):
                 x = F.interpolate(x, size=(resolution, resolution), mode="bicubic", align_corners=False).clamp(0, 1)
             out.append((x * 255).round().to(torch.uint8).cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, 4, resolution, resolution), dtype=np.uint8)
+
+
+def repeat_factors(labels: np.ndarray, threshold: float) -> np.ndarray:
+    """Each image's repeat factor in repeat-factor sampling (Gupta et al. 2019, LVIS): a class in a share f of the
+    images has r = max(1, sqrt(threshold / f)); an image takes the largest r of its classes (1 with none)."""
+    labels = np.asarray(labels, dtype=bool)
+    share = labels.mean(axis=0)
+    per_class = np.maximum(1.0, np.sqrt(threshold / np.where(share > 0, share, np.inf)))
+    return np.where(labels, per_class, 1.0).max(axis=1, initial=1.0)
