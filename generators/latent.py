@@ -121,7 +121,8 @@ class LatentDiffusion(EDM):
               f" px crops) unless a finished one with these options exists")
         if o.reconstruct:
             return f"{ae}; then reconstructs {n_images} train images with the requested label sets"
-        return (f"{ae}; stage diffusion trains {o.epochs} epochs on the latents ({latent.format('S/4')}) unless "
+        return (f"{ae}; stage diffusion trains {o.epochs} epochs on the latents ({latent.format('S/4')})"
+                f"{self.drawing()} unless "
                 f"finished; then samples {n_images} latents with {o.sampling_steps} DPM-Solver++ steps and decodes "
                 f"them" + (" adding the residual's pixel noise" if o.residual_noise else ""))
 

@@ -119,7 +119,9 @@ def test_balance_draws_images_of_rare_classes_more_often_and_off_draws_each_once
             drawn.extend(items.tolist())
             return super().training_loss(model, scheduler, train, items, g, device)
 
-    Recorded(EDM.Options(**{**SMALL, "epochs": 1, "balance": balance})).fit(data, seed=0, device=CPU)
+    gen = Recorded(EDM.Options(**{**SMALL, "epochs": 1, "balance": balance}))
+    assert ("rare classes more often (balance 0.5)" in gen.plan(40, 10)) == bool(balance)  # said before it trains
+    gen.fit(data, seed=0, device=CPU)
     counts = np.bincount(drawn, minlength=len(data))
     factors = repeat_factors(data.labels, balance) if balance else np.ones(len(data))
     assert (counts >= np.floor(factors)).all() and (counts <= np.ceil(factors)).all()  # rounded up or down

@@ -121,8 +121,14 @@ class DiffusionGenerator(Generator):
 
     def plan(self, n_train: int, n_images: int) -> str:
         o = self.options
-        return (f"trains {o.epochs} epochs on {n_train} train-role images unless a finished training with these "
-                f"options exists, then samples {n_images} images with {o.sampling_steps} denoising steps each")
+        return (f"trains {o.epochs} epochs on {n_train} train-role images{self.drawing()} unless a finished training "
+                f"with these options exists, then samples {n_images} images with {o.sampling_steps} denoising steps "
+                f"each")
+
+    def drawing(self) -> str:
+        """How an epoch draws its images, for a plan: empty when each image is drawn once."""
+        balance = getattr(self.options, "balance", 0)
+        return f", drawing images of rare classes more often (balance {balance})," if balance else ""
 
     def conditions(self, labels: np.ndarray, seed: int) -> np.ndarray:
         """What each requested row conditions on (default: the multi-hot rows themselves)."""
