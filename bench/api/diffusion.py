@@ -94,7 +94,8 @@ class DiffusionGenerator(Generator):
         raise NotImplementedError
 
     def training_items(self, train: LabelledImages) -> np.ndarray:
-        """What an epoch shuffles and batches, one row per item (default: the image indices)."""
+        """What an epoch shuffles and batches, one row per item (default: the image indices; with the `balance`
+        option they must be image indices, whose labels set how often each is drawn)."""
         return np.arange(len(train))
 
     def training_loss(self, model: nn.Module, scheduler, train: LabelledImages, items: np.ndarray,
@@ -160,13 +161,14 @@ class DiffusionGenerator(Generator):
             return
         self.prepare(train, device)
         tracker = Progress(o.epochs, f"{type(self).__name__} training", "epoch", start=start)
-        items = self.training_items(train)
-        repeats = repeat_factors(train.labels[items], o.balance) if getattr(o, "balance", 0) else None
+        every = self.training_items(train)
+        repeats = repeat_factors(train.labels[every], o.balance) if getattr(o, "balance", 0) else None
         for epoch in range(start + 1, o.epochs + 1):
             g = torch.Generator().manual_seed(seed * self.epoch_seed_stride + epoch)
+            items = every
             if repeats is not None:  # this epoch's draws: each factor rounded up or down at random, its mean kept
                 extra = torch.rand(len(repeats), generator=g).numpy() < repeats % 1
-                items = np.repeat(self.training_items(train), np.floor(repeats).astype(int) + extra)
+                items = np.repeat(every, np.floor(repeats).astype(int) + extra)
             order = torch.randperm(len(items), generator=g).numpy()
             self.model.train()
             total = 0.0
