@@ -121,10 +121,10 @@ class LatentDiffusion(EDM):
               f" px crops) unless a finished one with these options exists")
         if o.reconstruct:
             return f"{ae}; then reconstructs {n_images} train images with the requested label sets"
+        noise = " adding the residual's pixel noise" if o.residual_noise else ""
         return (f"{ae}; stage diffusion trains {o.epochs} epochs on the latents ({latent.format('S/4')})"
-                f"{self.drawing()} unless "
-                f"finished; then samples {n_images} latents with {o.sampling_steps} DPM-Solver++ steps and decodes "
-                f"them" + (" adding the residual's pixel noise" if o.residual_noise else ""))
+                f"{self.drawing()} unless finished; then samples {n_images} latents with {o.sampling_steps} "
+                f"DPM-Solver++ steps and decodes them{noise}")
 
     def fit_stage(self, stage, train, *, seed, device, workdir):
         self.train = train
