@@ -96,8 +96,18 @@ def test_a_finished_training_is_loaded_not_resumed_and_prepares_nothing(data, tm
     capsys.readouterr()
     Counted(EDM.Options(**SMALL)).fit(data, seed=0, device=CPU, workdir=tmp_path)
     err = capsys.readouterr().err
-    assert "EDM: loaded its finished training (2 epochs" in err.replace("Counted", "EDM") and "resumed" not in err
+    assert f"Counted: loaded its finished training (2 epochs, {tmp_path}" in err and "resumed" not in err
     assert calls == [len(data)]  # a finished training only loads
+
+
+def test_a_shorter_training_is_resumed_and_says_from_which_epoch_and_file(data, tmp_path, capsys):
+    EDM(EDM.Options(**{**SMALL, "epochs": 1})).fit(data, seed=0, device=CPU, workdir=tmp_path)
+    capsys.readouterr()
+    gen = EDM(EDM.Options(**SMALL))
+    gen.fit(data, seed=0, device=CPU, workdir=tmp_path)
+    checkpoint = tmp_path / EDM.checkpoint_name
+    assert f"EDM: resumed training after epoch 1 of 2 ({checkpoint})" in capsys.readouterr().err
+    assert [row["epoch"] for row in gen.loss_history] == [1, 2]  # the first restored with the checkpoint
 
 
 def test_repeat_factors_are_lvis_rule():

@@ -154,9 +154,9 @@ class DiffusionGenerator(Generator):
         checkpoint = Path(workdir) / self.checkpoint_name if workdir else None
         start = self._resume(checkpoint, optimizer, device)
         if start:
-            done = f"loaded its finished training ({o.epochs} epochs" if start >= o.epochs else \
+            done = f"loaded its finished training ({o.epochs} epochs, " if start >= o.epochs else \
                 f"resumed training after epoch {start} of {o.epochs} ("
-            print(f"{type(self).__name__}: {done}, {checkpoint})", file=sys.stderr, flush=True)
+            print(f"{type(self).__name__}: {done}{checkpoint})", file=sys.stderr, flush=True)
         if start >= o.epochs:
             return
         self.prepare(train, device)
