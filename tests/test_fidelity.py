@@ -180,6 +180,7 @@ def test_a_weak_reference_is_labelled_and_flagged(generated, tmp_path):
     does the leaderboard, which labels the reference run as what it is."""
     ddpm = generated["ddpm"]
     assert ddpm["reference_val_f1_macro@tuned"] < 0.25 and "too weak to trust" in ddpm["reference_warning"]
+    assert len(ddpm["reference_weights"]) == 16  # the digest of its weights: which training measured the set
     assert "warning: the fidelity reference classifier" in generated["ddpm_stdout"]
     result = bench_cli("leaderboard", "--runs-dir", str(generated["root"] / "runs"), "--out", str(tmp_path / "b.md"),
                        "--synthetic-dir", str(generated["root"] / "synthetic"), "--no-plots")

@@ -106,8 +106,28 @@ def fidelity_frame(section: pd.DataFrame, effects: list) -> pd.DataFrame:
                      "generator": effect.names[0], "strategy": effect.names[1], "classifier": effect.names[2],
                      "train_images": effect.train_images, "seeds": effect.seeds, "effect": effect.mean["test"],
                      "low": effect.bounds["test"][0], "high": effect.bounds["test"][1],
-                     **{key: scores.get(key) for key in MEASURES}})
+                     "reference": reference_instance(scores), **{key: scores.get(key) for key in MEASURES}})
     return pd.DataFrame(rows)
+
+
+def reference_instance(scores: dict) -> str:
+    """Which trained reference classifier measured a set: its run and validation score (and weights digest where
+    recorded). The same configuration trained on another machine is another model, with other features."""
+    weights = scores.get("reference_weights")
+    score = scores.get(f"reference_val_{F1_TUNED}", float("nan"))
+    return (f"`{scores.get('reference_run')}` with validation macro F1 @tuned {score:.3f}"
+            + (f", weights {weights}" if weights else ""))
+
+
+def mixed_references(frame: pd.DataFrame) -> list[str]:
+    """A note where the sets of the fidelity table were measured by more than one reference classifier."""
+    counts = frame.drop_duplicates("set")["reference"].value_counts()
+    if len(counts) < 2:
+        return []
+    listed = "; ".join(f"{name}: {n} set{'s' if n > 1 else ''}" for name, n in counts.items())
+    return [f"**These sets were measured by {len(counts)} trainings of the reference classifier** ({listed}): the "
+            "same configuration trained again on another machine is another model, so a measure is "
+            "compared exactly only between sets measured by the same one.", ""]
 
 
 def rho_bounds(rho: float, n: int) -> tuple:
@@ -199,7 +219,7 @@ def render(section: pd.DataFrame, effects: list, paired) -> list[str]:
                 "(—: one seed, no interval.)",
                 "", tabulate(rows, ["set", "strategy", "train images", "seeds", "Δ test macro F1 @tuned", "95% CI",
                                     *(name for name, _ in MEASURES.values())],
-                             tablefmt="github", disable_numparse=True), ""]
+                             tablefmt="github", disable_numparse=True), "", *mixed_references(frame)]
         correlations = rank_correlations(frame)
         if correlations:
             out += [" ".join(WHICH_MEASURE.split()), "",

@@ -56,7 +56,7 @@ from bench.data.images import LabelledImages
 from bench.evaluate.metrics import F1_HALF, F1_TUNED, evaluate, no_skill_f1, tune_thresholds
 from bench.evaluate.predict import predict
 from bench.files import write_json
-from bench.records import load_classifier, read_json
+from bench.records import digests, load_classifier, read_json
 from bench.train.loop import Trainer
 
 EXTRACTOR = "bench-domain"
@@ -403,9 +403,10 @@ def label_consistency(synthetic: LabelledImages, val: LabelledImages, reference_
 
 
 def reference_strength(reference_run: Path) -> dict:
-    """The reference classifier's own validation macro F1 @tuned, and a warning when its features are too weak."""
+    """The reference classifier's own validation macro F1 @tuned and the digest of its weights (the same
+    configuration trained on another machine is another model), and a warning when its features are too weak."""
     score = read_json(reference_run, "metrics.json")["val"][F1_TUNED]  # the one file needed, checked
-    out = {f"reference_val_{F1_TUNED}": score}
+    out = {f"reference_val_{F1_TUNED}": score, "reference_weights": digests(reference_run).get("model.pt", "")[:16]}
     if score < MIN_REFERENCE_F1:
         out["reference_warning"] = (f"the fidelity reference classifier reaches validation macro F1 {score:.3f} < "
                                     f"{MIN_REFERENCE_F1}: its features are too weak to trust FID/KID; train it longer "
