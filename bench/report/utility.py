@@ -111,12 +111,11 @@ def fidelity_frame(section: pd.DataFrame, effects: list) -> pd.DataFrame:
 
 
 def reference_instance(scores: dict) -> str:
-    """Which trained reference classifier measured a set: its run and validation score (and weights digest where
-    recorded). The same configuration trained on another machine is another model, with other features."""
-    weights = scores.get("reference_weights")
+    """Which training of the reference classifier measured a set, told by its run and validation score (records
+    from before `reference_weights` was kept have only these). The same configuration trained on another machine
+    is another model, with other features."""
     score = scores.get(f"reference_val_{F1_TUNED}", float("nan"))
-    return (f"`{scores.get('reference_run')}` with validation macro F1 @tuned {score:.3f}"
-            + (f", weights {weights}" if weights else ""))
+    return f"`{scores.get('reference_run')}` with validation macro F1 @tuned {score:.6g}"
 
 
 def mixed_references(frame: pd.DataFrame) -> list[str]:
