@@ -15,7 +15,7 @@ import interval_coverage  # noqa: E402
 from utility_interval_coverage import configurations  # noqa: E402
 
 from bench.data.labels import NUM_CLASSES, format_target  # noqa: E402
-from bench.report import utility  # noqa: E402
+from bench.report import fidelity_tables, utility  # noqa: E402
 from bench.report.effects import effect_rows  # noqa: E402
 from bench.report.intervals import macro_f1_weighted  # noqa: E402
 from bench.report.paired import PairedTest  # noqa: E402
@@ -48,11 +48,14 @@ def section(tmp_path: Path, margins: dict) -> pd.DataFrame:
             f1 = float(macro_f1_weighted(labels, predicted, one)[0] * 5 / NUM_CLASSES)  # 5 of 28 classes used
             fidelity = None if generator in ("none",) else {
                 "version": 3, "label_consistency": 0.1 + 0.2 * margin, "fid": 100 / margin, "precision": 0.5,
-                "recall": 0.5, "coverage": 0.4, "cas_f1_macro@tuned": 0.05 + 0.1 * margin}
+                "recall": 0.5, "coverage": 0.4, "cas_f1_macro@tuned": 0.05 + 0.1 * margin, "n_images": 239,
+                "kid": 0.01, "density": 0.9, "val": {"fid": 110 / margin, "kid": 0.01}}
             rows.append({"run": run, "group": f"g-{generator}{changed}", "generator": generator, "strategy": strategy,
                          "classifier": "resnet18", "seed": seed, "control_key": "k", "synthetic_key": "s",
-                         "train_images": 239, "epochs": 100, "val:f1_macro@tuned": f1, "test:f1_macro@tuned": f1,
-                         "generator_changed": changed, "set_label": f"{generator} `abc`"
+                         "train_images": 239, "epochs": 100, "budget": "plateau",
+                         "val:f1_macro@tuned": f1, "test:f1_macro@tuned": f1,
+                         "generator_changed": changed, "synthetic_fp": None if fidelity is None else
+                         f"fp-{generator}{changed}", "set_label": f"{generator} `abc`"
                          + (f" ({changed})" if changed else ""), "fidelity": fidelity})
     return pd.DataFrame(rows)
 
@@ -74,11 +77,11 @@ def test_utility_is_the_share_of_the_oracles_gain_with_its_interval(tmp_path):
     assert "Which measure predicts the benefit" in lines and "| label consistency |" in lines
     table = [row for row in utility.rank_correlations(utility.fidelity_frame(
         frame, effect_rows(frame, PairedTest(tmp_path))[0]))]
-    assert [row[6] for row in table][0] == "best" and all(row[3] == "4" for row in table)  # `real` left out
-    assert {row[2] for row in table} == {"label consistency", "FID", "CAS"}  # constant measures rank nothing
-    rhos = [float(row[4]) for row in table]
+    assert [row[7] for row in table][0] == "best" and all(row[4] == "4" for row in table)  # `real` left out
+    assert {row[3] for row in table} == {"label consistency", "FID", "CAS"}  # constant measures rank nothing
+    rhos = [float(row[5]) for row in table]
     assert rhos == sorted(rhos, reverse=True)  # best first
-    assert all(row[7].startswith("[") for row in table[1:])  # each shortfall has its interval
+    assert all(row[8].startswith("[") for row in table[1:])  # each shortfall has its interval
 
 
 def test_utility_is_undefined_where_the_oracle_gains_nothing(tmp_path):
@@ -112,3 +115,38 @@ def test_sets_measured_by_different_reference_trainings_are_said_to_be(tmp_path)
     assert "measured by 2 trainings of the reference classifier" in note
     assert "(`94d33a96` with validation macro F1 @tuned 0.451: 4 sets; " in note  # the oracles and `real`
     assert "`94d33a96` with validation macro F1 @tuned 0.431: 1 set)" in note
+
+
+def test_a_set_measured_by_two_reference_trainings_reads_one_fidelity_per_training_everywhere(tmp_path):
+    frame = section(tmp_path, MARGINS)
+    effects = effect_rows(frame, PairedTest(tmp_path))[0]
+    first = {"reference_run": "94d33a96", "reference_val_f1_macro@tuned": 0.451}
+    again = {"reference_run": "94d33a96", "reference_val_f1_macro@tuned": 0.431, "reference_weights": "c5e1c2d3",
+             "label_consistency": 0.777, "cas_f1_macro@tuned": None}  # re-measured without CAS by a later run
+    frame = frame.assign(fidelity=[f and {**f, **(again if g == "latent" and seed > 0 else first)}
+                                   for f, g, seed in zip(frame["fidelity"], frame["generator"], frame["seed"])])
+    latent = utility.fidelity_frame(frame, effects).set_index("generator").loc["latent"]
+    assert latent["label_consistency"] == pytest.approx(0.1 + 0.2 * 1.4)  # the training that measured most sets
+    assert latent["cas_f1_macro@tuned"] == pytest.approx(0.05 + 0.1 * 1.4)
+    tables = "\n".join(fidelity_tables.render(frame))
+    main, again_block = tables.split("#### The same, measured by another training of the reference (1 set)")
+    assert "0.451" in main and "0.431" not in main and "0.380" in main and "0.777" not in main
+    assert "0.431" in again_block and "`c5e1c2d3`" in again_block and "0.777" in again_block
+    assert tables.count("### Synthetic sets") == 1  # one heading; the second training's tables under it
+    # every set measured again by the later training (set folders): its features now measure the most sets
+    folders = [{"dataset_fp": "d", "split_fp": "s", "generator": g, "synthetic_fp": fp, "set_label": label,
+                "fidelity": {**f, **again, "label_consistency": 0.5}}
+               for g, fp, label, f in frame[frame["fidelity"].notna()].drop_duplicates("group")[
+                   ["generator", "synthetic_fp", "set_label", "fidelity"]].itertuples(index=False)]
+    read = utility.fidelity_frame(frame.assign(dataset_fp="d", split_fp="s"), effects, folders)
+    assert set(read["reference"]) == {"`94d33a96` with validation macro F1 @tuned 0.431"}
+    assert set(read["label_consistency"]) == {0.5}  # the folder's record before a run's copy of the same training
+    assert read["cas_f1_macro@tuned"].notna().all()  # CAS does not use the reference: taken from another record
+
+
+def test_a_set_made_on_a_train_subset_shows_in_its_section():
+    frame = pd.DataFrame({"dataset_fp": ["d", "d"], "split_fp": ["protocol", "protocol"],
+                          "split_subset_fp": ["protocol", "a tenth"]})
+    sets = [{"dataset_fp": "d", "split_fp": fp, "name": fp} for fp in ("protocol", "a tenth", "another split")]
+    assert [s["name"] for s in fidelity_tables.in_section(frame, sets)] == ["protocol", "a tenth"]
+    assert fidelity_tables.in_section(frame.drop(columns="split_subset_fp"), sets) == sets[:1]  # older frames

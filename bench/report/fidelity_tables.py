@@ -14,6 +14,7 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 from tabulate import tabulate
@@ -88,17 +89,50 @@ def load_sets(synthetic_dir: Path | None) -> list[dict]:
     return out
 
 
-def distinct_sets(section: pd.DataFrame, extra: list[dict] = ()) -> list[tuple[str, dict]]:
-    """(label, fidelity) of each synthetic set the section's runs used or `extra` lists, by generator then set."""
+def reference_training(scores: dict) -> tuple:
+    """Which training of the reference classifier measured a set: (fidelity version, reference run, its
+    validation macro F1 @tuned). The same configuration trained again on another machine is another model with
+    other features: its run id is the same, its validation score tells it apart (records from before
+    `reference_weights` was kept have only these two)."""
+    score = scores.get(f"reference_val_{F1_TUNED}")
+    return scores.get("version", 0), scores.get("reference_run") or "", -1.0 if score is None else round(score, 6)
+
+
+def training_label(training: tuple) -> str:
+    """A reference training as printed: its run and validation score."""
+    _, run, score = training
+    return f"`{run[:16]}` with validation macro F1 @tuned {_num(score if score >= 0 else None)}"
+
+
+class Measured(NamedTuple):
+    generator: str
+    label: str
+    scores: dict
+
+
+def measurements(section: pd.DataFrame, extra: list[dict] = ()) -> dict[str, dict[tuple, Measured]]:
+    """Every measurement of each synthetic set the section's runs used or `extra` (set folders) lists, one per
+    reference training: {set fingerprint: {`reference_training`: Measured}}. Where one training measured a set
+    more than once (other fidelity settings; a run's copy of the set's record), the one every table reads is
+    a record with CAS before one without, then the set folder's (which the archive never overwrites)."""
     with_sets = section[section["synthetic_fp"].notna() & section["fidelity"].notna()]
-    rows = [(r["generator"], r["synthetic_fp"], r["fidelity"], r["set_label"]) for _, r in with_sets.iterrows()]
-    rows += [(s["generator"], s["synthetic_fp"], s["fidelity"], s["set_label"]) for s in extra]
-    seen = {}
-    for _, fp, scores, label in sorted(rows, key=lambda r: (r[0], r[1], json.dumps(r[2], sort_keys=True))):
-        key = (fp, scores.get("version"), scores.get("reference_run"))  # a set measured on two feature spaces
-        if key not in seen and scores.get("precision") is not None:  # shows in the table of each
-            seen[key] = (label, scores)
-    return list(seen.values())
+    rows = [(1, r["generator"], r["synthetic_fp"], r["fidelity"], r["set_label"]) for _, r in with_sets.iterrows()]
+    rows += [(0, s["generator"], s["synthetic_fp"], s["fidelity"], s["set_label"]) for s in extra]
+    out: dict[str, dict[tuple, Measured]] = {}
+    for _, generator, fp, scores, label in sorted(
+            rows, key=lambda r: (r[3].get(f"cas_{F1_TUNED}") is None, r[0], json.dumps(r[3], sort_keys=True))):
+        if scores.get("precision") is not None:  # a set measured on two feature spaces shows in the table of each
+            out.setdefault(fp, {}).setdefault(reference_training(scores), Measured(generator, label, scores))
+    return out
+
+
+def distinct_sets(section: pd.DataFrame, extra: list[dict] = ()) -> list[tuple[tuple, str, dict]]:
+    """(reference training, label, fidelity) of each set and training that measured it, by generator then set."""
+    measured = measurements(section, extra)
+    return [(training, m.label, m.scores)
+            for fp, by_training in sorted(measured.items(), key=lambda item: (min(
+                m.generator for m in item[1].values()), item[0]))
+            for training, m in sorted(by_training.items())]
 
 
 def _distribution_row(label: str, images, train: dict, val: dict) -> list[str]:
@@ -165,29 +199,57 @@ def per_class_table(sets: list[tuple[str, dict]]) -> str | None:
 
 
 def in_section(section: pd.DataFrame, sets: list[dict]) -> list[dict]:
+    """The sets made on the section's dataset and split: on its protocol's train role, or on a train subset of it
+    that a run of the section used (a set records its own split's fingerprint)."""
+    if not sets:
+        return []
     first = section.iloc[0]
-    return [s for s in sets if s["dataset_fp"] == first["dataset_fp"] and s["split_fp"] == first["split_fp"]]
+    splits = {first["split_fp"], *(section["split_subset_fp"] if "split_subset_fp" in section else ())}
+    return [s for s in sets if s["dataset_fp"] == first["dataset_fp"] and s["split_fp"] in splits]
 
 
 def render(section: pd.DataFrame, extra: list[dict] = ()) -> list[str]:
-    """The markdown lines of a section's synthetic-set tables: one block per fidelity version and reference run
-    (sets measured on different features are never in one table); none without a measured set."""
-    sets = distinct_sets(section, in_section(section, list(extra)))
+    """The markdown lines of a section's synthetic-set tables: one block per reference training (sets measured
+    on different features are never in one table), the newest fidelity version first, then the training that
+    measured the most sets; none without a measured set."""
     groups: dict[tuple, list] = {}
-    for label, scores in sets:
-        groups.setdefault((-scores.get("version", 0), scores.get("reference_run", "")), []).append((label, scores))
-    return [line for key in sorted(groups) for line in _render_group(groups[key])]
+    for training, label, scores in distinct_sets(section, in_section(section, list(extra))):
+        groups.setdefault(training, []).append((label, scores))
+    order = sorted(groups, key=lambda t: (-t[0], -len(groups[t]), t[1], t[2]))
+    out, shown = [], set()
+    for training in order:
+        out += (_render_group if training[0] not in shown else _render_retraining)(training, groups[training])
+        shown.add(training[0])
+    return out
 
 
-def _render_group(sets: list[tuple[str, dict]]) -> list[str]:
+def _reference_line(training: tuple, sets: list[tuple[str, dict]]) -> str:
+    weights = sorted({s["reference_weights"][:12] for _, s in sets if s.get("reference_weights")})
+    return (f"Reference classifier: run {training_label(training)} (the real-data run labelled `fidelity "
+            f"reference`" + (f"; weights `{'`, `'.join(weights)}`" if weights else "") + "); below 0.25 its "
+            "features are flagged as too weak to trust.")
+
+
+def _warnings(sets: list[tuple[str, dict]]) -> list[str]:
+    return [line for w in sorted({s.get("reference_warning") for _, s in sets} - {None})
+            for line in (f"**Warning:** {w}.", "")]
+
+
+def _render_retraining(training: tuple, sets: list[tuple[str, dict]]) -> list[str]:
+    """The tables of sets measured by another training of the reference of a version already shown."""
+    return [f"#### The same, measured by another training of the reference ({len(sets)} "
+            f"set{'s' if len(sets) > 1 else ''})", "",
+            "The same configuration of the reference trained again (on another machine) is another model with "
+            "other features: these figures compare with each other, not with the tables above; a set in both "
+            "shows how far the two trainings' measures lie apart.", "",
+            _reference_line(training, sets), "", *_warnings(sets), closeness_table(sets), "", labels_table(sets),
+            ""]
+
+
+def _render_group(training: tuple, sets: list[tuple[str, dict]]) -> list[str]:
     scores = sets[0][1]
     old = SHOWN_VERSIONS.get(scores.get("version"), "")
-    reference = (f"Reference classifier: run `{scores['reference_run'][:16]}` (the real-data run labelled "
-                 f"`fidelity reference`), validation macro F1 @tuned "
-                 f"{_num(scores.get(f'reference_val_{F1_TUNED}'))}; below 0.25 its features are flagged as too "
-                 f"weak to trust.")
-    warnings = [line for w in sorted({s.get("reference_warning") for _, s in sets} - {None})
-                for line in (f"**Warning:** {w}.", "")]
+    reference, warnings = _reference_line(training, sets), _warnings(sets)
     out = ["### Synthetic sets" + (f" (fidelity version {scores.get('version')})" if old else ""), "",
            *([f"*Measured by {old}.*", ""] if old else []),
            "Each set once, measured before any classifier used it, on the penultimate features of the real-data "

@@ -244,7 +244,7 @@ def render_section(section: pd.DataFrame, sets: list[dict] = (), runs_dir: Path 
                     tabulate(table[1], table[0], tablefmt="github", disable_numparse=True), ""]
         out += per_class.render(section, runs_dir)
         if has_test:
-            out += utility.render(section, effects, paired)
+            out += utility.render(section, effects, paired, sets)
     if has_test or has_kaggle:
         gap_cols = {f"gap:{k}": f"gap {v}" for k, v in LABELS.items()} if has_test else {}
         if has_kaggle:

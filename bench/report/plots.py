@@ -13,6 +13,7 @@ from bench.data.labels import CLASS_NAMES, NUM_CLASSES
 from bench.data.preview import CHANNEL_LEGEND
 from bench.evaluate.metrics import F1_TUNED
 from bench.files import atomic_target
+from bench.report import fidelity_tables
 from bench.report.runs_frame import budget_order, config_labels
 
 PNG = {"metadata": {"Software": None}, "dpi": 110}
@@ -233,24 +234,25 @@ def sample_grids(section: pd.DataFrame, synthetic_dir: Path, out_dir: Path, stem
     return figures
 
 
-def fidelity_to_benefit(section: pd.DataFrame, runs_dir: Path | None, path: Path) -> bool:
+def fidelity_to_benefit(section: pd.DataFrame, runs_dir: Path | None, path: Path, sets: list[dict] = ()) -> bool:
     """Each set's test effect against the control (95% interval as bar) against its label consistency and its
-    FID on the checked features (fidelity version 3), one row of panels per train size; colour by generator,
+    FID on the checked features (fidelity version 3), one row of panels per train size and budget; colour by generator,
     marker by strategy, the oracle's degradations labelled. False without such sets."""
     from bench.report.effects import effect_rows
     from bench.report.paired import PairedTest
     from bench.report.utility import fidelity_frame
-    frame = fidelity_frame(section, effect_rows(section, PairedTest(runs_dir))[0])
+    frame = fidelity_frame(section, effect_rows(section, PairedTest(runs_dir))[0], sets)
     if frame.empty:
         return False
     plt = _pyplot()
-    sizes = sorted(frame["train_images"].unique())
+    sizes = sorted({(r.train_images, r.budget) for r in frame.itertuples()},
+                   key=lambda s: (s[0], budget_order(s[1])))
     fig, axes = plt.subplots(len(sizes), 2, figsize=(11, 4.2 * len(sizes)), squeeze=False, sharey="row",
                              sharex="col")  # one scale per measure, so the sizes compare
     colours = generator_colours(frame["generator"])
     markers = {"concat": "o", "mix_rep": "s", "mix_loss": "^"}
-    for row, size in zip(axes, sizes):
-        part = frame[frame["train_images"] == size]
+    for row, (size, budget) in zip(axes, sizes):
+        part = frame[(frame["train_images"] == size) & (frame["budget"] == budget)]
         for ax, (key, name, log) in zip(row, (("label_consistency", "label consistency", False),
                                                ("fid", "domain FID (checked features)", True))):
             for _, r in part.dropna(subset=[key]).iterrows():
@@ -261,7 +263,8 @@ def fidelity_to_benefit(section: pd.DataFrame, runs_dir: Path | None, path: Path
                 ax.annotate(r["changed"] or r["generator"], (r[key], r["effect"]), fontsize=6, xytext=(3, 3),
                             textcoords="offset points")
             ax.axhline(0, color="black", linewidth=0.8)
-            ax.set(xlabel=name, xscale="log" if log else "linear", title=f"{size} real training images")
+            ax.set(xlabel=name, xscale="log" if log else "linear",
+                   title=f"{size} real training images, budget {budget}")
         row[0].set_ylabel("Δ test macro F1 @tuned against the control (95%)")
     handles = [plt.Line2D([], [], color=c, marker="o", linestyle="none", label=g) for g, c in colours.items()
                if g in set(frame["generator"])]
@@ -330,15 +333,14 @@ def draw(section: pd.DataFrame, runs_dir: Path, out_dir: Path, stem: str,
                                  lambda p: learning_curves(section, runs_dir, p)),
                                 ("Fidelity to benefit: each set's test effect against the control by its label "
                                  "consistency and its FID (checked features)", f"{stem}-fidelity-to-benefit.png",
-                                 lambda p: fidelity_to_benefit(section, runs_dir, p)),
+                                 lambda p: fidelity_to_benefit(section, runs_dir, p, sets)),
                                 ("Generator utility: the share of the oracle's gain over `real` each set recovers",
                                  f"{stem}-utility.png", lambda p: utility(section, runs_dir, p))):
         if plot(out_dir / name):
             figures.append((caption, name))
     if not synthetic_dir:
         return figures
-    first = section.iloc[0]
-    mine = [s for s in sets if (s["dataset_fp"], s["split_fp"]) == (first["dataset_fp"], first["split_fp"])]
+    mine = fidelity_tables.in_section(section, list(sets))
     if loss_curves(mine, out_dir / f"{stem}-generator-loss.png"):
         figures.append(("Generator training loss per epoch (each set's `loss.csv`)", f"{stem}-generator-loss.png"))
     return figures + sample_grids(section, synthetic_dir, out_dir, stem, mine)

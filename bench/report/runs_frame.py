@@ -165,6 +165,7 @@ def load_runs(runs_dir: Path, warn: Callable[[str], None] = _stderr, only: set[s
                "control_key": keys.digest(comparable)[:keys.RUN_DIGITS],
                "dataset": run.dataset.name, "dataset_fp": run.dataset.fingerprint,
                "split": run.split.name, "split_fp": run.split.section_fingerprint,
+               "split_subset_fp": run.split.fingerprint,  # what a set made on this run's train subset records
                "train_images": run.split.counts["train"],
                "data_shape": f"{run.dataset.n_images} images, {run.dataset.resolution} px",
                "epochs": config["train"]["epochs"], "wall_time_s": run.wall_time_s,

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 
 import numpy as np
 import pandas as pd
@@ -22,7 +23,9 @@ from scipy import stats
 from tabulate import tabulate
 
 from bench.evaluate.metrics import F1_TUNED
+from bench.report import fidelity_tables
 from bench.report.intervals import fmt_bounds
+from bench.report.runs_frame import budget_text
 
 ORACLE, REAL = "oracle", "real"
 FIDELITY_VERSION = 3  # the features the fidelity-to-benefit columns are read on (checked against the oracle)
@@ -92,30 +95,41 @@ def utilities(section: pd.DataFrame, paired) -> list[Utility]:
     return sorted(out, key=lambda u: (u.train_images, u.strategy, u.classifier, -(u.estimate or -np.inf)))
 
 
-def fidelity_frame(section: pd.DataFrame, effects: list) -> pd.DataFrame:
+def fidelity_frame(section: pd.DataFrame, effects: list, sets: list[dict] = ()) -> pd.DataFrame:
     """One row per configuration with a synthetic set measured on version 3 features: its test effect against
-    the control (mean and 95% interval, as in the effect table) and its fidelity measures."""
+    the control (mean and 95% interval, as in the effect table) and its set's fidelity measures, read as the
+    set tables read them (`fidelity_tables.measurements`, from the runs' records and the set folders `sets`).
+    A set measured by several trainings of the reference is read on the training that measured the most of
+    these sets, so that as many sets as can be are compared on one model's features; CAS, which does not use
+    the reference, comes from another record of the set where that one has none."""
+    measured = fidelity_tables.measurements(section, fidelity_tables.in_section(section, list(sets)))
     by_group = section.drop_duplicates("group").set_index("group")
+    mine = [(effect, by_group.loc[effect.group, "synthetic_fp"]) for effect in effects
+            if effect.mean["test"] is not None and effect.group in by_group.index]
+    trainings = {fp: [t for t in measured.get(fp, {}) if t[0] == FIDELITY_VERSION] for _, fp in mine}
+    counts = Counter(t for fp in {fp for _, fp in mine} for t in trainings[fp])
     rows = []
-    for effect in effects:
-        scores = by_group.loc[effect.group, "fidelity"]
-        if not isinstance(scores, dict) or scores.get("version") != FIDELITY_VERSION or effect.mean["test"] is None:
+    for effect, fp in mine:
+        if not trainings[fp]:
             continue
+        training = min(trainings[fp], key=lambda t: (-counts[t], t))
+        scores = {**_cas(measured[fp].values()), **{k: v for k, v in measured[fp][training].scores.items()
+                                                     if v is not None}}
         rows.append({"group": effect.group, "set": by_group.loc[effect.group, "set_label"],
                      "changed": by_group.loc[effect.group, "generator_changed"],
                      "generator": effect.names[0], "strategy": effect.names[1], "classifier": effect.names[2],
-                     "train_images": effect.train_images, "seeds": effect.seeds, "effect": effect.mean["test"],
+                     "train_images": effect.train_images, "budget": budget_text(by_group.loc[effect.group, "budget"]),
+                     "seeds": effect.seeds, "effect": effect.mean["test"],
                      "low": effect.bounds["test"][0], "high": effect.bounds["test"][1],
-                     "reference": reference_instance(scores), **{key: scores.get(key) for key in MEASURES}})
+                     "reference": fidelity_tables.training_label(training),
+                     **{key: scores.get(key) for key in MEASURES}})
     return pd.DataFrame(rows)
 
 
-def reference_instance(scores: dict) -> str:
-    """Which training of the reference classifier measured a set, told by its run and validation score (records
-    from before `reference_weights` was kept have only these). The same configuration trained on another machine
-    is another model, with other features."""
-    score = scores.get(f"reference_val_{F1_TUNED}", float("nan"))
-    return f"`{scores.get('reference_run')}` with validation macro F1 @tuned {score:.6g}"
+def _cas(records) -> dict:
+    """The CAS of the first of a set's records that has one ({} where none has)."""
+    cas = f"cas_{F1_TUNED}"
+    return next(({cas: m.scores[cas]} for m in records if m.scores.get(cas) is not None), {})
 
 
 def mixed_references(frame: pd.DataFrame) -> list[str]:
@@ -126,7 +140,8 @@ def mixed_references(frame: pd.DataFrame) -> list[str]:
     listed = "; ".join(f"{name}: {n} set{'s' if n > 1 else ''}" for name, n in counts.items())
     return [f"**These sets were measured by {len(counts)} trainings of the reference classifier** ({listed}): the "
             "same configuration trained again on another machine is another model, so a measure is "
-            "compared exactly only between sets measured by the same one.", ""]
+            "compared exactly only between sets measured by the same one; a set measured by both is read on the "
+            "training that measured more of them (the synthetic-set tables below show both).", ""]
 
 
 def rho_bounds(rho: float, n: int) -> tuple:
@@ -168,7 +183,8 @@ def rank_correlations(frame: pd.DataFrame) -> list[list[str]]:
     measure's shortfall from the best on the same sets with its 95% interval (`rho_difference_bounds`):
     a measure is told apart from the best where that interval excludes 0."""
     rows = []
-    for (strategy, size), part in frame[frame["generator"] != REAL].groupby(["strategy", "train_images"], sort=True):
+    for (strategy, size, budget), part in frame[frame["generator"] != REAL].groupby(
+            ["strategy", "train_images", "budget"], sort=True):
         values = part.dropna(subset=list(MEASURES))
         signed = {name: sign * values[key].to_numpy(float) for key, (name, sign) in MEASURES.items()
                   if np.ptp(values[key].to_numpy(float)) > 0}  # a measure that does not vary ranks nothing
@@ -186,12 +202,12 @@ def rank_correlations(frame: pd.DataFrame) -> list[list[str]]:
                 between = float(stats.spearmanr(signed[best], signed[name]).statistic)
                 bounds = rho_difference_bounds(rho[best], rho[name], between, n)
                 shortfall = [f"{rho[best] - rho[name]:+.2f}", fmt_bounds(bounds, digits=2)]
-            rows.append([strategy, str(size), name, str(n), f"{rho[name]:+.2f}",
+            rows.append([strategy, str(size), budget, name, str(n), f"{rho[name]:+.2f}",
                          fmt_bounds(rho_bounds(rho[name], n), digits=2), *shortfall])
     return rows
 
 
-def render(section: pd.DataFrame, effects: list, paired) -> list[str]:
+def render(section: pd.DataFrame, effects: list, paired, sets: list[dict] = ()) -> list[str]:
     """The section's utility and fidelity-to-benefit tables (none where it has neither)."""
     out = []
     found = utilities(section, paired)
@@ -208,22 +224,25 @@ def render(section: pd.DataFrame, effects: list, paired) -> list[str]:
                 tabulate([u.cells() for u in found], ["set", "strategy", "classifier", "train images", "paired seeds",
                                                       "utility", "95% interval"],
                          tablefmt="github", disable_numparse=True), ""]
-    frame = fidelity_frame(section, effects)
+    frame = fidelity_frame(section, effects, sets)
     if not frame.empty:
-        rows = [[r["set"], r["strategy"], str(r["train_images"]), str(r["seeds"]), f"{r['effect']:+.3f}",
-                 fmt_bounds((r["low"], r["high"])), *(_num(r[k]) for k in MEASURES)] for _, r in frame.iterrows()]
+        mixed = frame["reference"].nunique() > 1  # then each row says which training measured its set
+        rows = [[r["set"], r["strategy"], str(r["train_images"]), r["budget"], str(r["seeds"]), f"{r['effect']:+.3f}",
+                 fmt_bounds((r["low"], r["high"])), *(_num(r[k]) for k in MEASURES),
+                 *([r["reference"].split(" @tuned ")[-1]] if mixed else [])] for _, r in frame.iterrows()]
         out += ["### Fidelity to benefit", "",
                 "Each set's test effect against the control (as in the effect table) beside its fidelity on the "
                 "checked features of fidelity version 3: how good must a generator's images be before they help? "
                 "(—: one seed, no interval.)",
-                "", tabulate(rows, ["set", "strategy", "train images", "seeds", "Δ test macro F1 @tuned", "95% CI",
-                                    *(name for name, _ in MEASURES.values())],
+                "", tabulate(rows, ["set", "strategy", "train images", "budget", "seeds", "Δ test macro F1 @tuned",
+                                    "95% CI", *(name for name, _ in MEASURES.values()),
+                                    *(["reference's val F1"] if mixed else [])],
                              tablefmt="github", disable_numparse=True), "", *mixed_references(frame)]
         correlations = rank_correlations(frame)
         if correlations:
             out += [" ".join(WHICH_MEASURE.split()), "",
-                    tabulate(correlations, ["strategy", "train images", "measure", "sets", "rho", "95% interval",
-                                            "shortfall from the best", "its 95% interval"],
+                    tabulate(correlations, ["strategy", "train images", "budget", "measure", "sets", "rho",
+                                            "95% interval", "shortfall from the best", "its 95% interval"],
                              tablefmt="github", disable_numparse=True), "",
                     "CAS is the macro F1 @tuned, on the test images, of a classifier trained on the set alone for the "
                     "control's budget; it shares those test images (and their noise) with the effect it is ranked "
