@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from bench.api import BenchError, Progress, load_checkpoint, option, require, save_checkpoint
-from bench.api.diffusion import DiffusionGenerator
+from bench.api.diffusion import DiffusionGenerator, training_precision
 from generators.edm import EDM, PatchUNet
 from generators.real import RealImages
 
@@ -61,9 +61,9 @@ class LatentDiffusion(EDM):
     quick_options = {"ae_epochs": 1, "epochs": 1, "width": 16, "ae_width": 16, "sampling_steps": 4}
     stages = {
         "autoencoder": ("ae_width", "ae_levels", "latent_channels", "ae_epochs", "ae_lr", "ae_batch_size", "ae_crop",
-                        "green_weight", "latent_noise"),
+                        "green_weight", "latent_noise", "precision"),
         "diffusion": ("patch", "width", "depth", "layers_per_block", "epochs", "batch_size", "lr", "ema_decay",
-                      "sigma_data", "p_mean", "p_std", "p_uncond", "balance"),
+                      "sigma_data", "p_mean", "p_std", "p_uncond", "balance", "precision"),
     }
 
     @dataclass
@@ -160,9 +160,10 @@ class LatentDiffusion(EDM):
             total = 0.0
             for lo in range(0, len(order), o.ae_batch_size):
                 x = self._crops(self.oriented_pixels(train, order[lo:lo + o.ae_batch_size], g), g).to(device)
-                z = self.autoencoder.encoder(x)
-                z = z + o.latent_noise * z.detach().std() * torch.randn(z.shape, generator=g).to(device)
-                loss = ((self.autoencoder.decoder(z) - x).abs() * weights).mean()
+                with training_precision(device, o):
+                    z = self.autoencoder.encoder(x)
+                    z = z + o.latent_noise * z.detach().std() * torch.randn(z.shape, generator=g).to(device)
+                    loss = ((self.autoencoder.decoder(z) - x).abs() * weights).mean()
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

@@ -1,4 +1,5 @@
-"""The GPU check runs end to end, at tiny sizes on the CPU, so it works when a GPU is lent."""
+"""The GPU check runs end to end, at tiny sizes on the CPU, so it works when a GPU is lent; the generator
+precision benchmark prints what it promises."""
 
 from __future__ import annotations
 
@@ -23,3 +24,13 @@ def test_the_gpu_check_prints_every_figure_it_promises(tmp_path):
     for variant in ("harness, FP32", "harness, channels_last", "harness, bf16", "paper loop"):
         assert any(variant in line and "images/s" in line for line in text.splitlines()), variant
     assert "cached: batch delivery" in text and "edm (" in text and "sampling" in text
+
+
+def test_the_generator_precision_benchmark_prints_both_networks_and_their_ratio():
+    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "generator_precision.py"), "--tiny",
+                             "--repeats", "1", "--threads", "1"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("torch ") and len(lines) == 3
+    assert all("fp32 / bf16 = " in line for line in lines[1:])
+    assert lines[1].startswith("diffusion U-Net") and lines[2].startswith("autoencoder")

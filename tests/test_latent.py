@@ -41,6 +41,27 @@ def test_each_stage_is_keyed_by_its_own_options():
     assert stage_folder("s", balanced, "diffusion", "d", "p") != base["diffusion"]
     sampling = cfg("generator.guidance_scale=3", "generator.residual_noise=true")
     assert all(stage_folder("s", sampling, stage, "d", "p") == base[stage] for stage in base)
+    assert all(stage_folder("s", cfg("generator.precision=fp32"), stage, "d", "p") == base[stage] for stage in base)
+    bf16 = cfg("generator.precision=bf16")  # another arithmetic trains other weights: every stage is its own
+    assert all(stage_folder("s", bf16, stage, "d", "p") != base[stage] for stage in base)
+
+
+def test_bf16_training_steps_learn_and_sample_finite_images(tmp_path):
+    c = cfg("generator.precision=bf16", "generator.ae_epochs=2")
+    _, train = train_role(c)
+    generator = c.generator.create()
+    generator.fit_stage("autoencoder", train, seed=0, device=CPU, workdir=tmp_path / "ae")
+    assert all(p.dtype == torch.float32 for p in generator.autoencoder.parameters())  # weights stay fp32
+    generator.fit_stage("diffusion", train, seed=0, device=CPU, workdir=tmp_path / "diffusion")
+    losses = [row["loss"] for row in generator.loss_history]
+    assert losses and all(np.isfinite(losses))
+    images = generator.sample(train.labels[:4], resolution=32, seed=0, device=CPU)
+    assert np.asarray(images).shape[0] == 4 and np.isfinite(np.asarray(images, dtype=float)).all()
+
+
+def test_an_unknown_training_precision_is_refused_in_one_line():
+    with pytest.raises(BenchError, match="precision.*must be one of fp32, bf16"):
+        cfg("generator.precision=fp16")
 
 
 @pytest.mark.slow
