@@ -66,7 +66,7 @@ class UNetDiffusionOptions:
                                  "classes are trained on more (and an epoch has more steps); 0 = each image once",
                             new=True)
     precision: str = option("fp32", "autocast precision of the training steps: fp32, or bf16 (GPUs, and CPUs with "
-                                    "bf16 instructions: 1.7-1.8x faster per step on this project's CPU, "
+                                    "bf16 instructions: about 1.7x faster per step on this project's CPU, "
                                     "benchmarks/generator_precision.py; elsewhere slower); sampling stays fp32",
                             new=True)
 
