@@ -245,8 +245,8 @@ def fidelity_to_benefit(section: pd.DataFrame, runs_dir: Path | None, path: Path
     if frame.empty:
         return False
     plt = _pyplot()
-    sizes = sorted({(r.train_images, r.budget) for r in frame.itertuples()},
-                   key=lambda s: (s[0], budget_order(s[1])))
+    sizes = sorted({(r.train_images, r.budget) for r in frame.itertuples()},  # budgets as printed: "plateau", "10"
+                   key=lambda s: (s[0], budget_order(float(s[1]) if s[1].replace(".", "", 1).isdigit() else s[1])))
     fig, axes = plt.subplots(len(sizes), 2, figsize=(11, 4.2 * len(sizes)), squeeze=False, sharey="row",
                              sharex="col")  # one scale per measure, so the sizes compare
     colours = generator_colours(frame["generator"])
