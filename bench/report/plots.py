@@ -14,7 +14,7 @@ from bench.data.preview import CHANNEL_LEGEND
 from bench.evaluate.metrics import F1_TUNED
 from bench.files import atomic_target
 from bench.report import fidelity_tables
-from bench.report.runs_frame import budget_order, config_labels
+from bench.report.runs_frame import budget_order, budget_text, config_labels
 
 PNG = {"metadata": {"Software": None}, "dpi": 110}
 
@@ -245,8 +245,7 @@ def fidelity_to_benefit(section: pd.DataFrame, runs_dir: Path | None, path: Path
     if frame.empty:
         return False
     plt = _pyplot()
-    sizes = sorted({(r.train_images, r.budget) for r in frame.itertuples()},  # budgets as printed: "plateau", "10"
-                   key=lambda s: (s[0], budget_order(float(s[1]) if s[1].replace(".", "", 1).isdigit() else s[1])))
+    sizes = sorted({(r.train_images, r.budget) for r in frame.itertuples()}, key=lambda s: (s[0], budget_order(s[1])))
     fig, axes = plt.subplots(len(sizes), 2, figsize=(11, 4.2 * len(sizes)), squeeze=False, sharey="row",
                              sharex="col")  # one scale per measure, so the sizes compare
     colours = generator_colours(frame["generator"])
@@ -264,7 +263,7 @@ def fidelity_to_benefit(section: pd.DataFrame, runs_dir: Path | None, path: Path
                             textcoords="offset points")
             ax.axhline(0, color="black", linewidth=0.8)
             ax.set(xlabel=name, xscale="log" if log else "linear",
-                   title=f"{size} real training images, budget {budget}")
+                   title=f"{size} real training images, budget {budget_text(budget)}")
         row[0].set_ylabel("Δ test macro F1 @tuned against the control (95%)")
     handles = [plt.Line2D([], [], color=c, marker="o", linestyle="none", label=g) for g, c in colours.items()
                if g in set(frame["generator"])]

@@ -118,7 +118,7 @@ def fidelity_frame(section: pd.DataFrame, effects: list, sets: list[dict] = ()) 
         rows.append({"group": effect.group, "set": by_group.loc[effect.group, "set_label"],
                      "changed": by_group.loc[effect.group, "generator_changed"],
                      "generator": effect.names[0], "strategy": effect.names[1], "classifier": effect.names[2],
-                     "train_images": effect.train_images, "budget": budget_text(by_group.loc[effect.group, "budget"]),
+                     "train_images": effect.train_images, "budget": by_group.loc[effect.group, "budget"],
                      "seeds": effect.seeds, "effect": effect.mean["test"],
                      "low": effect.bounds["test"][0], "high": effect.bounds["test"][1],
                      "reference": fidelity_tables.training_label(training),
@@ -183,7 +183,8 @@ def rank_correlations(frame: pd.DataFrame) -> list[list[str]]:
     measure's shortfall from the best on the same sets with its 95% interval (`rho_difference_bounds`):
     a measure is told apart from the best where that interval excludes 0."""
     rows = []
-    for (strategy, size, budget), part in frame[frame["generator"] != REAL].groupby(
+    shown = frame.assign(budget=frame["budget"].map(budget_text))  # named and numbered budgets group as printed
+    for (strategy, size, budget), part in shown[shown["generator"] != REAL].groupby(
             ["strategy", "train_images", "budget"], sort=True):
         values = part.dropna(subset=list(MEASURES))
         signed = {name: sign * values[key].to_numpy(float) for key, (name, sign) in MEASURES.items()
@@ -227,8 +228,8 @@ def render(section: pd.DataFrame, effects: list, paired, sets: list[dict] = ()) 
     frame = fidelity_frame(section, effects, sets)
     if not frame.empty:
         mixed = frame["reference"].nunique() > 1  # then each row says which training measured its set
-        rows = [[r["set"], r["strategy"], str(r["train_images"]), r["budget"], str(r["seeds"]), f"{r['effect']:+.3f}",
-                 fmt_bounds((r["low"], r["high"])), *(_num(r[k]) for k in MEASURES),
+        rows = [[r["set"], r["strategy"], str(r["train_images"]), budget_text(r["budget"]), str(r["seeds"]),
+                 f"{r['effect']:+.3f}", fmt_bounds((r["low"], r["high"])), *(_num(r[k]) for k in MEASURES),
                  *([r["reference"].split(" @tuned ")[-1]] if mixed else [])] for _, r in frame.iterrows()]
         out += ["### Fidelity to benefit", "",
                 "Each set's test effect against the control (as in the effect table) beside its fidelity on the "
