@@ -1,15 +1,16 @@
 """How much one set's fidelity moves between fresh samples of the same trained generator.
 
     python benchmarks/fidelity_replicates.py synthetic/latent-XXXX [--n 598] [--first synthetic/latent-YYYY]
-        [--runs-dir runs] [--out replicates.csv] [KEY=VALUE ...]
+        [--runs-dir runs | --reference runs/RUN] [--out replicates.csv] [KEY=VALUE ...]
 
 A set's label rows are drawn in order from its synthetic seed and its images are sampled in chunks whose
 seeds depend on that seed and the chunk's position only, so a larger set with the same generator options
 begins with the smaller one: the 2,393-image set (`synthetic.per_real=1.0`) holds the 598-image set
 (`per_real=0.25`) as its first 598 images, and its later slices are fresh samples, with fresh train label
 rows, of the same trained generator. This measures each disjoint slice of `--n` images as the set's
-fidelity measures it (on the same reference classifier, read from the set's fidelity record): FID against
-the train role, precision, recall, density, coverage, label consistency, memorisation. It prints each
+fidelity measures it, on the reference classifier named by the set's newest fidelity record (or
+`--reference`): FID against the train role, precision, recall, density, coverage, label consistency,
+memorisation. It prints each
 slice, then the mean and the standard deviation over the slices after the first: the sampling noise of
 one set's figures, and a check, on images no choice has seen, of a setting chosen on the first slice.
 `--first` names the smaller set and checks that slice 0 is that set, image for image. KEY=VALUE
@@ -77,6 +78,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=598, help="images per slice")
     parser.add_argument("--first", type=Path, help="the smaller set that slice 0 should be, image for image")
     parser.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where the reference run is")
+    parser.add_argument("--reference", type=Path, help="the reference run folder (default: the one named by the "
+                                                       "set's newest fidelity record, in --runs-dir)")
     parser.add_argument("--out", type=Path, help="write the slices' table as CSV too")
     parser.add_argument("overrides", nargs="*", help="KEY=VALUE: the dataset and split the set was made on")
     args = parser.parse_intermixed_args()
@@ -91,7 +94,9 @@ def main() -> None:
     if args.first:
         small, _ = read_set(args.first)
         print(f"slice 0 is {args.first.name}, image for image: {same_images(data, small)}")
-    run = reference_of(args.set, args.runs_dir)
+    run = args.reference or reference_of(args.set, args.runs_dir)
+    if not (run / "metrics.json").exists():
+        sys.exit(f"{run}: not a finished run folder (--reference names the fidelity reference's run folder)")
     features = fidelity.Features(run, torch.device("cpu"))
     ft = features(roles["train"])
     rows = [{"slice": k, **measure_slice(data.subset(np.arange(k * args.n, (k + 1) * args.n)), roles, features, ft,
