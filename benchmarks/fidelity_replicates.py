@@ -30,19 +30,23 @@ import torch
 
 import bench
 from bench.data.images import LabelledImages
-from bench.data.kaggle import read_labels_csv
+from bench.errors import BenchError
 from bench.runs.execute import load_data
-from bench.synthetic import fidelity
+from bench.synthetic import fidelity, sets
 
 MEASURES = ["fid", "precision", "recall", "density", "coverage", "label_consistency", "memorised_features",
             "memorised_pixels"]
 
 
 def read_set(folder: Path) -> tuple[LabelledImages, dict]:
-    meta = json.loads((folder / "manifest.json").read_text())
-    ids, labels = read_labels_csv(folder / "labels.csv")
-    images = np.load(folder / "images.npy", mmap_mode="r", allow_pickle=False)
-    return LabelledImages(ids, labels, images, meta["fingerprint"]), meta
+    """A finished set, checked against its manifest's digests as `bench run` checks it, and the manifest."""
+    if not (folder / sets.MANIFEST).is_file():
+        sys.exit(f"{folder}: not a finished synthetic set (no {sets.MANIFEST}); build it with bench generate")
+    meta = json.loads((folder / sets.MANIFEST).read_text())
+    try:
+        return sets.load_set(folder, meta["key"]), meta
+    except BenchError as exc:
+        sys.exit(str(exc))
 
 
 def reference_of(folder: Path, runs_dir: Path) -> Path:
