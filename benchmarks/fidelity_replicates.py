@@ -10,9 +10,9 @@ begins with the smaller one: the 2,393-image set (`synthetic.per_real=1.0`) hold
 rows, of the same trained generator. This measures each disjoint slice of `--n` images as the set's
 fidelity measures it, on the reference classifier named by the set's newest fidelity record (or
 `--reference`): FID against the train role, precision, recall, density, coverage, label consistency,
-memorisation. It prints each
-slice, then the mean and the standard deviation over the slices after the first: the sampling noise of
-one set's figures, and a check, on images no choice has seen, of a setting chosen on the first slice.
+memorisation. It prints each slice, then the mean and the standard deviation over the slices after the
+first: the sampling noise of one set's figures, and a check, on images no choice has seen, of a setting
+chosen on the first slice.
 `--first` names the smaller set and checks that slice 0 is that set, image for image. KEY=VALUE
 overrides name the dataset and split the set was made on, as `bench generate` was given them.
 """
@@ -54,10 +54,7 @@ def reference_of(folder: Path, runs_dir: Path) -> Path:
     records = sorted(folder.glob("fidelity-*.json"), key=lambda p: p.stat().st_mtime)
     if not records:
         sys.exit(f"{folder}: no fidelity record; measure the set first (bench generate ...)")
-    run = runs_dir / json.loads(records[-1].read_text())["reference_run"]
-    if not (run / "metrics.json").exists():
-        sys.exit(f"{run}: the set's reference run is not in {runs_dir}; pass --runs-dir")
-    return run
+    return runs_dir / json.loads(records[-1].read_text())["reference_run"]
 
 
 def measure_slice(data: LabelledImages, roles: dict, features: fidelity.Features, ft: torch.Tensor,
@@ -100,7 +97,8 @@ def main() -> None:
         print(f"slice 0 is {args.first.name}, image for image: {same_images(data, small)}")
     run = args.reference or reference_of(args.set, args.runs_dir)
     if not (run / "metrics.json").exists():
-        sys.exit(f"{run}: not a finished run folder (--reference names the fidelity reference's run folder)")
+        sys.exit(f"{run}: not a finished run folder; pass the fidelity reference's run folder as --reference, or "
+                 f"the folder that holds it as --runs-dir")
     features = fidelity.Features(run, torch.device("cpu"))
     ft = features(roles["train"])
     rows = [{"slice": k, **measure_slice(data.subset(np.arange(k * args.n, (k + 1) * args.n)), roles, features, ft,
