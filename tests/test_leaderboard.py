@@ -119,7 +119,8 @@ def test_effects_at_several_train_sizes_pair_within_a_size_and_read_as_learning_
     frame = pd.DataFrame(rows).assign(dataset="synthetic-cells", split="stratified", budget=10.0, curve="k",
                                       epochs=10)
     effects, _ = effect_rows(frame)
-    assert [e.cells()[3] for e in effects] == ["g50 · 50 train images, 10 epochs", "g500 · 500 train images, 10 epochs"]
+    assert [e.cells()[3] for e in effects] == ["g50 · 50 train images, 10 epochs, budget 10",
+                                                 "g500 · 500 train images, 10 epochs, budget 10"]
     (curve,) = learning_curves(frame, effects)
     curve_headers, curves = curve_table([curve])
     assert curve_headers[3:] == ["Δ test at 50 train images (95%)", "Δ test at 500 train images (95%)",
@@ -143,8 +144,8 @@ def test_effects_at_several_train_sizes_pair_within_a_size_and_read_as_learning_
     assert [row[3] for row in curves] == ["plateau", "10"]
     assert effects[0].shown("test")[0] == "+0.101"  # paired with the control of its own size, not the other one's
     line, change = summary_lines(frame, effects, [curve])
-    assert "Above it on test: edm/concat/resnet18 at 50 train images, 10 epochs (+0.101" in line
-    assert "Below it on test: edm/concat/resnet18 at 500 train images, 10 epochs (-0.020" in line
+    assert "Above it on test: edm/concat/resnet18 at 50 train images, 10 epochs, budget 10 (+0.101" in line
+    assert "Below it on test: edm/concat/resnet18 at 500 train images, 10 epochs, budget 10 (-0.020" in line
     assert "higher at the smaller size (less harm or more gain with less real data): edm/concat/resnet18 (50 vs " \
            "500 train images, budget 10) (+0.121" in change
     assert change.endswith("no evidence either way: 0 of 1 curves.")
@@ -422,7 +423,28 @@ def test_the_answer_in_words_names_each_generators_best_and_worst_effect():
                              effect("oracle", "concat", 2393, 0.096, None, None)])  # one seed: no interval
     assert text.index("`oracle`") < text.index("`ddpm`")  # the strongest generator first
     assert "`oracle` is above the control in 1 and below it in 0 of its 3 configurations" in text
-    assert "best +0.074 [0.039, 0.109] (concat, 598 train images)" in text  # not the larger one without interval
+    assert "best +0.074 [0.039, 0.109] (concat, 598 train images, 10 epochs)" in text  # not the larger one without interval
     assert "1 with one paired seed, no interval yet" in text
-    assert "`ddpm` is above the control in 0 and below it in 1 of its 1 configurations" in text
+    assert "`ddpm` is below the control in its one configuration: -0.118 [-0.160, -0.075]" in text
     assert "1 configuration looked better than the control on validation and did not hold on test" in text
+
+
+def test_the_answer_in_words_keeps_a_generators_degradations_apart_from_the_generator():
+    from bench.report.effects import Effect
+    from bench.report.leaderboard import answer_paragraph
+
+    def effect(test, low, high, variant="", size=239):
+        return Effect(("oracle", "concat", "resnet18"), "g", size, 100, True, 3, {"val": 0.0, "test": test},
+                      {"val": (-0.01, 0.01), "test": (low, high)}, variant=variant, budget="plateau")
+
+    broken = effect(-0.062, -0.096, -0.028, variant="label_noise=1.0")
+    text = answer_paragraph([effect(0.061, -0.005, 0.127), effect(0.110, 0.038, 0.182, size=2393),
+                             effect(0.084, 0.051, 0.117, variant="pixel_noise=False"), broken])
+    assert "`oracle` at its default options is above the control in 1 and below it in 0 of its 2" in text
+    assert "with options changed from them above the control in 1 and below it in 1 of its 2" in text
+    assert "worst -0.062 [-0.096, -0.028] (label_noise=1.0, concat, 239 train images, 100 epochs, budget plateau)" \
+        in text  # the broken set is named as what it is, not as the oracle
+    assert broken.label == "oracle (label_noise=1.0)/concat/resnet18 at 239 train images, 100 epochs, budget plateau"
+    assert broken.cells()[0] == "oracle (label_noise=1.0)"
+    one = answer_paragraph([effect(0.037, -0.052, 0.126, variant="epochs=600")])
+    assert "not told apart from the control in its one configuration: +0.037 [-0.052, 0.126]" in one

@@ -39,15 +39,24 @@ class Effect:
     bounds: dict
     pairs: tuple = ()  # (treated run, control run) per paired seed with a test score
     test_diffs: tuple = ()  # the paired test differences, one per seed
+    variant: str = ""  # the generator's options where they differ from its defaults (an oracle degradation)
+    budget: str = ""  # the optimizer budget as `budget_text` writes it ("plateau", "10"), where the runs record one
 
     @property
     def size(self) -> str:
-        return f"{self.train_images} train images, {self.epochs} epochs"
+        return f"{self.train_images} train images, {self.epochs} epochs" + \
+            (f", budget {self.budget}" if self.budget else "")
 
     @property
     def label(self) -> str:
-        """generator/strategy/classifier, with the train size and epochs where the section has several sizes."""
-        return "/".join(self.names) + (f" at {self.size}" if self.sized else "")
+        """generator/strategy/classifier, the generator's changed options in brackets, with the train size and
+        epochs where the section has several sizes."""
+        return "/".join((self.generator, *self.names[1:])) + (f" at {self.size}" if self.sized else "")
+
+    @property
+    def generator(self) -> str:
+        """The generator's name, with its options in brackets where they differ from its defaults."""
+        return f"{self.names[0]} ({self.variant})" if self.variant else self.names[0]
 
     def shown(self, role: str) -> tuple[str, str]:
         """The mean and interval of `role` as the tables write them."""
@@ -60,7 +69,7 @@ class Effect:
 
     def cells(self) -> list:
         config = f"{self.group} · {self.size}" if self.sized else self.group
-        return [*self.names, config, self.seeds, *self.shown("val"), *self.shown("test")]
+        return [self.generator, *self.names[1:], config, self.seeds, *self.shown("val"), *self.shown("test")]
 
 
 EFFECT_HEADERS = [*NAMES, "config", "paired seeds", "Δ val macro F1 @tuned", "val 95% CI", "Δ test macro F1 @tuned",
@@ -94,9 +103,12 @@ def effect_rows(section: pd.DataFrame, paired: PairedTest | None = None) -> tupl
             if len(diffs[role]) >= 2:
                 kinds.add("seeds+images" if image_bounds else "seeds")
             bounds[role] = image_bounds or t_bounds(diffs[role])
+        variant = runs["generator_changed"].iloc[0] if "generator_changed" in runs else ""
+        budget = runs["budget"].iloc[0] if "budget" in runs else None
+        budget = budget_text(budget) if isinstance(budget, str) or pd.notna(budget) else ""
         effect = Effect(tuple(names), group, int(runs["train_images"].iloc[0]),
                         int(runs["epochs"].iloc[0]) if "epochs" in runs else 0, sized, len(seeds), means, bounds,
-                        pairs, tuple(diffs["test"]))
+                        pairs, tuple(diffs["test"]), variant if isinstance(variant, str) else "", budget)
         gain = means["test"] if means["test"] is not None else means["val"]
         effects.append(effect)
         order.append((effect.train_images if sized else 0, -gain if gain is not None else float("inf"), group))

@@ -344,29 +344,44 @@ def _is_answer_figure(picture: tuple[str, str]) -> bool:
 
 
 def _where(effect: Effect) -> str:
-    return f"{effect.names[1]}, {effect.train_images} train images"
+    options = f"{effect.variant}, " if effect.variant else ""
+    return f"{options}{effect.names[1]}, {effect.size}"
+
+
+def _tally(mine: list[Effect]) -> str:
+    """How many of `mine` lie above and below the control, and the best and worst among those with an interval."""
+    ranked = [e for e in mine if e.bounds["test"][0] is not None] or mine  # one seed: no interval, not ranked
+    best, worst = max(ranked, key=lambda e: e.mean["test"]), min(ranked, key=lambda e: e.mean["test"])
+    above = sum(e.beyond_zero("test") > 0 for e in mine)
+    below = sum(e.beyond_zero("test") < 0 for e in mine)
+    single = len(mine) - len(ranked)
+    if len(mine) == 1:
+        verdict = "above the control" if above else "below the control" if below else "not told apart from the control"
+        return f"{verdict} in its one configuration: {' '.join(best.shown('test'))} ({_where(best)})"
+    return (f"above the control in {above} and below it in {below} of its {len(mine)} configurations "
+            f"(best {' '.join(best.shown('test'))} ({_where(best)}); "
+            f"worst {' '.join(worst.shown('test'))} ({_where(worst)})"
+            + (f"; {single} with one paired seed, no interval yet" if single else "") + ")")
 
 
 def answer_paragraph(effects: list[Effect]) -> str:
     """The answer in words: per generator, its largest test gain and its largest test harm against the control,
-    each with its interval (among effects that have one), strongest generator first; then how many
-    configurations looked better on validation and did not hold on test."""
+    each with its interval (among effects that have one), strongest generator first; at its default options
+    apart from with options changed (the oracle's degradations are not the oracle); then how many configurations
+    looked better on validation and did not hold on test."""
     scored = [e for e in effects if e.mean["test"] is not None]
     by_generator: dict[str, list[Effect]] = {}
     for effect in scored:
         by_generator.setdefault(effect.names[0], []).append(effect)
     parts = []
     for generator, mine in sorted(by_generator.items(), key=lambda item: -max(e.mean["test"] for e in item[1])):
-        ranked = [e for e in mine if e.bounds["test"][0] is not None] or mine  # one seed: no interval, not ranked
-        best, worst = max(ranked, key=lambda e: e.mean["test"]), min(ranked, key=lambda e: e.mean["test"])
-        above = sum(e.beyond_zero("test") > 0 for e in mine)
-        below = sum(e.beyond_zero("test") < 0 for e in mine)
-        best_text = f"{best.shown('test')[0]} {best.shown('test')[1]} ({_where(best)})"
-        worst_text = f"{worst.shown('test')[0]} {worst.shown('test')[1]} ({_where(worst)})"
-        single = len(mine) - len(ranked)
-        parts.append(f"`{generator}` is above the control in {above} and below it in {below} of its {len(mine)} "
-                     f"configurations (best {best_text}; worst {worst_text}"
-                     + (f"; {single} with one paired seed, no interval yet" if single else "") + ")")
+        defaults, changed = [e for e in mine if not e.variant], [e for e in mine if e.variant]
+        if defaults and changed:
+            parts.append(f"`{generator}` at its default options is {_tally(defaults)}, and with options "
+                         f"changed from them {_tally(changed)}")
+        else:
+            parts.append(f"`{generator}`{' with options changed from its defaults' if changed else ''} is "
+                         f"{_tally(mine)}")
     flattered = sum(e.beyond_zero("val") > 0 and e.beyond_zero("test") <= 0 for e in scored)
     return ("**In words.** Change in test macro F1 @tuned against the no-synthetic control (95% intervals; "
             "above or below: the interval excludes 0): " + "; ".join(parts) + ". "
