@@ -423,7 +423,7 @@ def test_the_answer_in_words_names_each_generators_best_and_worst_effect():
                              effect("oracle", "concat", 2393, 0.096, None, None)])  # one seed: no interval
     assert text.index("`oracle`") < text.index("`ddpm`")  # the strongest generator first
     assert "`oracle` is above the control in 1 and below it in 0 of its 3 configurations" in text
-    assert "best +0.074 [0.039, 0.109] (concat, 598 train images, 10 epochs)" in text  # not the larger one without interval
+    assert "best +0.074 [0.039, 0.109] (concat, 598 train images, 10 epochs)" in text  # not the one without interval
     assert "1 with one paired seed, no interval yet" in text
     assert "`ddpm` is below the control in its one configuration: -0.118 [-0.160, -0.075]" in text
     assert "1 configuration looked better than the control on validation and did not hold on test" in text
@@ -448,3 +448,5 @@ def test_the_answer_in_words_keeps_a_generators_degradations_apart_from_the_gene
     assert broken.cells()[0] == "oracle (label_noise=1.0)"
     one = answer_paragraph([effect(0.037, -0.052, 0.126, variant="epochs=600")])
     assert "not told apart from the control in its one configuration: +0.037 [-0.052, 0.126]" in one
+    alone = answer_paragraph([effect(0.131, None, None, size=2393)])
+    assert "`oracle` is measured in one configuration with one paired seed, no interval yet: +0.131 —" in alone

@@ -354,10 +354,12 @@ def _tally(mine: list[Effect]) -> str:
     best, worst = max(ranked, key=lambda e: e.mean["test"]), min(ranked, key=lambda e: e.mean["test"])
     above = sum(e.beyond_zero("test") > 0 for e in mine)
     below = sum(e.beyond_zero("test") < 0 for e in mine)
-    single = len(mine) - len(ranked)
+    single = sum(e.bounds["test"][0] is None for e in mine)
     if len(mine) == 1:
-        verdict = "above the control" if above else "below the control" if below else "not told apart from the control"
-        return f"{verdict} in its one configuration: {' '.join(best.shown('test'))} ({_where(best)})"
+        verdict = ("measured in one configuration with one paired seed, no interval yet" if single else
+                   f"{'above' if above else 'below' if below else 'not told apart from'} the control in its one "
+                   f"configuration")
+        return f"{verdict}: {' '.join(best.shown('test'))} ({_where(best)})"
     return (f"above the control in {above} and below it in {below} of its {len(mine)} configurations "
             f"(best {' '.join(best.shown('test'))} ({_where(best)}); "
             f"worst {' '.join(worst.shown('test'))} ({_where(worst)})"
