@@ -103,12 +103,11 @@ def effect_rows(section: pd.DataFrame, paired: PairedTest | None = None) -> tupl
             if len(diffs[role]) >= 2:
                 kinds.add("seeds+images" if image_bounds else "seeds")
             bounds[role] = image_bounds or t_bounds(diffs[role])
-        variant = runs["generator_changed"].iloc[0] if "generator_changed" in runs else ""
-        budget = runs["budget"].iloc[0] if "budget" in runs else None
-        budget = budget_text(budget) if isinstance(budget, str) or pd.notna(budget) else ""
         effect = Effect(tuple(names), group, int(runs["train_images"].iloc[0]),
                         int(runs["epochs"].iloc[0]) if "epochs" in runs else 0, sized, len(seeds), means, bounds,
-                        pairs, tuple(diffs["test"]), variant if isinstance(variant, str) else "", budget)
+                        pairs, tuple(diffs["test"]),
+                        runs["generator_changed"].iloc[0] if "generator_changed" in runs else "",
+                        budget_text(runs["budget"].iloc[0]) if "budget" in runs else "")
         gain = means["test"] if means["test"] is not None else means["val"]
         effects.append(effect)
         order.append((effect.train_images if sized else 0, -gain if gain is not None else float("inf"), group))
@@ -158,9 +157,8 @@ def learning_curves(section: pd.DataFrame, effects: list[Effect], paired: Paired
     curves = []
     for key, by_size in sorted(grouped.items(), key=lambda item: (budget_order(item[0][len(NAMES)]),
                                                                   item[0][:len(NAMES)], item[0][-1])):
-        variant = by_group.loc[next(iter(by_size.values())).group].get("generator_changed", "")
         curve = Curve(tuple(key[:len(NAMES)]), key[len(NAMES)], key[-1], dict(sorted(by_size.items())),
-                      variant=variant if isinstance(variant, str) else "")
+                      variant=next(iter(by_size.values())).variant)
         small, large = (by_size[n] for n in curve.ends)
         if small is not large and small.mean["test"] is not None and large.mean["test"] is not None:
             imaged = (paired or PairedTest(None)).change(list(small.pairs), list(large.pairs))
