@@ -302,9 +302,11 @@ def test_sigterm_during_a_checkpoint_write_keeps_that_epoch(reference, tmp_path)
 
 
 @pytest.mark.slow
-def test_an_interrupted_set_build_with_a_damaged_chunk_is_finished_by_the_same_command(tmp_path):
+def test_an_interrupted_set_build_with_a_damaged_chunk_is_finished_by_the_same_command(reference, tmp_path):
     """Killed while writing images.npy (every chunk sampled), a chunk then altered on disk: the same command redraws
-    that chunk (the fast test above shows a redrawn chunk equals the undisturbed one) and finishes an intact set."""
+    that chunk (the fast test above shows a redrawn chunk equals the undisturbed one) and finishes an intact set.
+    `reference` has put the rendered dataset in the session's cache, so the first images.npy this command writes is
+    the set's, not the dataset cache's (which a fresh cache would write first)."""
     from bench.synthetic.sets import load_set
 
     args = ("generate", "--generator", "real", *TINY, "--runs-dir", str(tmp_path / "runs"))
