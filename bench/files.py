@@ -112,10 +112,11 @@ _writes: dict[str, int] = {}
 
 
 def _inject_fault(path: Path) -> None:
-    """For fault-injection tests: BENCH_FAULT=<file name>:<n>:<KILL|TERM|INT> sends that signal to this process
-    during the n-th write of a file of that name, when its bytes are in the temporary file and not yet renamed."""
+    """For fault-injection tests: BENCH_FAULT=<pattern>:<n>:<KILL|TERM|INT> sends that signal to this process
+    during the n-th write of a file whose path ends in that pattern (`Path.match`: a file name, or with its
+    folders, e.g. `real-*/images.npy`), when its bytes are in the temporary file and not yet renamed."""
     spec = os.environ.get("BENCH_FAULT")
-    if not spec or spec.split(":")[0] != path.name:
+    if not spec or not path.match(spec.split(":")[0]):
         return
     name, nth, sig = spec.split(":")
     _writes[name] = _writes.get(name, 0) + 1

@@ -302,16 +302,15 @@ def test_sigterm_during_a_checkpoint_write_keeps_that_epoch(reference, tmp_path)
 
 
 @pytest.mark.slow
-def test_an_interrupted_set_build_with_a_damaged_chunk_is_finished_by_the_same_command(reference, tmp_path):
-    """Killed while writing images.npy (every chunk sampled), a chunk then altered on disk: the same command redraws
-    that chunk (the fast test above shows a redrawn chunk equals the undisturbed one) and finishes an intact set.
-    `reference` has put the rendered dataset in the session's cache, so the first images.npy this command writes is
-    the set's, not the dataset cache's (which a fresh cache would write first)."""
+def test_an_interrupted_set_build_with_a_damaged_chunk_is_finished_by_the_same_command(tmp_path):
+    """Killed while writing the set's images.npy (every chunk sampled), a chunk then altered on disk: the same command
+    redraws that chunk (the fast test above shows a redrawn chunk equals the undisturbed one) and finishes an intact
+    set. The fault names the set's folder: a fresh dataset cache writes an images.npy of its own first."""
     from bench.synthetic.sets import load_set
 
     args = ("generate", "--generator", "real", *TINY, "--runs-dir", str(tmp_path / "runs"))
     synthetic = tmp_path / "synthetic"
-    killed = bench_process(*args, "--synthetic-dir", str(synthetic), env={"BENCH_FAULT": "images.npy:1:KILL"})
+    killed = bench_process(*args, "--synthetic-dir", str(synthetic), env={"BENCH_FAULT": "real-*/images.npy:1:KILL"})
     assert killed.returncode == -9
     chunk = next(synthetic.rglob(".chunks/00000.npy"))
     assert temporaries(chunk.parent.parent)  # the killed write's images.npy
