@@ -76,22 +76,29 @@ def leaderboard_cmd(runs_dir, fmt, out, no_plots, synthetic_dir, name):
 @click.option("--synthetic-dir", default="synthetic", show_default=True, help="Folder of synthetic sets.")
 @click.option("--to", "dest", default="leaderboard", show_default=True,
               help="Where the slim copies go (DEST/runs, DEST/synthetic).")
-def archive_cmd(runs_dir, synthetic_dir, dest):
-    """Copy every finished run's and measured set's records (no weights, no images) where they can be committed,
-    so the leaderboard is regenerated from them: bench leaderboard --runs-dir DEST/runs --synthetic-dir
-    DEST/synthetic --out DEST/README.md."""
+@click.option("--images", "images", multiple=True, metavar="PATTERN",
+              help="Also archive the images (compressed, images.npz) of the sets whose folder name matches, e.g. "
+                   "'latent-*'; a set folder copied back into a synthetic folder is then used as built. Repeatable.")
+def archive_cmd(runs_dir, synthetic_dir, dest, images):
+    """Copy every finished run's and measured set's records (no weights; images only with --images) where they
+    can be committed, so the leaderboard is regenerated from them: bench leaderboard --runs-dir DEST/runs
+    --synthetic-dir DEST/synthetic --out DEST/README.md."""
     from bench.runs.archive import archive
 
     if not Path(runs_dir).is_dir():
         raise BenchError(f"runs folder {runs_dir} does not exist: nothing to archive")
     try:
-        counts = archive(Path(runs_dir), Path(synthetic_dir), Path(dest))
+        counts = archive(Path(runs_dir), Path(synthetic_dir), Path(dest), images=images)
     except OSError as exc:
         raise BenchError(f"cannot archive into {dest}: {exc.strerror or exc}") from None
     click.echo(f"archived {counts['runs']} new runs ({counts['runs kept']} already there) and {counts['sets']} new "
                f"sets ({counts['sets kept']} already there) in {dest}; regenerate the leaderboard with: bench "
                f"leaderboard --runs-dir {Path(dest) / 'runs'} --synthetic-dir {Path(dest) / 'synthetic'} "
                f"--out {Path(dest) / 'README.md'}")
+    differing = counts["runs differing"] + counts["sets differing"]
+    if differing:
+        raise BenchError(f"{counts['runs differing']} runs and {counts['sets differing']} sets were not archived: "
+                         f"the archive holds other images under their names (said above)")
 
 
 @click.command("submit")

@@ -13,6 +13,9 @@ the fingerprints of the dataset and split whose train role it learned from. Its 
 - `manifest.json` written last: generator, options, key, fingerprints, count, resolution and the
                  SHA-256 of images.npy and labels.csv. Without it the set is incomplete and is
                  built again; with a mismatch it is damaged and is never used.
+A set folder archived with its images (`bench archive --images`) holds `images.npz` in place of
+`images.npy`; copied into a synthetic folder it is used as built: `images.npy` is restored from it
+first and checked against the manifest like any other.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import inspect
 import json
 import shutil
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -54,6 +58,7 @@ from bench.version import __version__
 
 MANIFEST = "manifest.json"
 LOSS = "loss.csv"  # the generator's training loss per epoch (diffusion generators)
+ARCHIVED_IMAGES = "images.npz"  # images.npy compressed, in an archived set (`bench archive --images`)
 CHUNKS = ".chunks"  # sampled chunks of a set being built, removed once it is written
 SAMPLING_CHUNK = 256
 
@@ -85,6 +90,7 @@ def load_set(folder: Path, key: str) -> LabelledImages | None:
     manifest = folder / MANIFEST
     if not manifest.exists():
         return None
+    _restore_archived_images(folder)
     meta, problem = _checked_manifest(folder, key)
     if problem:
         raise BenchError(f"synthetic set {folder} is damaged ({problem}); its images are not used: delete the folder "
@@ -99,6 +105,21 @@ def load_set(folder: Path, key: str) -> LabelledImages | None:
         raise BenchError(f"synthetic set {folder} is damaged (images.npy is {images.dtype} {images.shape}; expected "
                          f"uint8 ({len(ids)}, 4, S, S)); delete the folder to build it again")
     return LabelledImages(ids, labels, images, meta["fingerprint"])
+
+
+def _restore_archived_images(folder: Path) -> None:
+    """An archived set's images.npy from its images.npz (`bench archive --images`), when it has no images.npy."""
+    archived = folder / ARCHIVED_IMAGES
+    if (folder / "images.npy").exists() or not archived.exists():
+        return
+    try:
+        with np.load(archived, allow_pickle=False) as npz:
+            images = npz["images"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise BenchError(f"synthetic set {folder} is damaged ({ARCHIVED_IMAGES}: {exc}); copy it again from the "
+                         f"archive, or delete the folder to build the set again") from None
+    with atomic_target(folder / "images.npy") as tmp:
+        save_npy(tmp, images)
 
 
 def _checked_manifest(folder: Path, key: str) -> tuple[dict, str]:
