@@ -52,12 +52,16 @@ def _archive_folder(folder: Path, target: Path, files: list[Path], mark: str) ->
     return True
 
 
-def _set_images(record: Path) -> str | None:
-    """The fingerprint of the synthetic set a run trained with (None for a control), from its record."""
+def _set_images(record: dict) -> str | None:
+    """The fingerprint of the synthetic set a run trained with (None for a control), from its record.json."""
+    return (record.get("synthetic") or {}).get("fingerprint")
+
+
+def _archived_record(target: Path) -> dict:
     try:
-        return (json.loads(record.read_text()).get("synthetic") or {}).get("fingerprint")
+        return json.loads((target / "record.json").read_text())
     except (OSError, ValueError):
-        return None
+        return {}
 
 
 def _images_sha(folder: Path) -> str | None:
@@ -94,12 +98,12 @@ def archive(runs_dir: Path, synthetic_dir: Path | None, dest: Path,
 def _archive_runs(runs_dir: Path, dest: Path, warn: Callable[[str], None], counts: dict[str, int]) -> None:
     for folder in sorted(p for p in runs_dir.glob("*") if (p / RUN_MARK).is_file()):
         try:
-            verify(folder)
+            record = verify(folder)["record"]
         except DamagedRun as exc:
             warn(f"archive: skipped: {exc} (`bench run` of its configuration with --force runs it again)")
             continue
         target = dest / folder.name
-        if (target / RUN_MARK).exists() and _set_images(target / "record.json") != _set_images(folder / "record.json"):
+        if (target / RUN_MARK).exists() and _set_images(_archived_record(target)) != _set_images(record):
             warn(f"archive: skipped run {folder}: {target} has the same run id but trained with other synthetic "
                  f"images (the set was built again, e.g. on another machine); the archived record is kept (build "
                  f"the new set under another synthetic.seed to keep both)")
