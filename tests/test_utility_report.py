@@ -51,7 +51,8 @@ def section(tmp_path: Path, margins: dict) -> pd.DataFrame:
                 "recall": 0.5, "coverage": 0.4, "cas_f1_macro@tuned": 0.05 + 0.1 * margin, "n_images": 239,
                 "kid": 0.01, "density": 0.9, "val": {"fid": 110 / margin, "kid": 0.01}}
             rows.append({"run": run, "group": f"g-{generator}{changed}", "generator": generator, "strategy": strategy,
-                         "classifier": "resnet18", "seed": seed, "control_key": "k", "synthetic_key": "s",
+                         "classifier": "resnet18", "seed": seed, "control_key": "k", "synthetic_settings": "s",
+                         "synthetic_seed": 0,
                          "train_images": 239, "epochs": 100, "budget": "plateau",
                          "val:f1_macro@tuned": f1, "test:f1_macro@tuned": f1,
                          "generator_changed": changed, "synthetic_fp": None if fidelity is None else
@@ -89,6 +90,25 @@ def test_utility_is_undefined_where_the_oracle_gains_nothing(tmp_path):
     (latent,) = [u for u in utility.utilities(frame, PairedTest(tmp_path)) if u.generator == "latent"]
     assert latent.bounds == (None, None) and "not told apart from 0" in latent.note
     assert "not told apart from 0" in " ".join(latent.cells())
+
+
+def test_a_set_of_another_synthetic_seed_is_placed_between_the_ends_of_its_own_seed_where_they_exist(tmp_path):
+    frame = section(tmp_path, MARGINS)
+    later = frame["generator"] == "latent"
+    frame.loc[later, "synthetic_seed"] = 1  # a second training of the generator, under synthetic.seed=1
+    (latent,) = [u for u in utility.utilities(frame, PairedTest(tmp_path)) if u.generator == "latent"]
+    assert latent.seeds == 3 and latent.ends_seeds == (0, 0)
+    assert latent.cells()[0] == "latent `abc` (ends: synthetic.seed=0)"
+    by = frame.groupby("group")["test:f1_macro@tuned"].mean()
+    assert latent.estimate == pytest.approx((by["g-latent"] - by["g-real"]) / (by["g-oracle"] - by["g-real"]))
+    # `real` run again at the set's seed (here: the set's own runs relabelled) is the end it is placed on
+    again = frame[frame["group"] == "g-latent"].assign(generator="real", group="g-real-1", set_label="real `def`")
+    (latent,) = [u for u in utility.utilities(pd.concat([frame, again]), PairedTest(tmp_path))
+                 if u.generator == "latent"]
+    assert latent.ends_seeds == (0, 1) and latent.estimate == pytest.approx(0.0)
+    assert latent.cells()[0] == "latent `abc` (ends: `oracle` at synthetic.seed=0, `real` at 1)"
+    other = frame.assign(synthetic_settings=np.where(later, "other", "s"))  # other synthetic settings: no ends
+    assert not [u for u in utility.utilities(other, PairedTest(tmp_path)) if u.generator == "latent"]
 
 
 def test_the_fidelity_to_benefit_and_utility_figures_are_drawn(tmp_path):

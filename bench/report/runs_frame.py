@@ -186,7 +186,9 @@ def load_runs(runs_dir: Path, warn: Callable[[str], None] = _stderr, only: set[s
         row["set_folder"] = (synthetic.folder if synthetic else None) or (set_folders or {}).get(row["synthetic_fp"])
         row["set_label"] = fidelity_tables.set_label(config["generator"], row["synthetic_fp"] or "", row["set_folder"])
         row["generator_changed"] = fidelity_tables.changed_options(config["generator"])
-        row["synthetic_key"] = json.dumps(config.get("synthetic", {}), sort_keys=True)
+        row["synthetic_seed"] = config.get("synthetic", {}).get("seed", 0)
+        row["synthetic_settings"] = json.dumps({k: v for k, v in config.get("synthetic", {}).items() if k != "seed"},
+                                               sort_keys=True)  # how many images with which labels, not the draw
         scores = (synthetic.fidelity if synthetic else None) or {}
         row["fidelity"] = scores or None
         for key in ("fid", "kid", f"cas_{F1_TUNED}", "inception_fid", f"reference_val_{F1_TUNED}", "reference_warning"):

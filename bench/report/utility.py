@@ -55,35 +55,53 @@ class Utility:
     estimate: float | None
     bounds: tuple
     note: str
+    ends_seeds: tuple = ()  # the synthetic seeds of the `oracle` and `real` runs, where either is not the set's
 
     def cells(self) -> list[str]:
         shown = "—" if self.estimate is None else f"{self.estimate:+.2f}"
         interval = self.note if self.bounds[0] is None else fmt_bounds(self.bounds, digits=2)
-        return [self.set_label, self.strategy, self.classifier, str(self.train_images), str(self.seeds), shown,
-                interval]
+        return [self.set_label + _ends_text(self.ends_seeds), self.strategy, self.classifier, str(self.train_images),
+                str(self.seeds), shown, interval]
+
+
+def _ends_text(seeds: tuple) -> str:
+    """Where the scale's ends were drawn under another synthetic seed than the set: which."""
+    if not seeds:
+        return ""
+    oracle, real = seeds
+    return (f" (ends: synthetic.seed={oracle})" if oracle == real
+            else f" (ends: `oracle` at synthetic.seed={oracle}, `real` at {real})")
 
 
 def _by_seed(runs: pd.DataFrame) -> pd.DataFrame:
     return runs.drop_duplicates("seed").set_index("seed")
 
 
+def _ends_at(ends: pd.DataFrame, synthetic_seed: int) -> pd.DataFrame:
+    """The runs of one end of the scale (`real` or `oracle`) at the set's synthetic seed, else at the lowest one
+    they have: another draw of the same number of images with labels sampled the same way."""
+    at = ends["synthetic_seed"]
+    return ends[at == (synthetic_seed if (at == synthetic_seed).any() else at.min())]
+
+
 def utilities(section: pd.DataFrame, paired) -> list[Utility]:
-    """Every set of the section that has the oracle and the `real` set beside it (same control settings, strategy
-    and classifier, shared seeds), with its utility and interval; [] where the section has no oracle."""
+    """Every set of the section that has the oracle and the `real` set beside it (same control settings, synthetic
+    settings, strategy and classifier, shared seeds), with its utility and interval; [] where the section has no
+    oracle. The ends are those of the set's own synthetic seed where they were run at it (`_ends_at`)."""
     out = []
-    keys = ["control_key", "synthetic_key", "strategy", "classifier"]
+    keys = ["control_key", "synthetic_settings", "strategy", "classifier"]
     for (_, _, strategy, classifier), runs in section[section["strategy"] != "none"].groupby(keys, sort=True):
-        ceiling = runs[(runs["generator"] == ORACLE) & (runs["generator_changed"] == "")]
-        reference = runs[(runs["generator"] == REAL) & (runs["generator_changed"] == "")]
-        if ceiling.empty or reference.empty:
+        ends = {name: runs[(runs["generator"] == name) & (runs["generator_changed"] == "")] for name in (ORACLE, REAL)}
+        if any(frame.empty for frame in ends.values()):
             continue
-        bounds_groups = {ceiling["group"].iloc[0], reference["group"].iloc[0]}
-        ceiling, reference = _by_seed(ceiling), _by_seed(reference)
+        end_groups = set(ends[ORACLE]["group"]) | set(ends[REAL]["group"])
         for group, mine in runs.groupby("group", sort=True):
-            if group in bounds_groups:  # the oracle and the `real` set are the scale's ends, not sets on it
+            if group in end_groups:  # the oracle and the `real` set are the scale's ends, not sets on it
                 continue
             first = mine.iloc[0]
-            mine = _by_seed(mine)
+            ceiling, reference = (_ends_at(ends[name], first["synthetic_seed"]) for name in (ORACLE, REAL))
+            drawn = (int(ceiling["synthetic_seed"].iloc[0]), int(reference["synthetic_seed"].iloc[0]))
+            ceiling, reference, mine = _by_seed(ceiling), _by_seed(reference), _by_seed(mine)
             seeds = sorted(set(mine.index) & set(ceiling.index) & set(reference.index))
             score = {name: frame.loc[seeds, f"test:{F1_TUNED}"].astype(float)
                      for name, frame in (("set", mine), ("real", reference), ("oracle", ceiling))}
@@ -91,7 +109,8 @@ def utilities(section: pd.DataFrame, paired) -> list[Utility]:
             estimate = float((score["set"] - score["real"]).mean()) / gain if seeds and gain else None
             low, high, note = paired.ratio(*(list(frame.loc[seeds, "run"]) for frame in (mine, reference, ceiling)))
             out.append(Utility(first["generator"], first["set_label"], strategy, classifier,
-                               int(first["train_images"]), len(seeds), estimate, (low, high), note))
+                               int(first["train_images"]), len(seeds), estimate, (low, high), note,
+                               () if set(drawn) == {first["synthetic_seed"]} else drawn))
     return sorted(out, key=lambda u: (u.train_images, u.strategy, u.classifier, -(u.estimate or -np.inf)))
 
 
@@ -221,7 +240,9 @@ def render(section: pd.DataFrame, effects: list, paired, sets: list[dict] = ()) 
                 "Fieller's for a ratio, over seeds (Student t) and the shared test images (a paired bootstrap), "
                 "as the effect intervals are; it is undefined where the oracle's own gain over `real` is not told "
                 "apart from 0 (then no generator can be placed on this scale). Its level, checked in simulation "
-                "(`benchmarks/utility_interval_coverage.py`): 93.9-97.3% coverage over six cases.", "",
+                "(`benchmarks/utility_interval_coverage.py`): 93.9-97.3% coverage over six cases. A set trained "
+                "under a synthetic seed at which `real` and `oracle` were not run is placed between theirs at "
+                "another (its row says which): the same number of images and label sampling, another draw.", "",
                 tabulate([u.cells() for u in found], ["set", "strategy", "classifier", "train images", "paired seeds",
                                                       "utility", "95% interval"],
                          tablefmt="github", disable_numparse=True), ""]
