@@ -92,7 +92,8 @@ def archive_cmd(runs_dir, synthetic_dir, dest, images):
     except OSError as exc:
         raise BenchError(f"cannot archive into {dest}: {exc.strerror or exc}") from None
     click.echo(f"archived {counts['runs']} new runs ({counts['runs kept']} already there) and {counts['sets']} new "
-               f"sets ({counts['sets kept']} already there) in {dest}; regenerate the leaderboard with: bench "
+               f"sets ({counts['sets kept']} already there; {counts['measurements joined']} new fidelity files joined "
+               f"them) in {dest}; regenerate the leaderboard with: bench "
                f"leaderboard --runs-dir {Path(dest) / 'runs'} --synthetic-dir {Path(dest) / 'synthetic'} "
                f"--out {Path(dest) / 'README.md'}")
     differing = counts["runs differing"] + counts["sets differing"]

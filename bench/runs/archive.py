@@ -8,12 +8,12 @@ copied back from the archive into a synthetic folder is then used as built (`loa
 `images.npy`, checked against the manifest), so work on one set goes on in a new checkout.
 
 A folder already in the archive is left as it is (a run id names one configuration; its record is never
-overwritten), except that a set's fidelity files measured since (other settings, a later version) and
-its images, when asked for, join it. A set key names a configuration, not its images: a generator
-trained again (another machine, another library build) gives other images under the same key, and its
-runs get the same run ids. Such a set or run is not archived, and is said through `warn`, never merged.
-Files are copied under temporary names and `done` / `manifest.json` come last, so an interrupted archive
-is finished by running it again.
+overwritten), except that a set's fidelity files measured since (other settings, a later version, another
+training of the reference classifier: `_joined_name`) and its images, when asked for, join it. A set key
+names a configuration, not its images: a generator trained again (another machine, another library build)
+gives other images under the same key, and its runs get the same run ids. Such a set or run is not
+archived, and is said through `warn`, never merged. Files are copied under temporary names and `done` /
+`manifest.json` come last, so an interrupted archive is finished by running it again.
 """
 
 from __future__ import annotations
@@ -85,9 +85,11 @@ def archive(runs_dir: Path, synthetic_dir: Path | None, dest: Path,
     """Copy every finished run of `runs_dir` to `dest/runs` and every measured set of `synthetic_dir` to
     `dest/synthetic`, and, with its images, every set whose folder name matches a pattern of `images`, measured
     or not (a trained generator's set then outlives its checkout). Returns how many of each were new, were
-    there already, and differ from the archived copy of the same name (said through `warn`, not copied). A
+    there already, and differ from the archived copy of the same name (said through `warn`, not copied), and
+    how many fidelity files joined sets archived before. A
     damaged run is said through `warn` and not copied."""
-    counts = {"runs": 0, "runs kept": 0, "runs differing": 0, "sets": 0, "sets kept": 0, "sets differing": 0}
+    counts = {"runs": 0, "runs kept": 0, "runs differing": 0, "sets": 0, "sets kept": 0, "sets differing": 0,
+              "measurements joined": 0}
     _archive_runs(Path(runs_dir), dest / "runs", warn, counts)
     sets = sorted(p for p in Path(synthetic_dir).glob("*") if (p / SET_MARK).is_file()) if synthetic_dir else []
     for folder in sets:
@@ -133,8 +135,35 @@ def _archive_set(folder: Path, target: Path, images: tuple[str, ...], warn: Call
         _compress_images(folder, target)  # before the manifest: an archived set's files all precede it
     files = [folder / name for name in SET_FILES if (folder / name).is_file()] + fidelity
     new = _archive_folder(folder, target, files, SET_MARK)
-    if not new:  # a set measured again under other settings or a later version: its new fidelity files join
+    if not new:  # a set measured again: its new fidelity files join
         for path in fidelity:
-            if not (target / path.name).exists():
-                _copy(path, target / path.name)
+            name = _joined_name(path, target)
+            if name:
+                _copy(path, target / name)
+                counts["measurements joined"] += 1
     counts["sets" if new else "sets kept"] += 1
+
+
+def _reference_tag(path: Path) -> str | None:
+    """Which training of the reference classifier measured a fidelity file: its weights' digest, else (older
+    records) its validation score; None where the file cannot be read."""
+    try:
+        scores = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    score = scores.get("reference_val_f1_macro@tuned")
+    return scores.get("reference_weights") or (None if score is None else f"val{round(score * 1e6):06d}")
+
+
+def _joined_name(path: Path, target: Path) -> str | None:
+    """The name a set's fidelity file joins its archived copy under, None where it is archived already: its own
+    name where that is free; where the archived file of that name (the same fidelity settings) was measured by
+    another training of the reference (the same configuration trained in another checkout), the name with that
+    training's tag, so both measurements are kept and the leaderboard shows each."""
+    if not (target / path.name).exists():
+        return path.name
+    tag = _reference_tag(path)
+    if tag is None or tag == _reference_tag(target / path.name):
+        return None
+    tagged = f"{path.stem}-{tag}{path.suffix}"
+    return None if (target / tagged).exists() else tagged
