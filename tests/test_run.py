@@ -35,6 +35,7 @@ def test_run_writes_a_complete_record(finished):
     assert folder.name == record["run_id"][:16] == cfg["run_id"][:16]
     assert len(record["dataset"]["fingerprint"]) == len(record["split"]["fingerprint"]) == 64
     assert record["seed"] == cfg["seed"] == 0 and record["environment"]["torch"]
+    assert record["environment"]["cpu"] and record["environment"]["cpu_capability"]  # which CPU, not only "x86_64"
     assert record["peak_memory"]["host_rss_mib"] > 0 and record["wall_time_s"] > 0
     phases = record["phases_s"]  # where the time went
     assert set(phases) == {"before_run", "data", "synthetic", "set_up", "train", "evaluate", "write"}

@@ -86,8 +86,7 @@ def archive(runs_dir: Path, synthetic_dir: Path | None, dest: Path,
     `dest/synthetic`, and, with its images, every set whose folder name matches a pattern of `images`, measured
     or not (a trained generator's set then outlives its checkout). Returns how many of each were new, were
     there already, and differ from the archived copy of the same name (said through `warn`, not copied), and
-    how many fidelity files joined sets archived before. A
-    damaged run is said through `warn` and not copied."""
+    how many fidelity files joined sets archived before. A damaged run is said through `warn` and not copied."""
     counts = {"runs": 0, "runs kept": 0, "runs differing": 0, "sets": 0, "sets kept": 0, "sets differing": 0,
               "measurements joined": 0}
     _archive_runs(Path(runs_dir), dest / "runs", warn, counts)

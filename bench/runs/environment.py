@@ -53,7 +53,8 @@ def environment(device: torch.device, world: World = distributed.SINGLE) -> dict
     env = {"processes": world.size, "bench": __version__, "source": source(),
            "python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
            "libraries": {name: _version(name) for name in LIBRARIES}, "platform": platform.platform(),
-           "machine": platform.machine(), "processor": platform.processor(), "cpu_count": os.cpu_count(),
+           "machine": platform.machine(), "processor": platform.processor(), "cpu": cpu_model(),
+           "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cpu_count": os.cpu_count(),
            "torch_threads": torch.get_num_threads(), "device": str(device), "reproducibility": REPRODUCIBILITY}
     env.update(cuda_build=torch.version.cuda, cudnn=_cudnn(), gpu_count=torch.cuda.device_count())
     if device.type == "cuda":
@@ -62,6 +63,18 @@ def environment(device: torch.device, world: World = distributed.SINGLE) -> dict
         env["slurm"] = {key: os.environ[f"SLURM_{key.upper()}"] for key in ("job_id", "array_job_id",
                         "array_task_id", "job_nodelist") if f"SLURM_{key.upper()}" in os.environ}
     return env
+
+
+def cpu_model() -> str | None:
+    """The CPU's model name (Linux reports none through `platform.processor()`: read from /proc/cpuinfo), so
+    that runs on two machines of one architecture are told apart; None where neither says."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
 
 
 def _cudnn() -> int | None:
