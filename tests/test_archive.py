@@ -151,13 +151,17 @@ def test_a_set_not_yet_measured_is_archived_only_when_its_images_are_asked_for(t
 
 def test_a_set_measured_by_another_training_of_the_reference_joins_its_archived_copy(fixture_runs, fixture_sets,
                                                                                        tmp_path):
+    from bench.evaluate.metrics import F1_TUNED
+    from bench.runs.archive import REFERENCE_SCORE
+
+    assert REFERENCE_SCORE == f"reference_val_{F1_TUNED}"  # the key `_reference_tag` reads, spelled as records write it
     archived = tmp_path / "archive"
     args = ("archive", "--runs-dir", str(fixture_runs), "--synthetic-dir", str(fixture_sets), "--to", str(archived))
     assert bench_cli(*args).returncode == 0
     (measured,) = sorted(fixture_sets.glob("*/fidelity-*.json"))[:1]
     first = measured.read_bytes()
     scores = json.loads(first)  # the same set measured again, with the same settings, by a reference trained anew
-    scores.update({"reference_weights": "bbb12db933152e82", "reference_val_f1_macro@tuned": 0.654321})
+    scores.update({"reference_weights": "bbb12db933152e82", REFERENCE_SCORE: 0.654321})
     measured.write_text(json.dumps(scores))
     result = bench_cli(*args)
     assert result.returncode == 0 and "1 new fidelity files joined them" in result.stdout, result.stderr
@@ -166,4 +170,4 @@ def test_a_set_measured_by_another_training_of_the_reference_joins_its_archived_
     assert json.loads((target / f"{measured.stem}-bbb12db933152e82.json").read_text()) == scores
     assert "0 new fidelity files joined" in bench_cli(*args).stdout  # once
     board = _board(archived / "runs", archived / "synthetic", tmp_path / "board" / "README.md")["README.md"]
-    assert "0.654" in board.decode() and f"{json.loads(first)['reference_val_f1_macro@tuned']:.3f}" in board.decode()
+    assert "0.654" in board.decode() and f"{json.loads(first)[REFERENCE_SCORE]:.3f}" in board.decode()

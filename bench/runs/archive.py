@@ -35,6 +35,7 @@ SET_FILES = ("labels.csv", "loss.csv", "grid.png")
 SET_MARK = "manifest.json"  # what `load_sets` looks for: written last
 SET_IMAGES = "images.npz"  # a set's images.npy, compressed (only for the sets `images` names); the name
 # `bench.synthetic.sets.ARCHIVED_IMAGES` restores from (not imported here: that module needs torch)
+REFERENCE_SCORE = "reference_val_f1_macro@tuned"  # a fidelity record's f"reference_val_{F1_TUNED}" (same reason)
 
 
 def _copy(source: Path, target: Path) -> None:
@@ -150,7 +151,7 @@ def _reference_tag(path: Path) -> str | None:
         scores = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    score = scores.get("reference_val_f1_macro@tuned")
+    score = scores.get(REFERENCE_SCORE)
     return scores.get("reference_weights") or (None if score is None else f"val{round(score * 1e6):06d}")
 
 
