@@ -42,6 +42,7 @@ def test_a_set_is_built_from_the_train_role_only(roles, tmp_path):
     folder = folders(tmp_path)[0]
     meta = json.loads((folder / "manifest.json").read_text())
     assert meta["generator"]["name"] == "real" and meta["n_images"] == len(synthetic) and meta["resolution"] == 32
+    assert meta["built_on"]["cpu"] and meta["built_on"]["device"] == "cpu"  # where it was made, named
     assert {"images.npy", "labels.csv", "grid.png", "manifest.json"} == {p.name for p in folder.iterdir()}
     assert (folder / "labels.csv").read_text().startswith("Id,Target\nsyn-000000,")
 

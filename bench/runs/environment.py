@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench.machine import cpu_model
 from bench.train import distributed
 from bench.train.distributed import World
 from bench.version import __version__
@@ -63,18 +64,6 @@ def environment(device: torch.device, world: World = distributed.SINGLE) -> dict
         env["slurm"] = {key: os.environ[f"SLURM_{key.upper()}"] for key in ("job_id", "array_job_id",
                         "array_task_id", "job_nodelist") if f"SLURM_{key.upper()}" in os.environ}
     return env
-
-
-def cpu_model() -> str | None:
-    """The CPU's model name (Linux reports none through `platform.processor()`: read from /proc/cpuinfo), so
-    that runs on two machines of one architecture are told apart; None where neither says."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or None
 
 
 def _cudnn() -> int | None:

@@ -10,8 +10,10 @@ the fingerprints of the dataset and split whose train role it learned from. Its 
                  build samples only what is missing (removed once the set is written);
 - `../.train/<generator>-<training key>/` the generator's per-epoch checkpoints, shared by sets that
                  differ only in sampling options or labels (a killed build resumes its training);
-- `manifest.json` written last: generator, options, key, fingerprints, count, resolution and the
-                 SHA-256 of images.npy and labels.csv. Without it the set is incomplete and is
+- `manifest.json` written last: generator, options, key, fingerprints, count, resolution, the
+                 SHA-256 of images.npy and labels.csv, and `built_on`: the machine that sampled and wrote
+                 the set (CPU model, torch's CPU kernels, torch, device; a training stage resumed from a
+                 checkpoint may have run elsewhere). Without it the set is incomplete and is
                  built again; with a mismatch it is damaged and is never used.
 A set folder archived with its images (`bench archive --images`) holds `images.npz` in place of
 `images.npy`; copied into a synthetic folder it is used as built: `images.npy` is restored from it
@@ -33,6 +35,7 @@ import pandas as pd
 import torch
 
 from bench import identity as keys
+from bench import machine
 from bench.config import RunConfig
 from bench.data.images import LabelledImages, content_fingerprint
 from bench.data.kaggle import read_labels_csv, write_labels_csv
@@ -287,7 +290,7 @@ def _build(generator, cfg: RunConfig, train: LabelledImages, key: str, folder: P
     history = getattr(generator, "loss_history", None)
     if history:  # the generator's training loss per epoch, kept with the set it made
         write_text(folder / LOSS, pd.DataFrame(history).to_csv(index=False))
-    _write(folder, cfg, key, dataset_fp, split_fp, images, labels)
+    _write(folder, cfg, key, dataset_fp, split_fp, images, labels, device)
     shutil.rmtree(folder / CHUNKS, ignore_errors=True)
     say(f"wrote synthetic set {folder}")
     return load_set(folder, key)
@@ -351,7 +354,7 @@ def _read_chunk(path: Path, expected: tuple) -> tuple[np.ndarray | None, str]:
 
 
 def _write(folder: Path, cfg: RunConfig, key: str, dataset_fp: str, split_fp: str, images: np.ndarray,
-           labels: np.ndarray) -> None:
+           labels: np.ndarray, device: torch.device) -> None:
     ids = [f"syn-{i:06d}" for i in range(len(labels))]
     with atomic_target(folder / "images.npy") as tmp:
         save_npy(tmp, images)
@@ -362,4 +365,4 @@ def _write(folder: Path, cfg: RunConfig, key: str, dataset_fp: str, split_fp: st
         "dataset_fingerprint": dataset_fp, "split_fingerprint": split_fp, "n_images": len(ids),
         "resolution": int(images.shape[-1]), "fingerprint": content_fingerprint(ids, labels, images),
         "images_sha256": sha256(folder / "images.npy"), "labels_sha256": sha256(folder / "labels.csv"),
-        "bench": __version__})
+        "bench": __version__, "built_on": machine.describe(device)})
