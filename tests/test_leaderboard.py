@@ -91,14 +91,19 @@ def test_a_configurations_interval_and_paired_effects():
     assert row["Δ test macro F1 @tuned"] == "-0.050"
     assert row["test 95% CI"] == "[-0.050, -0.050]"  # the same difference on every seed
     assert np.isclose(float(row["val 95% CI"].strip("[]").split(",")[0]), 0.02)
+    # validation overstates test by 0.07 more than for the control, on every seed
+    assert (row["Δ gap (val − test)"], row["gap 95% CI"]) == ("+0.070", "[0.070, 0.070]")
     frame = pd.DataFrame(rows).assign(dataset="synthetic-cells", split="stratified", train_images=100)
-    (line, misleading) = summary_lines(frame, effects)
+    (line, misleading, wider) = summary_lines(frame, effects)
+    assert wider == ("  - Validation overstating test more than for the control (Δ gap, 95%): ddpm/mix_rep/resnet18 "
+                     "(+0.070 [0.070, 0.070]).")
     assert "Below it on test: ddpm/mix_rep/resnet18 (-0.050 [-0.050, -0.050])" in line
     assert misleading == ("  - Above the control on validation but not on test: ddpm/mix_rep/resnet18 "
                           "(-0.050 [-0.050, -0.050]).")
     verdict = _verdict(effects, has_test=True)  # +0.02 on every seed on validation, -0.05 on test
     assert ("on validation, above the control: ddpm/mix_rep/resnet18; below it: none; "
-            "on test, above the control: none; below it: ddpm/mix_rep/resnet18.") in verdict
+            "on test, above the control: none; below it: ddpm/mix_rep/resnet18; validation − test gap wider than the "
+            "control's: ddpm/mix_rep/resnet18; narrower: none.") in verdict
 
 
 def test_effects_at_several_train_sizes_pair_within_a_size_and_read_as_learning_curves():
@@ -413,20 +418,23 @@ def test_the_answer_in_words_names_each_generators_best_and_worst_effect():
     from bench.report.effects import Effect
     from bench.report.leaderboard import answer_paragraph
 
-    def effect(generator, strategy, size, test, low, high, val=(0.0, -0.01, 0.01)):
-        return Effect((generator, strategy, "resnet18"), "g", size, 10, True, 3,
-                      {"val": val[0], "test": test}, {"val": val[1:], "test": (low, high)})
+    def effect(generator, strategy, size, test, low, high, val=(0.0, -0.01, 0.01), gap=(0.0, -0.01, 0.01)):
+        return Effect((generator, strategy, "resnet18"), "g", size, 10, True, 3, {"val": val[0], "test": test,
+                      "gap": gap[0]}, {"val": val[1:], "test": (low, high), "gap": gap[1:]})
 
     text = answer_paragraph([effect("oracle", "concat", 598, 0.074, 0.039, 0.109),
-                             effect("oracle", "mix_rep", 239, 0.018, -0.05, 0.087, val=(0.05, 0.02, 0.08)),
+                             effect("oracle", "mix_rep", 239, 0.018, -0.05, 0.087, val=(0.05, 0.02, 0.08),
+                                    gap=(0.03, 0.01, 0.05)),
                              effect("ddpm", "mix_rep", 2393, -0.118, -0.16, -0.075),
-                             effect("oracle", "concat", 2393, 0.096, None, None)])  # one seed: no interval
+                             effect("oracle", "concat", 2393, 0.096, None, None, gap=(0.01, None, None))])  # 1 seed
     assert text.index("`oracle`") < text.index("`ddpm`")  # the strongest generator first
     assert "`oracle` is above the control in 1 and below it in 0 of its 3 configurations" in text
     assert "best +0.074 [0.039, 0.109] (concat, 598 train images, 10 epochs)" in text  # not the one without interval
     assert "1 with one paired seed, no interval yet" in text
     assert "`ddpm` is below the control in its one configuration: -0.118 [-0.160, -0.075]" in text
     assert "1 configuration looked better than the control on validation and did not hold on test" in text
+    assert "the validation − test gap of 1 was wider than the control's and of 0 narrower" in text
+    assert "of 3 with an interval, about 0.1 would be by chance alone" in text  # the one-seed effect has none
 
 
 def test_the_answer_in_words_keeps_a_generators_degradations_apart_from_the_generator():

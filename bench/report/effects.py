@@ -26,8 +26,8 @@ def all_controls(runs: pd.DataFrame) -> bool:
 @dataclasses.dataclass(frozen=True)
 class Effect:
     """One configuration against the no-synthetic control of its settings, paired by seed: per role ("val",
-    "test"), the mean difference in macro F1 @tuned (None without a paired value) and its 95% interval
-    ((None, None) without one)."""
+    "test", and "gap": how much wider its validation − test gap is than the control's), the mean difference
+    in macro F1 @tuned (None without a paired value) and its 95% interval ((None, None) without one)."""
 
     names: tuple[str, ...]  # generator, strategy, classifier
     group: str
@@ -60,20 +60,22 @@ class Effect:
 
     def shown(self, role: str) -> tuple[str, str]:
         """The mean and interval of `role` as the tables write them."""
-        mean = self.mean[role]
-        return ("—" if mean is None else f"{mean:+.3f}"), fmt_bounds(self.bounds[role])
+        mean = self.mean.get(role)
+        return ("—" if mean is None else f"{mean:+.3f}"), fmt_bounds(self.bounds.get(role, (None, None)))
 
     def beyond_zero(self, role: str) -> int:
         """+1 where the interval of `role`, as shown, lies above 0; -1 where below; else 0."""
-        return beyond_zero(self.bounds[role])
+        return beyond_zero(self.bounds.get(role, (None, None)))
 
     def cells(self) -> list:
         config = f"{self.group} · {self.size}" if self.sized else self.group
-        return [self.generator, *self.names[1:], config, self.seeds, *self.shown("val"), *self.shown("test")]
+        return [self.generator, *self.names[1:], config, self.seeds, *self.shown("val"), *self.shown("test"),
+                *self.shown("gap")]
 
 
 EFFECT_HEADERS = [*NAMES, "config", "paired seeds", "Δ val macro F1 @tuned", "val 95% CI", "Δ test macro F1 @tuned",
-                  "test 95% CI"]
+                  "test 95% CI", "Δ gap (val − test)", "gap 95% CI"]
+GAP_INTERVAL = "a Student-t interval over seeds of the paired change of the validation − test gap"
 
 
 def effect_rows(section: pd.DataFrame, paired: PairedTest | None = None) -> tuple[list[Effect], set]:
@@ -103,6 +105,9 @@ def effect_rows(section: pd.DataFrame, paired: PairedTest | None = None) -> tupl
             if len(diffs[role]) >= 2:
                 kinds.add("seeds+images" if image_bounds else "seeds")
             bounds[role] = image_bounds or t_bounds(diffs[role])
+        diffs["gap"] = (diffs["val"] - diffs["test"]).dropna()  # validation overstating test more than the control's
+        means["gap"] = float(diffs["gap"].mean()) if len(diffs["gap"]) else None
+        bounds["gap"] = t_bounds(diffs["gap"])
         effect = Effect(tuple(names), group, int(runs["train_images"].iloc[0]),
                         int(runs["epochs"].iloc[0]) if "epochs" in runs else 0, sized, len(seeds), means, bounds,
                         pairs, tuple(diffs["test"]),

@@ -20,7 +20,7 @@ from tabulate import tabulate
 from bench.data.labels import CLASS_NAMES
 from bench.evaluate.metrics import F1_MICRO_TUNED, F1_TUNED, LABELS
 from bench.report import fidelity_tables, per_class, selection, utility
-from bench.report.effects import EFFECT_HEADERS, Curve, Effect, all_controls, effect_rows, learning_curves
+from bench.report.effects import EFFECT_HEADERS, GAP_INTERVAL, Curve, Effect, all_controls, effect_rows, learning_curves
 from bench.report.intervals import (
     CHANGE_INTERVAL,
     CHANGE_INTERVAL_SEEDS,
@@ -118,6 +118,11 @@ def _verdict(effects: list[Effect], has_test: bool) -> str:
         below = [e.label for e in effects if e.beyond_zero(role) < 0]
         parts.append(f"on {name}, above the control: {', '.join(above) or 'none'}; "
                      f"below it: {', '.join(below) or 'none'}")
+    if has_test:
+        wider = [e.label for e in effects if e.beyond_zero("gap") > 0]
+        narrower = [e.label for e in effects if e.beyond_zero("gap") < 0]
+        parts.append(f"validation − test gap wider than the control's: {', '.join(wider) or 'none'}; "
+                     f"narrower: {', '.join(narrower) or 'none'}")
     return "**Verdict (95% intervals entirely above or below 0):** " + "; ".join(parts) + "."
 
 
@@ -153,6 +158,10 @@ def summary_lines(section: pd.DataFrame, effects: list[Effect], curves: list[Cur
         misleading = [e for e in effects if e.beyond_zero("val") > 0 and e not in above]
         if misleading:
             out.append(f"  - Above the control on validation but not on test: {named(misleading)}.")
+        wider = [e for e in effects if e.beyond_zero("gap") > 0]
+        if wider:
+            out.append("  - Validation overstating test more than for the control (Δ gap, 95%): "
+                       + ", ".join(f"{e.label} ({' '.join(e.shown('gap'))})" for e in wider) + ".")
     judged = [c for c in curves if c.bounds[0] is not None]
     if judged:
         def listed(sign: int) -> str:
@@ -230,8 +239,10 @@ def render_section(section: pd.DataFrame, sets: list[dict] = (), runs_dir: Path 
                   f"{EFFECT_INTERVAL}; on test, {SEED_IMAGE_INTERVAL}") if "seeds+images" in kinds else EFFECT_INTERVAL
         out += ["### Effect against the no-synthetic control", "",
                 "Change in macro F1 @tuned against the run with generator `none` and strategy `none` and the same "
-                f"classifier and training settings, paired by seed; the interval is {method}. An interval "
-                "that contains 0 is no evidence of an effect; with one seed there is no interval (—).", "",
+                f"classifier and training settings, paired by seed; the interval is {method}. Δ gap: how much "
+                "more validation overstates test than it does for the control (Δ val − Δ test), with "
+                f"{GAP_INTERVAL}. An interval that contains 0 is no evidence of an effect; with one seed there is "
+                "no interval (—).", "",
                 tabulate([e.cells() for e in effects], EFFECT_HEADERS, tablefmt="github", disable_numparse=True), "",
                 _verdict(effects, has_test), ""]
         if curves is None:
@@ -385,10 +396,14 @@ def answer_paragraph(effects: list[Effect]) -> str:
             parts.append(f"`{generator}`{' with options changed from its defaults' if changed else ''} is "
                          f"{_tally(mine)}")
     flattered = sum(e.beyond_zero("val") > 0 and e.beyond_zero("test") <= 0 for e in scored)
+    wider, narrower = (sum(e.beyond_zero("gap") == sign for e in scored) for sign in (1, -1))
+    judged = sum(e.bounds.get("gap", (None, None))[0] is not None for e in scored)
     return ("**In words.** Change in test macro F1 @tuned against the no-synthetic control (95% intervals; "
             "above or below: the interval excludes 0): " + "; ".join(parts) + ". "
             f"{flattered} configuration{'s' if flattered != 1 else ''} looked better than the control on validation "
-            f"and did not hold on test.")
+            f"and did not hold on test; the validation − test gap of {wider} was wider than the control's and of "
+            f"{narrower} narrower (paired by seed, 95%; of {judged} with an interval, about {judged / 20:.1f} would be "
+            f"by chance alone).")
 
 
 def _answer(lines: list[str], curves: list[Curve], pictures: list[tuple[str, str]],
