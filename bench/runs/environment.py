@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.machine import cpu_model
+from bench import machine
 from bench.train import distributed
 from bench.train.distributed import World
 from bench.version import __version__
@@ -52,14 +52,13 @@ def source() -> dict:
 
 def environment(device: torch.device, world: World = distributed.SINGLE) -> dict:
     env = {"processes": world.size, "bench": __version__, "source": source(),
-           "python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
+           "python": platform.python_version(), "numpy": np.__version__,
            "libraries": {name: _version(name) for name in LIBRARIES}, "platform": platform.platform(),
-           "machine": platform.machine(), "processor": platform.processor(), "cpu": cpu_model(),
-           "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cpu_count": os.cpu_count(),
-           "torch_threads": torch.get_num_threads(), "device": str(device), "reproducibility": REPRODUCIBILITY}
+           "machine": platform.machine(), "processor": platform.processor(), **machine.describe(device),
+           "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "reproducibility": REPRODUCIBILITY}
     env.update(cuda_build=torch.version.cuda, cudnn=_cudnn(), gpu_count=torch.cuda.device_count())
     if device.type == "cuda":
-        env.update(gpu=torch.cuda.get_device_name(device), cuda=torch.version.cuda)
+        env.update(cuda=torch.version.cuda)
     if os.environ.get("SLURM_JOB_ID"):  # where a cluster ran it: job, array task, node
         env["slurm"] = {key: os.environ[f"SLURM_{key.upper()}"] for key in ("job_id", "array_job_id",
                         "array_task_id", "job_nodelist") if f"SLURM_{key.upper()}" in os.environ}
